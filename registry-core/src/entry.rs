@@ -1,0 +1,327 @@
+//! Registry entries: what authorities sign, and the structural checks every entry passes
+//! before anything else looks at it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{self, domain, DecodeError, MAX_MESSAGE_BYTES};
+use crate::did::{DidKey, EntityId};
+use crate::hash::{bytes64, EntryId, RegistryId};
+use crate::keys::SecretKey;
+use crate::time::Timestamp;
+
+/// Most signatures on one entry.
+pub const MAX_SIGNATURES: usize = 32;
+/// Most grants in one accreditation.
+pub const MAX_GRANTS: usize = 64;
+/// Most controller keys of one accreditation.
+pub const MAX_CONTROLLERS: usize = 16;
+/// Longest action name, in bytes.
+pub const MAX_ACTION_BYTES: usize = 128;
+/// Longest resource name, in bytes.
+pub const MAX_RESOURCE_BYTES: usize = 256;
+/// Longest label, in bytes.
+pub const MAX_LABEL_BYTES: usize = 256;
+/// Longest revocation reason, in bytes.
+pub const MAX_REASON_BYTES: usize = 512;
+/// The action that lets a holder accredit others for a resource.
+pub const ACCREDIT_ACTION: &str = "accredit";
+/// A grant resource that covers every resource.
+pub const ANY_RESOURCE: &str = "*";
+
+/// An entry with its signatures. Each signature signs the 32-byte entry id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedEntry {
+    pub body: EntryBody,
+    pub signatures: Vec<Signature>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signature {
+    pub signer: DidKey,
+    #[serde(with = "bytes64")]
+    pub sig: [u8; 64],
+}
+
+/// The signed content of an entry; its hash is the entry id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryBody {
+    pub registry: RegistryId,
+    pub issued_at: Timestamp,
+    pub author: Author,
+    pub op: Op,
+    /// Distinguishes otherwise identical entries.
+    pub nonce: u64,
+}
+
+/// On whose authority an entry is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Author {
+    /// Signed by at least `threshold` distinct root keys.
+    Roots,
+    /// Signed by a controller key of this accepted accreditation.
+    Holder { accreditation: EntryId },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Accredit(Accreditation),
+    Revoke(Revocation),
+    /// Changes to the root set; only `Author::Roots` may make them.
+    Governance(Governance),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    pub target: EntryId,
+    /// From when the target stops counting; may be earlier than the revocation itself.
+    pub effective_at: Timestamp,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Governance {
+    AddRoot(DidKey),
+    RemoveRoot(DidKey),
+    SetThreshold(u16),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// TRQP `/authorization`: the subject may perform the granted actions.
+    Authorization,
+    /// TRQP `/recognition`: the author recognizes the subject for the granted actions.
+    Recognition,
+}
+
+/// "Entity `subject` may do these actions on these resources", valid over a time range.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accreditation {
+    pub subject: EntityId,
+    pub kind: Kind,
+    pub grants: Vec<Grant>,
+    /// did:keys that may author entries as the holder of this accreditation.
+    pub controllers: Vec<DidKey>,
+    pub valid_from: Timestamp,
+    pub valid_until: Option<Timestamp>,
+    pub label: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    pub action: String,
+    /// A resource name, or `*` for any resource.
+    pub resource: String,
+}
+
+impl Grant {
+    /// Parses `ACTION:RESOURCE`, split at the first colon.
+    pub fn parse(s: &str) -> Result<Grant, EntryError> {
+        let (action, resource) = s
+            .split_once(':')
+            .ok_or_else(|| EntryError::Grant(format!("{s:?} is not ACTION:RESOURCE")))?;
+        let g = Grant { action: action.to_string(), resource: resource.to_string() };
+        g.check()?;
+        Ok(g)
+    }
+
+    /// Whether this grant covers `action` on `resource`.
+    pub fn covers(&self, action: &str, resource: &str) -> bool {
+        self.action == action && (self.resource == ANY_RESOURCE || self.resource == resource)
+    }
+
+    /// Whether this grant lets its holder accredit others for grants on `resource`.
+    pub fn accredits(&self, resource: &str) -> bool {
+        self.covers(ACCREDIT_ACTION, resource)
+    }
+
+    fn check(&self) -> Result<(), EntryError> {
+        check_name("action", &self.action, MAX_ACTION_BYTES, true)?;
+        check_name("resource", &self.resource, MAX_RESOURCE_BYTES, false)
+    }
+}
+
+/// Actions and resources: non-empty, bounded, printable, no whitespace; actions also
+/// contain no ':' (so `ACTION:RESOURCE` is unambiguous).
+pub fn check_name(what: &str, s: &str, max: usize, is_action: bool) -> Result<(), EntryError> {
+    if s.is_empty() || s.len() > max {
+        return Err(EntryError::Grant(format!("{what} must be 1 to {max} bytes")));
+    }
+    if s.chars().any(|c| c.is_control() || c.is_whitespace() || (is_action && c == ':')) {
+        return Err(EntryError::Grant(format!(
+            "{what} {s:?} contains whitespace, control characters{}",
+            if is_action { " or ':'" } else { "" }
+        )));
+    }
+    Ok(())
+}
+
+/// A structurally invalid entry: rejected whatever else the registry holds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    #[error("entry is for registry {got}, this registry is {expected}")]
+    WrongRegistry { expected: RegistryId, got: RegistryId },
+    #[error("entry has no signatures")]
+    Unsigned,
+    #[error("entry has {0} signatures, more than {MAX_SIGNATURES}")]
+    TooManySignatures(usize),
+    #[error("signer {0} appears more than once")]
+    DuplicateSigner(DidKey),
+    #[error("invalid grant: {0}")]
+    Grant(String),
+    #[error("an accreditation needs 1 to {MAX_GRANTS} grants")]
+    GrantCount,
+    #[error("grant {0} is listed twice")]
+    DuplicateGrant(String),
+    #[error("an accreditation has at most {MAX_CONTROLLERS} unique controllers")]
+    Controllers,
+    #[error("an accreditation whose subject is not a did:key needs at least one controller")]
+    NoController,
+    #[error("valid_until must be later than valid_from")]
+    EmptyValidity,
+    #[error("label must be at most {MAX_LABEL_BYTES} bytes")]
+    Label,
+    #[error("reason must be at most {MAX_REASON_BYTES} bytes")]
+    Reason,
+    #[error("governance entries must be authored by the roots")]
+    GovernanceByHolder,
+    #[error("threshold must be at least 1")]
+    ZeroThreshold,
+}
+
+impl EntryBody {
+    /// `blake3(domain "trust-registry/entry/v1" || encode(body))`.
+    pub fn id(&self) -> EntryId {
+        codec::hash_value(domain::ENTRY, self)
+    }
+
+    /// Signs the body with each key, in order.
+    pub fn sign(self, keys: &[&SecretKey]) -> SignedEntry {
+        let id = self.id();
+        let signatures =
+            keys.iter().map(|k| Signature { signer: k.did(), sig: k.sign(id.as_bytes()) }).collect();
+        SignedEntry { body: self, signatures }
+    }
+}
+
+impl Accreditation {
+    /// Whether `key` may author entries as the holder of this accreditation: a listed
+    /// controller, or the subject itself when it is a did:key.
+    pub fn is_controller(&self, key: &DidKey) -> bool {
+        self.controllers.contains(key) || self.subject.as_did_key().as_ref() == Some(key)
+    }
+
+    fn check(&self) -> Result<(), EntryError> {
+        if self.grants.is_empty() || self.grants.len() > MAX_GRANTS {
+            return Err(EntryError::GrantCount);
+        }
+        for (i, g) in self.grants.iter().enumerate() {
+            g.check()?;
+            if self.grants[..i].contains(g) {
+                return Err(EntryError::DuplicateGrant(format!("{}:{}", g.action, g.resource)));
+            }
+        }
+        if self.controllers.len() > MAX_CONTROLLERS {
+            return Err(EntryError::Controllers);
+        }
+        for (i, c) in self.controllers.iter().enumerate() {
+            if self.controllers[..i].contains(c) {
+                return Err(EntryError::Controllers);
+            }
+        }
+        if self.controllers.is_empty() && self.subject.as_did_key().is_none() {
+            return Err(EntryError::NoController);
+        }
+        if matches!(self.valid_until, Some(u) if u <= self.valid_from) {
+            return Err(EntryError::EmptyValidity);
+        }
+        if self.label.as_ref().is_some_and(|l| l.len() > MAX_LABEL_BYTES) {
+            return Err(EntryError::Label);
+        }
+        Ok(())
+    }
+}
+
+impl SignedEntry {
+    pub fn id(&self) -> EntryId {
+        self.body.id()
+    }
+
+    /// The canonical binary encoding (what gossip carries and the ledger stores).
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Decodes untrusted bytes (at most 64 KiB, canonical, nothing trailing).
+    pub fn decode(bytes: &[u8]) -> Result<SignedEntry, DecodeError> {
+        codec::decode(bytes, MAX_MESSAGE_BYTES)
+    }
+
+    /// The structural checks of acceptance rule 1 that need nothing but the entry itself
+    /// and the registry id (signatures are checked separately, in batches).
+    pub fn check_structure(&self, registry: &RegistryId) -> Result<(), EntryError> {
+        if self.body.registry != *registry {
+            return Err(EntryError::WrongRegistry { expected: *registry, got: self.body.registry });
+        }
+        if self.signatures.is_empty() {
+            return Err(EntryError::Unsigned);
+        }
+        if self.signatures.len() > MAX_SIGNATURES {
+            return Err(EntryError::TooManySignatures(self.signatures.len()));
+        }
+        for (i, s) in self.signatures.iter().enumerate() {
+            if self.signatures[..i].iter().any(|o| o.signer == s.signer) {
+                return Err(EntryError::DuplicateSigner(s.signer));
+            }
+        }
+        match (&self.body.op, &self.body.author) {
+            (Op::Accredit(a), _) => a.check(),
+            (Op::Revoke(r), _) => {
+                if r.reason.len() > MAX_REASON_BYTES {
+                    return Err(EntryError::Reason);
+                }
+                Ok(())
+            }
+            (Op::Governance(_), Author::Holder { .. }) => Err(EntryError::GovernanceByHolder),
+            (Op::Governance(Governance::SetThreshold(0)), Author::Roots) => {
+                Err(EntryError::ZeroThreshold)
+            }
+            (Op::Governance(_), Author::Roots) => Ok(()),
+        }
+    }
+
+    /// The distinct signer keys.
+    pub fn signers(&self) -> impl Iterator<Item = &DidKey> {
+        self.signatures.iter().map(|s| &s.signer)
+    }
+
+    pub fn accreditation(&self) -> Option<&Accreditation> {
+        match &self.body.op {
+            Op::Accredit(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The entries this one refers to, which must be accepted before it can be: the
+    /// author's accreditation and the target of a revocation.
+    pub fn references(&self) -> impl Iterator<Item = EntryId> {
+        let holder = match self.body.author {
+            Author::Holder { accreditation } => Some(accreditation),
+            Author::Roots => None,
+        };
+        let target = match &self.body.op {
+            Op::Revoke(r) => Some(r.target),
+            _ => None,
+        };
+        holder.into_iter().chain(target)
+    }
+}

@@ -1,0 +1,158 @@
+//! 32-byte blake3 hashes and the identifiers built on them.
+//!
+//! In JSON a hash is lowercase hex; in the binary encoding it is 32 raw bytes.
+
+use std::fmt;
+
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+
+/// A 32-byte blake3 hash: entry ids, block hashes, registry ids, trie nodes.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Hash(pub [u8; 32]);
+
+/// The id of an entry: `blake3(domain "trust-registry/entry/v1" || encode(body))`.
+pub type EntryId = Hash;
+/// The id of a registry: `blake3(domain "trust-registry/genesis/v1" || encode(genesis))`.
+pub type RegistryId = Hash;
+
+impl Hash {
+    pub const ZERO: Hash = Hash([0; 32]);
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses 64 hex digits (either case).
+    pub fn from_hex(s: &str) -> Result<Hash, HashParseError> {
+        if s.len() != 64 {
+            return Err(HashParseError { input: truncate(s) });
+        }
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).map_err(|_| HashParseError { input: truncate(s) })?;
+        Ok(Hash(out))
+    }
+
+    /// The `i`-th 4-bit digit (nibble) of the hash, most significant first; `i < 64`.
+    pub fn nibble(&self, i: usize) -> u8 {
+        let byte = self.0[i / 2];
+        if i % 2 == 0 {
+            byte >> 4
+        } else {
+            byte & 0x0f
+        }
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+/// A string that is not 64 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a 32-byte hex hash (64 hex digits): {input:?}")]
+pub struct HashParseError {
+    pub input: String,
+}
+
+impl fmt::Display for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", &self.to_hex()[..16])
+    }
+}
+
+impl std::str::FromStr for Hash {
+    type Err = HashParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Hash::from_hex(s)
+    }
+}
+
+impl Serialize for Hash {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&self.to_hex())
+        } else {
+            self.0.serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Hash {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            Hash::from_hex(&s).map_err(de::Error::custom)
+        } else {
+            Ok(Hash(<[u8; 32]>::deserialize(d)?))
+        }
+    }
+}
+
+/// Serde for fixed 64-byte arrays (signatures): hex in JSON, raw bytes in binary.
+pub(crate) mod bytes64 {
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8; 64], s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&hex::encode(v))
+        } else {
+            use serde::ser::SerializeTuple;
+            let mut t = s.serialize_tuple(64)?;
+            for b in v {
+                t.serialize_element(b)?;
+            }
+            t.end()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 64], D::Error> {
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            let mut out = [0u8; 64];
+            hex::decode_to_slice(&s, &mut out)
+                .map_err(|_| de::Error::custom("signature must be 128 hex digits"))?;
+            Ok(out)
+        } else {
+            struct V;
+            impl<'de> de::Visitor<'de> for V {
+                type Value = [u8; 64];
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("64 bytes")
+                }
+                fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<[u8; 64], A::Error> {
+                    let mut out = [0u8; 64];
+                    for (i, slot) in out.iter_mut().enumerate() {
+                        *slot = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(i, &self))?;
+                    }
+                    Ok(out)
+                }
+            }
+            d.deserialize_tuple(64, V)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip_and_errors() {
+        let h = Hash([0xab; 32]);
+        assert_eq!(Hash::from_hex(&h.to_hex()), Ok(h));
+        assert!(Hash::from_hex("abc").is_err());
+        assert!(Hash::from_hex(&"zz".repeat(32)).is_err());
+        assert_eq!(h.nibble(0), 0xa);
+        assert_eq!(h.nibble(1), 0xb);
+    }
+}

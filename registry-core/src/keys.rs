@@ -1,0 +1,190 @@
+//! ed25519 signing keys and key files.
+//!
+//! A key file is JSON `{ "did": "did:key:...", "secret_key": "<64 hex digits>" }`. It is
+//! written with mode 0600 by write-then-rename (so it is never visible with wider
+//! permissions, even for a moment) and refused on read when group or others can read it.
+//! Randomness is a parameter: callers pass a 32-byte seed from the operating system.
+
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::{Signer, SigningKey};
+use serde::{Deserialize, Serialize};
+
+use crate::did::DidKey;
+
+/// An ed25519 signing key. Its `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct SecretKey(SigningKey);
+
+impl SecretKey {
+    /// The key whose secret scalar is derived from `seed` (RFC 8032 secret key).
+    pub fn from_seed(seed: [u8; 32]) -> SecretKey {
+        SecretKey(SigningKey::from_bytes(&seed))
+    }
+
+    pub fn did(&self) -> DidKey {
+        DidKey::from_public_key(self.0.verifying_key().to_bytes())
+    }
+
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.0.sign(message).to_bytes()
+    }
+
+    fn seed_hex(&self) -> String {
+        hex::encode(self.0.to_bytes())
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretKey({})", self.did())
+    }
+}
+
+/// Why a key file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error("cannot read key file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write key file {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("key file {path} already exists; refusing to overwrite it")]
+    Exists { path: PathBuf },
+    #[error(
+        "key file {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`"
+    )]
+    TooOpen { path: PathBuf, mode: u32 },
+    #[error("key file {path} is not a key file: {why}")]
+    Malformed { path: PathBuf, why: String },
+    #[error("key file {path} names {stated} but its secret key belongs to {actual}")]
+    Mismatch { path: PathBuf, stated: String, actual: String },
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    did: String,
+    secret_key: String,
+}
+
+/// Largest key file read (a real one is about 150 bytes).
+const MAX_KEY_FILE_BYTES: u64 = 4096;
+
+/// Writes `key` to a new file at `path` with mode 0600 (write to a temporary file in the
+/// same directory, fsync, rename). Refuses to overwrite an existing file.
+pub fn write_key_file(path: &Path, key: &SecretKey) -> Result<(), KeyFileError> {
+    let werr = |source| KeyFileError::Write { path: path.to_path_buf(), source };
+    if path.exists() {
+        return Err(KeyFileError::Exists { path: path.to_path_buf() });
+    }
+    let body = serde_json::to_string_pretty(&KeyFile {
+        did: key.did().to_string(),
+        secret_key: key.seed_hex(),
+    })
+    .map_err(|e| werr(std::io::Error::other(e)))?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp)?;
+        f.write_all(body.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        // A hard link fails if `path` appeared meanwhile, where rename would clobber it.
+        fs::hard_link(&tmp, path)?;
+        fs::remove_file(&tmp)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(werr)
+}
+
+/// Reads a key file, refusing one that group or others can read.
+pub fn read_key_file(path: &Path) -> Result<SecretKey, KeyFileError> {
+    let rerr = |source| KeyFileError::Read { path: path.to_path_buf(), source };
+    let meta = fs::metadata(path).map_err(rerr)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyFileError::TooOpen { path: path.to_path_buf(), mode });
+        }
+    }
+    let malformed = |why: String| KeyFileError::Malformed { path: path.to_path_buf(), why };
+    if meta.len() > MAX_KEY_FILE_BYTES {
+        return Err(malformed(format!("larger than {MAX_KEY_FILE_BYTES} bytes")));
+    }
+    let text = fs::read_to_string(path).map_err(rerr)?;
+    // serde_json errors quote no input, so the secret never reaches a message.
+    let file: KeyFile = serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(file.secret_key.trim(), &mut seed)
+        .map_err(|_| malformed("secret_key must be 64 hex digits".into()))?;
+    let key = SecretKey::from_seed(seed);
+    let actual = key.did().to_string();
+    if file.did != actual {
+        return Err(KeyFileError::Mismatch { path: path.to_path_buf(), stated: file.did, actual });
+    }
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_read_and_permissions() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("root.key");
+        let key = SecretKey::from_seed([9; 32]);
+        write_key_file(&path, &key).unwrap_or_else(|e| panic!("{e}"));
+        let back = read_key_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.did(), key.did());
+        assert!(matches!(write_key_file(&path, &key), Err(KeyFileError::Exists { .. })));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+            assert_eq!(mode, 0o600);
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap_or(());
+            assert!(matches!(read_key_file(&path), Err(KeyFileError::TooOpen { .. })));
+        }
+        // No temporary file is left behind.
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .map(|r| r.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn secrets_never_show() {
+        let key = SecretKey::from_seed([0x5a; 32]);
+        let secret = key.seed_hex();
+        assert!(!format!("{key:?}").contains(&secret));
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("bad.key");
+        // A file whose did does not match: the error names dids, never the secret.
+        let body = format!("{{\"did\":\"did:key:zzz\",\"secret_key\":\"{secret}\"}}");
+        fs::write(&path, body).unwrap_or(());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap_or(());
+        }
+        let err = read_key_file(&path).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("belongs to"), "{err}");
+        assert!(!err.contains(&secret));
+    }
+}

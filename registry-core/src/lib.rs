@@ -1,0 +1,40 @@
+//! registry-core: everything deterministic about the trust registry.
+//!
+//! A pure library: no async runtime, no network, no clock and no randomness (time and
+//! seeds are parameters). sled appears only inside [`store`].
+//!
+//! # Layout
+//! - [`codec`]: the one canonical binary encoding, domain-separated hashing, bounded decoding.
+//! - [`hash`]: 32-byte hashes, entry and registry ids.
+//! - [`time`]: unix-second timestamps and their RFC 3339 spelling.
+//! - [`did`]: `did:key` author keys and entity ids (any DID or an https URL).
+//! - [`keys`]: ed25519 signing keys and 0600 key files.
+//! - [`genesis`]: the definition of a registry and its id.
+//! - [`entry`]: signed entries and their structural checks.
+//! - [`verify`]: strict, batched signature verification.
+//! - [`registry`]: acceptance of entries, with the pending pool for missing references.
+//! - [`state`]: the indexes over accepted entries that evaluation reads.
+//! - [`eval`]: "is E trusted for (action, resource) at T?", a pure function.
+//! - [`trie`]: the state root, a Merkle radix-16 trie over accepted ids.
+//! - [`block`]: blocks of the local ledger.
+//! - [`store`]: the hash-chained ledger in sled, with group commit and verification.
+//! - [`api`]: JSON types of the node's HTTP API, shared by the node and the CLI.
+
+pub mod block;
+pub mod codec;
+pub mod did;
+pub mod entry;
+pub mod genesis;
+pub mod hash;
+pub mod keys;
+pub mod time;
+pub mod trie;
+pub mod verify;
+
+pub use block::Block;
+pub use did::{DidKey, EntityId};
+pub use entry::{Accreditation, Author, EntryBody, Grant, Governance, Kind, Op, Revocation, SignedEntry};
+pub use genesis::Genesis;
+pub use hash::{EntryId, Hash, RegistryId};
+pub use keys::SecretKey;
+pub use time::Timestamp;
