@@ -28,6 +28,7 @@ pub mod genesis;
 pub mod hash;
 pub mod keys;
 pub mod time;
+pub mod store;
 pub mod trie;
 pub mod verify;
 
