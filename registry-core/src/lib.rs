@@ -24,11 +24,16 @@ pub mod block;
 pub mod codec;
 pub mod did;
 pub mod entry;
+pub mod eval;
 pub mod genesis;
 pub mod hash;
 pub mod keys;
+pub mod registry;
+pub mod state;
 pub mod time;
 pub mod store;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod testkit;
 pub mod trie;
 pub mod verify;
 

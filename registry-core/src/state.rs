@@ -1,0 +1,224 @@
+//! The accepted set and the indexes that evaluation reads.
+//!
+//! [`State`] only grows: entries are added, never removed or changed, so everything derived
+//! from it (the governance timeline, the state root) is a function of the set alone.
+
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::did::{DidKey, EntityId};
+use crate::entry::{Accreditation, Author, Governance, Op, SignedEntry};
+use crate::genesis::Genesis;
+use crate::hash::{EntryId, Hash, RegistryId};
+use crate::time::Timestamp;
+use crate::trie::Trie;
+
+impl Borrow<str> for EntityId {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// The root keys and threshold in force from one governance entry to the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootEpoch {
+    /// In force for entries issued at or after this time (genesis: 0).
+    pub since: Timestamp,
+    /// The governance entry that started this epoch (`None` for genesis).
+    pub cause: Option<EntryId>,
+    /// Sorted, unique.
+    pub roots: Vec<DidKey>,
+    pub threshold: u16,
+}
+
+impl RootEpoch {
+    /// Whether these signers include at least `threshold` distinct roots of this epoch.
+    pub fn authorizes<'a>(&self, signers: impl Iterator<Item = &'a DidKey>) -> bool {
+        // Signers are unique (acceptance rule 1), so counting matches counts each once.
+        let n = signers.filter(|s| self.roots.binary_search(s).is_ok()).count();
+        n >= usize::from(self.threshold)
+    }
+}
+
+/// Every accepted entry, indexed for evaluation.
+#[derive(Debug)]
+pub struct State {
+    genesis: Genesis,
+    registry_id: RegistryId,
+    entries: HashMap<EntryId, Arc<SignedEntry>>,
+    by_subject: HashMap<EntityId, Vec<EntryId>>,
+    revocations: HashMap<EntryId, Vec<EntryId>>,
+    /// Governance entries sorted by `(issued_at, id)`.
+    governance: Vec<(Timestamp, EntryId)>,
+    epochs: Vec<RootEpoch>,
+    /// Keys that have ever been roots (genesis or any accepted AddRoot): acceptance rule 2.
+    ever_roots: HashSet<DidKey>,
+    /// The lowest threshold ever set (genesis or any accepted SetThreshold): acceptance rule 2.
+    min_threshold: u16,
+    trie: Trie,
+}
+
+impl State {
+    pub fn new(genesis: Genesis) -> State {
+        let registry_id = genesis.registry_id();
+        let epoch = RootEpoch {
+            since: Timestamp(0),
+            cause: None,
+            roots: genesis.roots.clone(),
+            threshold: genesis.threshold,
+        };
+        State {
+            ever_roots: genesis.roots.iter().copied().collect(),
+            min_threshold: genesis.threshold,
+            genesis,
+            registry_id,
+            entries: HashMap::new(),
+            by_subject: HashMap::new(),
+            revocations: HashMap::new(),
+            governance: Vec::new(),
+            epochs: vec![epoch],
+            trie: Trie::new(),
+        }
+    }
+
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    pub fn registry_id(&self) -> &RegistryId {
+        &self.registry_id
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn contains(&self, id: &EntryId) -> bool {
+        self.entries.contains_key(id)
+    }
+
+    pub fn get(&self, id: &EntryId) -> Option<&Arc<SignedEntry>> {
+        self.entries.get(id)
+    }
+
+    /// The accepted accreditation with this id, if it is one.
+    pub fn accreditation(&self, id: &EntryId) -> Option<(&SignedEntry, &Accreditation)> {
+        let e = self.entries.get(id)?;
+        e.accreditation().map(|a| (e.as_ref(), a))
+    }
+
+    /// Ids of the accepted accreditations (both kinds) of an entity, in arrival order.
+    pub fn accreditations_of(&self, entity: &str) -> &[EntryId] {
+        self.by_subject.get(entity).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Ids of the accepted revocations that target `id`, in arrival order.
+    pub fn revocations_of(&self, id: &EntryId) -> &[EntryId] {
+        self.revocations.get(id).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The governance timeline: genesis, then one epoch per governance entry that took
+    /// effect.
+    pub fn epochs(&self) -> &[RootEpoch] {
+        &self.epochs
+    }
+
+    /// The roots and threshold in force for an entry issued at `t`.
+    pub fn epoch_at(&self, t: Timestamp) -> &RootEpoch {
+        let i = self.epochs.partition_point(|e| e.since <= t);
+        // Epoch 0 starts at time 0, so `i >= 1`.
+        &self.epochs[i.saturating_sub(1)]
+    }
+
+    /// The current root keys and threshold (the latest epoch).
+    pub fn current_epoch(&self) -> &RootEpoch {
+        self.epoch_at(Timestamp(u64::MAX))
+    }
+
+    /// Acceptance rule 2 for `Author::Roots`: at least the lowest threshold ever in force
+    /// of signers that have ever been roots. Monotone: both sets only grow.
+    pub fn roots_may_have_signed(&self, entry: &SignedEntry) -> bool {
+        let n = entry.signers().filter(|s| self.ever_roots.contains(s)).count();
+        n >= usize::from(self.min_threshold)
+    }
+
+    /// The state root over all accepted ids.
+    pub fn state_root(&mut self) -> Hash {
+        self.trie.root()
+    }
+
+    pub fn trie(&mut self) -> &mut Trie {
+        &mut self.trie
+    }
+
+    /// Adds an entry that passed acceptance. Returns false (and changes nothing) if it was
+    /// already present.
+    pub(crate) fn insert(&mut self, entry: Arc<SignedEntry>) -> bool {
+        let id = entry.id();
+        if self.entries.contains_key(&id) {
+            return false;
+        }
+        self.trie.insert(id);
+        match &entry.body.op {
+            Op::Accredit(a) => self.by_subject.entry(a.subject.clone()).or_default().push(id),
+            Op::Revoke(r) => self.revocations.entry(r.target).or_default().push(id),
+            Op::Governance(g) => {
+                match g {
+                    Governance::AddRoot(k) => {
+                        self.ever_roots.insert(*k);
+                    }
+                    Governance::SetThreshold(t) => self.min_threshold = self.min_threshold.min(*t),
+                    Governance::RemoveRoot(_) => {}
+                }
+                let key = (entry.body.issued_at, id);
+                let at = self.governance.partition_point(|k| *k < key);
+                self.governance.insert(at, key);
+                self.entries.insert(id, entry);
+                self.rebuild_epochs();
+                return true;
+            }
+        }
+        self.entries.insert(id, entry);
+        true
+    }
+
+    /// Replays governance in `(issued_at, id)` order. An entry takes effect only if the
+    /// roots in force when it was issued authorized it, and only if the result can still
+    /// act (at least one root, threshold no larger than the root count); otherwise it is
+    /// kept but has no effect.
+    fn rebuild_epochs(&mut self) {
+        let mut epochs = vec![self.epochs[0].clone()];
+        for (at, id) in &self.governance {
+            let Some(entry) = self.entries.get(id) else { continue };
+            let Op::Governance(g) = &entry.body.op else { continue };
+            let Some(current) = epochs.last() else { continue };
+            if !matches!(entry.body.author, Author::Roots) || !current.authorizes(entry.signers()) {
+                continue;
+            }
+            let mut roots = current.roots.clone();
+            let mut threshold = current.threshold;
+            match g {
+                Governance::AddRoot(k) => {
+                    if let Err(i) = roots.binary_search(k) {
+                        roots.insert(i, *k);
+                    }
+                }
+                Governance::RemoveRoot(k) => roots.retain(|r| r != k),
+                Governance::SetThreshold(t) => threshold = *t,
+            }
+            let workable = !roots.is_empty()
+                && threshold >= 1
+                && usize::from(threshold) <= roots.len()
+                && roots.len() <= crate::genesis::MAX_ROOTS;
+            if workable {
+                epochs.push(RootEpoch { since: *at, cause: Some(*id), roots, threshold });
+            }
+        }
+        self.epochs = epochs;
+    }
+}

@@ -1,0 +1,308 @@
+//! Hand-written scenarios for acceptance and for every evaluation reason.
+#![allow(clippy::unwrap_used)]
+
+use registry_core::entry::{EntryError, Governance, Kind};
+use registry_core::eval::{evaluate, Decision, Query, Reason};
+use registry_core::registry::{Outcome, Registry, Rejection};
+use registry_core::testkit::{entity, key, Fixture};
+use registry_core::verify::SignatureError;
+use registry_core::{EntityId, EntryId, SignedEntry, Timestamp};
+
+const DEGREE: &str = "UniversityDegree";
+
+fn registry(fx: &Fixture) -> Registry {
+    Registry::new(fx.genesis.clone(), 100)
+}
+
+fn offer(reg: &mut Registry, entries: &[&SignedEntry]) -> Vec<Outcome> {
+    let report = reg.ingest(entries.iter().map(|e| (*e).clone()).collect());
+    report.outcomes.into_iter().map(|(_, o)| o).collect()
+}
+
+fn accepted(reg: &mut Registry, entries: &[&SignedEntry]) {
+    for (e, o) in entries.iter().zip(offer(reg, entries)) {
+        assert_eq!(o, Outcome::Accepted, "entry {} ({:?})", e.id(), e.body.op);
+    }
+}
+
+fn ask(reg: &Registry, who: &EntityId, action: &str, resource: &str, at: u64) -> Decision {
+    let q = Query { entity: who.as_str(), action, resource, kind: Kind::Authorization };
+    evaluate(reg.state(), &q, Timestamp(at))
+}
+
+fn reason(d: &Decision) -> Option<Reason> {
+    match d {
+        Decision::Authorized { .. } => None,
+        Decision::Denied { reason, .. } => Some(*reason),
+    }
+}
+
+/// Roots accredit authority A (may accredit degrees); A accredits issuer I.
+struct Chain {
+    fx: Fixture,
+    reg: Registry,
+    a: SignedEntry,
+    i: SignedEntry,
+    issuer: EntityId,
+}
+
+fn chain() -> Chain {
+    let fx = Fixture::new(1, 1, 4);
+    let mut reg = registry(&fx);
+    let a = fx
+        .accredit(&entity(1))
+        .grant("accredit", DEGREE)
+        .controller(key(100).did())
+        .valid(10, None)
+        .issued_at(10)
+        .by_roots(&fx.root_keys(1));
+    let issuer = entity(2);
+    let i = fx
+        .accredit(&issuer)
+        .grant("issue", DEGREE)
+        .controller(key(200).did())
+        .valid(100, Some(5000))
+        .issued_at(100)
+        .by_holder(a.id(), &[&key(100)]);
+    accepted(&mut reg, &[&a, &i]);
+    Chain { fx, reg, a, i, issuer }
+}
+
+#[test]
+fn authorized_with_chain_and_no_accreditation() {
+    let c = chain();
+    assert_eq!(
+        ask(&c.reg, &c.issuer, "issue", DEGREE, 200),
+        Decision::Authorized { chain: vec![c.i.id(), c.a.id()] }
+    );
+    assert_eq!(reason(&ask(&c.reg, &entity(9), "issue", DEGREE, 200)), Some(Reason::NoAccreditation));
+    assert_eq!(reason(&ask(&c.reg, &c.issuer, "revoke", DEGREE, 200)), Some(Reason::NoAccreditation));
+    assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", "Other", 200)), Some(Reason::NoAccreditation));
+    let q = Query { entity: c.issuer.as_str(), action: "issue", resource: DEGREE, kind: Kind::Recognition };
+    assert_eq!(
+        evaluate(c.reg.state(), &q, Timestamp(200)),
+        Decision::Denied { reason: Reason::NoAccreditation, accreditation: None }
+    );
+}
+
+#[test]
+fn validity_window() {
+    let c = chain();
+    assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 99)), Some(Reason::NotYetValid));
+    assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 100)), None);
+    assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 4999)), None);
+    assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 5000)), Some(Reason::Expired));
+}
+
+#[test]
+fn revoked_by_roots_holder_or_self_and_history_kept() {
+    for who in ["roots", "issuer_holder", "self"] {
+        let mut c = chain();
+        let draft = c.fx.revoke(c.i.id(), 1500).issued_at(1600);
+        let rev = match who {
+            "roots" => draft.by_roots(&c.fx.root_keys(1)),
+            "issuer_holder" => draft.by_holder(c.a.id(), &[&key(100)]),
+            _ => draft.by_holder(c.i.id(), &[&key(200)]),
+        };
+        accepted(&mut c.reg, &[&rev]);
+        assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 1499)), None, "{who}");
+        assert_eq!(
+            ask(&c.reg, &c.issuer, "issue", DEGREE, 1500),
+            Decision::Denied { reason: Reason::Revoked, accreditation: Some(c.i.id()) },
+            "{who}"
+        );
+    }
+}
+
+#[test]
+fn revocation_by_an_unrelated_holder_does_not_count() {
+    let mut c = chain();
+    let other = c
+        .fx
+        .accredit(&entity(3))
+        .grant("accredit", DEGREE)
+        .controller(key(300).did())
+        .issued_at(10)
+        .by_roots(&c.fx.root_keys(1));
+    let rev = c.fx.revoke(c.i.id(), 200).issued_at(300).by_holder(other.id(), &[&key(300)]);
+    accepted(&mut c.reg, &[&other, &rev]);
+    assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 400)), None);
+}
+
+#[test]
+fn issuer_revoked_including_back_dated() {
+    let mut c = chain();
+    // Issued long after the fact, effective from 1500: answers for T >= 1500 change.
+    let rev = c.fx.revoke(c.a.id(), 1500).issued_at(3000).by_roots(&c.fx.root_keys(1));
+    assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 2000)), None);
+    accepted(&mut c.reg, &[&rev]);
+    assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 1499)), None);
+    assert_eq!(
+        ask(&c.reg, &c.issuer, "issue", DEGREE, 2000),
+        Decision::Denied { reason: Reason::IssuerRevoked, accreditation: Some(c.i.id()) }
+    );
+    // Revoking the revoked authority's own accreditation from before the issuer existed
+    // makes the issuer's accreditation void from the start.
+    let mut c = chain();
+    let rev = c.fx.revoke(c.a.id(), 50).issued_at(3000).by_roots(&c.fx.root_keys(1));
+    accepted(&mut c.reg, &[&rev]);
+    assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 120)), Some(Reason::IssuerRevoked));
+}
+
+#[test]
+fn not_entitled_cases() {
+    let fx = Fixture::new(1, 1, 2);
+    let mut reg = registry(&fx);
+    let roots = fx.root_keys(1);
+    // A may accredit only "Transcript".
+    let a = fx.accredit(&entity(1)).grant("accredit", "Transcript").controller(key(100).did()).by_roots(&roots);
+    let i = fx.accredit(&entity(2)).grant("issue", DEGREE).controller(key(200).did()).by_holder(a.id(), &[&key(100)]);
+    // B valid only from 1000, yet accredits at 500.
+    let b = fx.accredit(&entity(3)).grant("accredit", "*").controller(key(300).did()).valid(1000, None).by_roots(&roots);
+    let j = fx.accredit(&entity(4)).grant("issue", DEGREE).issued_at(500).controller(key(400).did()).by_holder(b.id(), &[&key(300)]);
+    // C expires at 2000: what it accredited stops counting then too.
+    let c = fx.accredit(&entity(5)).grant("accredit", "*").controller(key(500).did()).valid(0, Some(2000)).by_roots(&roots);
+    let k = fx.accredit(&entity(6)).grant("issue", DEGREE).issued_at(100).controller(key(600).did()).by_holder(c.id(), &[&key(500)]);
+    // Depth: max_depth 2, so a third level is not entitled.
+    let l = fx.accredit(&entity(7)).grant("issue", DEGREE).issued_at(100).controller(key(700).did()).by_holder(k.id(), &[&key(600)]);
+    // K's grants do not include accredit at all, but depth fails first or together; use a
+    // second-level holder with accredit to isolate depth.
+    let m = fx.accredit(&entity(8)).grant("accredit", "*").issued_at(100).controller(key(800).did()).by_holder(c.id(), &[&key(500)]);
+    let n = fx.accredit(&entity(9)).grant("issue", DEGREE).issued_at(100).controller(key(900).did()).by_holder(m.id(), &[&key(800)]);
+    accepted(&mut reg, &[&a, &i, &b, &j, &c, &k, &l, &m, &n]);
+    assert_eq!(reason(&ask(&reg, &entity(2), "issue", DEGREE, 700)), Some(Reason::NotEntitled));
+    assert_eq!(reason(&ask(&reg, &entity(4), "issue", DEGREE, 1500)), Some(Reason::NotEntitled));
+    assert_eq!(reason(&ask(&reg, &entity(6), "issue", DEGREE, 1500)), None);
+    assert_eq!(reason(&ask(&reg, &entity(6), "issue", DEGREE, 2000)), Some(Reason::NotEntitled));
+    assert_eq!(reason(&ask(&reg, &entity(7), "issue", DEGREE, 1500)), Some(Reason::NotEntitled));
+    assert_eq!(reason(&ask(&reg, &entity(8), "accredit", "x", 1500)), None);
+    assert_eq!(reason(&ask(&reg, &entity(9), "issue", DEGREE, 1500)), Some(Reason::NotEntitled));
+}
+
+#[test]
+fn wildcard_resource_and_recognition() {
+    let fx = Fixture::new(1, 1, 4);
+    let mut reg = registry(&fx);
+    let r = fx.accredit(&entity(1)).grant("issue", "*").controller(key(1).did()).by_roots(&fx.root_keys(1));
+    let rec = fx.accredit(&entity(2)).grant("member", "ecosystem").recognition().controller(key(2).did()).by_roots(&fx.root_keys(1));
+    accepted(&mut reg, &[&r, &rec]);
+    assert!(ask(&reg, &entity(1), "issue", "Anything", 5).is_authorized());
+    assert_eq!(reason(&ask(&reg, &entity(2), "member", "ecosystem", 5)), Some(Reason::NoAccreditation));
+    let e2 = entity(2);
+    let q = Query { entity: e2.as_str(), action: "member", resource: "ecosystem", kind: Kind::Recognition };
+    assert!(evaluate(reg.state(), &q, Timestamp(5)).is_authorized());
+}
+
+#[test]
+fn threshold_two_one_root_cannot_act_and_duplicates_count_once() {
+    let fx = Fixture::new(3, 2, 4);
+    let mut reg = registry(&fx);
+    let r1 = &fx.roots[0];
+    let one = fx.accredit(&entity(1)).grant("issue", DEGREE).controller(key(9).did()).by_roots(&[r1]);
+    assert_eq!(offer(&mut reg, &[&one]), vec![Outcome::Pending { missing: vec![] }]);
+    assert_eq!(reason(&ask(&reg, &entity(1), "issue", DEGREE, 5)), Some(Reason::NoAccreditation));
+    // The same signer twice is refused outright.
+    let twice = fx.accredit(&entity(2)).grant("issue", DEGREE).controller(key(9).did()).by_roots(&[r1, r1]);
+    let dup = r1.did();
+    assert_eq!(
+        offer(&mut reg, &[&twice]),
+        vec![Outcome::Rejected(Rejection::Structure(EntryError::DuplicateSigner(dup)))]
+    );
+    let two = fx.accredit(&entity(3)).grant("issue", DEGREE).controller(key(9).did()).by_roots(&fx.root_keys(2));
+    accepted(&mut reg, &[&two]);
+    assert!(ask(&reg, &entity(3), "issue", DEGREE, 5).is_authorized());
+}
+
+#[test]
+fn governance_changes_apply_by_issue_time() {
+    let fx = Fixture::new(3, 2, 4);
+    let mut reg = registry(&fx);
+    let k4 = key(4);
+    let two = fx.root_keys(2);
+    let add = fx.governance(Governance::AddRoot(k4.did())).issued_at(100).by_roots(&two);
+    let lower = fx.governance(Governance::SetThreshold(1)).issued_at(200).by_roots(&two);
+    let remove = fx.governance(Governance::RemoveRoot(fx.roots[0].did())).issued_at(400).by_roots(&[&k4]);
+    let by_k4_early = fx.accredit(&entity(1)).grant("issue", DEGREE).controller(key(9).did()).issued_at(150).by_roots(&[&k4]);
+    let by_k4_late = fx.accredit(&entity(2)).grant("issue", DEGREE).controller(key(9).did()).issued_at(300).by_roots(&[&k4]);
+    let by_r1_before = fx.accredit(&entity(3)).grant("issue", DEGREE).controller(key(9).did()).issued_at(350).by_roots(&[&fx.roots[0]]);
+    let by_r1_after = fx.accredit(&entity(4)).grant("issue", DEGREE).controller(key(9).did()).issued_at(500).by_roots(&[&fx.roots[0]]);
+    // Single-signer entries wait until a lower threshold is known, then are accepted.
+    assert_eq!(
+        offer(&mut reg, &[&by_k4_early, &by_k4_late, &by_r1_before, &by_r1_after]),
+        vec![Outcome::Pending { missing: vec![] }; 4]
+    );
+    let report = reg.ingest(vec![add.clone(), lower.clone(), remove.clone()]);
+    assert_eq!(report.accepted.len(), 7, "{:?}", report.outcomes);
+    assert_eq!(reg.pending_len(), 0);
+    assert_eq!(reg.state().epochs().len(), 4);
+    assert_eq!(reason(&ask(&reg, &entity(1), "issue", DEGREE, 600)), Some(Reason::NotEntitled));
+    assert_eq!(reason(&ask(&reg, &entity(2), "issue", DEGREE, 600)), None);
+    assert_eq!(reason(&ask(&reg, &entity(3), "issue", DEGREE, 600)), None);
+    assert_eq!(reason(&ask(&reg, &entity(4), "issue", DEGREE, 600)), Some(Reason::NotEntitled));
+}
+
+#[test]
+fn acceptance_rejections() {
+    let c = chain();
+    let mut reg = registry(&c.fx);
+    accepted(&mut reg, &[&c.a]);
+    // Wrong registry.
+    let other = Fixture::new(2, 1, 4);
+    let foreign = other.accredit(&entity(1)).grant("issue", DEGREE).controller(key(1).did()).by_roots(&other.root_keys(1));
+    assert!(matches!(
+        offer(&mut reg, &[&foreign])[0],
+        Outcome::Rejected(Rejection::Structure(EntryError::WrongRegistry { .. }))
+    ));
+    // Tampered signature.
+    let mut bad = c.i.clone();
+    bad.signatures[0].sig[5] ^= 1;
+    assert!(matches!(offer(&mut reg, &[&bad])[0], Outcome::Rejected(Rejection::Signature(_))));
+    // Signature over a changed body.
+    let mut changed = c.i.clone();
+    changed.body.nonce += 1;
+    assert_eq!(
+        offer(&mut reg, &[&changed]),
+        vec![Outcome::Rejected(Rejection::Signature(SignatureError::Invalid(key(100).did())))]
+    );
+    // Signed by someone who is not a controller of the author's accreditation.
+    let intruder = c.fx.accredit(&entity(7)).grant("issue", DEGREE).controller(key(7).did()).by_holder(c.a.id(), &[&key(7)]);
+    assert_eq!(offer(&mut reg, &[&intruder]), vec![Outcome::Rejected(Rejection::NotAController(c.a.id()))]);
+    // A revocation of a revocation.
+    let rev = c.fx.revoke(c.a.id(), 5).by_roots(&c.fx.root_keys(1));
+    let rev2 = c.fx.revoke(rev.id(), 5).by_roots(&c.fx.root_keys(1));
+    accepted(&mut reg, &[&rev]);
+    assert_eq!(offer(&mut reg, &[&rev2]), vec![Outcome::Rejected(Rejection::NotRevocable(rev.id()))]);
+    assert_eq!(offer(&mut reg, &[&c.a]), vec![Outcome::Duplicate]);
+}
+
+#[test]
+fn late_references_wait_then_cascade() {
+    let c = chain();
+    let mut reg = registry(&c.fx);
+    let rev = c.fx.revoke(c.i.id(), 1000).issued_at(1000).by_holder(c.i.id(), &[&key(200)]);
+    let out = offer(&mut reg, &[&rev, &c.i]);
+    assert_eq!(out[0], Outcome::Pending { missing: vec![c.i.id()] });
+    assert_eq!(out[1], Outcome::Pending { missing: vec![c.a.id()] });
+    let mut expect_missing = vec![c.a.id(), c.i.id()];
+    expect_missing.sort();
+    assert_eq!(reg.missing(10), expect_missing);
+    let report = reg.ingest(vec![c.a.clone()]);
+    let order: Vec<EntryId> = report.accepted.iter().map(|e| e.id()).collect();
+    assert_eq!(order, vec![c.a.id(), c.i.id(), rev.id()]);
+    assert_eq!(reg.pending_len(), 0);
+    assert_eq!(reason(&ask(&reg, &c.issuer, "issue", DEGREE, 1000)), Some(Reason::Revoked));
+}
+
+#[test]
+fn pending_pool_is_bounded_oldest_dropped() {
+    let fx = Fixture::new(1, 1, 4);
+    let mut reg = Registry::new(fx.genesis.clone(), 3);
+    let orphans: Vec<SignedEntry> = (0..5u64)
+        .map(|n| fx.accredit(&entity(n)).grant("issue", DEGREE).controller(key(1).did()).nonce(n).by_holder(EntryId::default(), &[&key(1)]))
+        .collect();
+    reg.ingest(orphans.clone());
+    assert_eq!(reg.pending_len(), 3);
+    assert_eq!(reg.pending_dropped(), 2);
+    assert!(reg.pending_entry(&orphans[0].id()).is_none());
+    assert!(reg.pending_entry(&orphans[4].id()).is_some());
+}
