@@ -55,9 +55,15 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
 
 /// Decodes untrusted bytes of at most `limit` bytes into a `T`, rejecting trailing and
 /// non-canonical bytes.
-pub fn decode<T: Serialize + DeserializeOwned>(bytes: &[u8], limit: usize) -> Result<T, DecodeError> {
+pub fn decode<T: Serialize + DeserializeOwned>(
+    bytes: &[u8],
+    limit: usize,
+) -> Result<T, DecodeError> {
     if bytes.len() > limit {
-        return Err(DecodeError::TooLarge { len: bytes.len(), limit });
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            limit,
+        });
     }
     let (value, used) = if limit <= MAX_MESSAGE_BYTES {
         decode_limited::<MAX_MESSAGE_BYTES, T>(bytes)?
@@ -65,7 +71,9 @@ pub fn decode<T: Serialize + DeserializeOwned>(bytes: &[u8], limit: usize) -> Re
         decode_limited::<MAX_BLOCK_BYTES, T>(bytes)?
     };
     if used != bytes.len() {
-        return Err(DecodeError::TrailingBytes { extra: bytes.len() - used });
+        return Err(DecodeError::TrailingBytes {
+            extra: bytes.len() - used,
+        });
     }
     if encode(&value) != bytes {
         return Err(DecodeError::NonCanonical);

@@ -60,11 +60,17 @@ impl DidKey {
             why: "multibase must be base58btc ('z')",
         })?;
         if b58.len() > 64 {
-            return Err(IdError::BadDidKey { input: shown(s), why: "too long" });
+            return Err(IdError::BadDidKey {
+                input: shown(s),
+                why: "too long",
+            });
         }
         let raw = bs58::decode(b58)
             .into_vec()
-            .map_err(|_| IdError::BadDidKey { input: shown(s), why: "invalid base58" })?;
+            .map_err(|_| IdError::BadDidKey {
+                input: shown(s),
+                why: "invalid base58",
+            })?;
         if raw.len() != 34 || raw[..2] != ED25519_MULTICODEC {
             return Err(IdError::BadDidKey {
                 input: shown(s),
@@ -75,7 +81,10 @@ impl DidKey {
         key.copy_from_slice(&raw[2..]);
         let did = DidKey(key);
         if did.to_string() != s {
-            return Err(IdError::BadDidKey { input: shown(s), why: "non-canonical spelling" });
+            return Err(IdError::BadDidKey {
+                input: shown(s),
+                why: "non-canonical spelling",
+            });
         }
         Ok(did)
     }
@@ -196,10 +205,21 @@ impl<'de> Deserialize<'de> for EntityId {
 /// lowercase letters and digits and the id is idchars (`ALPHA DIGIT . - _ %XX`) in
 /// colon-separated segments, the last one non-empty.
 fn check_did(s: &str) -> Result<(), IdError> {
-    let bad = |why| IdError::BadDid { input: shown(s), why };
-    let rest = s.strip_prefix("did:").ok_or_else(|| bad("must start with did:"))?;
-    let (method, id) = rest.split_once(':').ok_or_else(|| bad("missing method-specific id"))?;
-    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+    let bad = |why| IdError::BadDid {
+        input: shown(s),
+        why,
+    };
+    let rest = s
+        .strip_prefix("did:")
+        .ok_or_else(|| bad("must start with did:"))?;
+    let (method, id) = rest
+        .split_once(':')
+        .ok_or_else(|| bad("missing method-specific id"))?;
+    if method.is_empty()
+        || !method
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
         return Err(bad("method name must be lowercase letters and digits"));
     }
     if id.is_empty() || id.ends_with(':') {
@@ -211,7 +231,8 @@ fn check_did(s: &str) -> Result<(), IdError> {
         match b[i] {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' | b':' => i += 1,
             b'%' => {
-                let ok = b.len() > i + 2 && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit();
+                let ok =
+                    b.len() > i + 2 && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit();
                 if !ok {
                     return Err(bad("'%' must be followed by two hex digits"));
                 }
@@ -225,8 +246,13 @@ fn check_did(s: &str) -> Result<(), IdError> {
 
 /// An absolute `https://host[:port][/path][?query]` URL without user info or fragment.
 fn check_https_url(s: &str) -> Result<(), IdError> {
-    let bad = |why| IdError::BadUrl { input: shown(s), why };
-    let rest = s.strip_prefix("https://").ok_or_else(|| bad("must start with https://"))?;
+    let bad = |why| IdError::BadUrl {
+        input: shown(s),
+        why,
+    };
+    let rest = s
+        .strip_prefix("https://")
+        .ok_or_else(|| bad("must start with https://"))?;
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
     let (host, port) = match authority.rsplit_once(':') {
@@ -237,28 +263,43 @@ fn check_https_url(s: &str) -> Result<(), IdError> {
         return Err(bad("missing host"));
     }
     let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        !v6.is_empty() && v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        !v6.is_empty()
+            && v6
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
     } else {
-        host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        host.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
             && !host.starts_with('.')
             && !host.starts_with('-')
     };
     if !host_ok {
-        return Err(bad("host must be a DNS name or an IP address (no user info)"));
+        return Err(bad(
+            "host must be a DNS name or an IP address (no user info)",
+        ));
     }
     if let Some(p) = port {
-        if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) || p.parse::<u32>().map_or(true, |n| n > 65535) {
+        if p.is_empty()
+            || p.len() > 5
+            || !p.bytes().all(|b| b.is_ascii_digit())
+            || p.parse::<u32>().map_or(true, |n| n > 65535)
+        {
             return Err(bad("port must be a number up to 65535"));
         }
     }
     for (i, c) in tail.bytes().enumerate() {
         let ok = c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&c);
         if !ok {
-            return Err(bad(if c == b'#' { "fragments are not allowed" } else { "character not allowed in a URL" }));
+            return Err(bad(if c == b'#' {
+                "fragments are not allowed"
+            } else {
+                "character not allowed in a URL"
+            }));
         }
         if c == b'%' {
             let t = tail.as_bytes();
-            let hex = t.len() > i + 2 && t[i + 1].is_ascii_hexdigit() && t[i + 2].is_ascii_hexdigit();
+            let hex =
+                t.len() > i + 2 && t[i + 1].is_ascii_hexdigit() && t[i + 2].is_ascii_hexdigit();
             if !hex {
                 return Err(bad("'%' must be followed by two hex digits"));
             }

@@ -129,7 +129,10 @@ impl Grant {
         let (action, resource) = s
             .split_once(':')
             .ok_or_else(|| EntryError::Grant(format!("{s:?} is not ACTION:RESOURCE")))?;
-        let g = Grant { action: action.to_string(), resource: resource.to_string() };
+        let g = Grant {
+            action: action.to_string(),
+            resource: resource.to_string(),
+        };
         g.check()?;
         Ok(g)
     }
@@ -154,9 +157,13 @@ impl Grant {
 /// contain no ':' (so `ACTION:RESOURCE` is unambiguous).
 pub fn check_name(what: &str, s: &str, max: usize, is_action: bool) -> Result<(), EntryError> {
     if s.is_empty() || s.len() > max {
-        return Err(EntryError::Grant(format!("{what} must be 1 to {max} bytes")));
+        return Err(EntryError::Grant(format!(
+            "{what} must be 1 to {max} bytes"
+        )));
     }
-    if s.chars().any(|c| c.is_control() || c.is_whitespace() || (is_action && c == ':')) {
+    if s.chars()
+        .any(|c| c.is_control() || c.is_whitespace() || (is_action && c == ':'))
+    {
         return Err(EntryError::Grant(format!(
             "{what} {s:?} contains whitespace, control characters{}",
             if is_action { " or ':'" } else { "" }
@@ -169,7 +176,10 @@ pub fn check_name(what: &str, s: &str, max: usize, is_action: bool) -> Result<()
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
     #[error("entry is for registry {got}, this registry is {expected}")]
-    WrongRegistry { expected: RegistryId, got: RegistryId },
+    WrongRegistry {
+        expected: RegistryId,
+        got: RegistryId,
+    },
     #[error("entry has no signatures")]
     Unsigned,
     #[error("entry has {0} signatures, more than {MAX_SIGNATURES}")]
@@ -207,9 +217,17 @@ impl EntryBody {
     /// Signs the body with each key, in order.
     pub fn sign(self, keys: &[&SecretKey]) -> SignedEntry {
         let id = self.id();
-        let signatures =
-            keys.iter().map(|k| Signature { signer: k.did(), sig: k.sign(id.as_bytes()) }).collect();
-        SignedEntry { body: self, signatures }
+        let signatures = keys
+            .iter()
+            .map(|k| Signature {
+                signer: k.did(),
+                sig: k.sign(id.as_bytes()),
+            })
+            .collect();
+        SignedEntry {
+            body: self,
+            signatures,
+        }
     }
 }
 
@@ -227,7 +245,10 @@ impl Accreditation {
         for (i, g) in self.grants.iter().enumerate() {
             g.check()?;
             if self.grants[..i].contains(g) {
-                return Err(EntryError::DuplicateGrant(format!("{}:{}", g.action, g.resource)));
+                return Err(EntryError::DuplicateGrant(format!(
+                    "{}:{}",
+                    g.action, g.resource
+                )));
             }
         }
         if self.controllers.len() > MAX_CONTROLLERS {
@@ -244,7 +265,11 @@ impl Accreditation {
         if matches!(self.valid_until, Some(u) if u <= self.valid_from) {
             return Err(EntryError::EmptyValidity);
         }
-        if self.label.as_ref().is_some_and(|l| l.len() > MAX_LABEL_BYTES) {
+        if self
+            .label
+            .as_ref()
+            .is_some_and(|l| l.len() > MAX_LABEL_BYTES)
+        {
             return Err(EntryError::Label);
         }
         Ok(())
@@ -270,7 +295,10 @@ impl SignedEntry {
     /// and the registry id (signatures are checked separately, in batches).
     pub fn check_structure(&self, registry: &RegistryId) -> Result<(), EntryError> {
         if self.body.registry != *registry {
-            return Err(EntryError::WrongRegistry { expected: *registry, got: self.body.registry });
+            return Err(EntryError::WrongRegistry {
+                expected: *registry,
+                got: self.body.registry,
+            });
         }
         if self.signatures.is_empty() {
             return Err(EntryError::Unsigned);

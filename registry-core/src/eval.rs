@@ -78,7 +78,10 @@ pub enum Decision {
     Authorized { chain: Vec<EntryId> },
     /// `accreditation` is the matching accreditation the reason is about (none for
     /// `NoAccreditation`).
-    Denied { reason: Reason, accreditation: Option<EntryId> },
+    Denied {
+        reason: Reason,
+        accreditation: Option<EntryId>,
+    },
 }
 
 impl Decision {
@@ -92,8 +95,15 @@ pub fn evaluate(state: &State, query: &Query<'_>, at: Timestamp) -> Decision {
     let mut best_ok: Option<EntryId> = None;
     let mut best_denied: Option<(Reason, EntryId)> = None;
     for id in state.accreditations_of(query.entity) {
-        let Some((_, acc)) = state.accreditation(id) else { continue };
-        if acc.kind != query.kind || !acc.grants.iter().any(|g| g.covers(query.action, query.resource)) {
+        let Some((_, acc)) = state.accreditation(id) else {
+            continue;
+        };
+        if acc.kind != query.kind
+            || !acc
+                .grants
+                .iter()
+                .any(|g| g.covers(query.action, query.resource))
+        {
             continue;
         }
         match standing(state, id, at, 0) {
@@ -110,11 +120,19 @@ pub fn evaluate(state: &State, query: &Query<'_>, at: Timestamp) -> Decision {
         }
     }
     if let Some(id) = best_ok {
-        return Decision::Authorized { chain: chain_of(state, id) };
+        return Decision::Authorized {
+            chain: chain_of(state, id),
+        };
     }
     match best_denied {
-        Some((reason, id)) => Decision::Denied { reason, accreditation: Some(id) },
-        None => Decision::Denied { reason: Reason::NoAccreditation, accreditation: None },
+        Some((reason, id)) => Decision::Denied {
+            reason,
+            accreditation: Some(id),
+        },
+        None => Decision::Denied {
+            reason: Reason::NoAccreditation,
+            accreditation: None,
+        },
     }
 }
 
@@ -129,7 +147,9 @@ pub fn chain_of(state: &State, id: EntryId) -> Vec<EntryId> {
     let mut chain = vec![id];
     let mut current = id;
     for _ in 0..state.genesis().max_depth {
-        let Some(entry) = state.get(&current) else { break };
+        let Some(entry) = state.get(&current) else {
+            break;
+        };
         match entry.body.author {
             Author::Holder { accreditation } => {
                 chain.push(accreditation);
@@ -187,7 +207,10 @@ fn entitled(
         return Err(Reason::NotEntitled);
     };
     let grants_ok = parent_acc.kind == Kind::Authorization
-        && acc.grants.iter().all(|g| parent_acc.grants.iter().any(|p| p.accredits(&g.resource)));
+        && acc
+            .grants
+            .iter()
+            .all(|g| parent_acc.grants.iter().any(|p| p.accredits(&g.resource)));
     if !grants_ok {
         return Err(Reason::NotEntitled);
     }
@@ -208,8 +231,12 @@ fn entitled(
 /// Whether an authorized revocation of accreditation `target` is in effect at `at`.
 fn is_revoked(state: &State, target: &EntryId, at: Timestamp, level: u8) -> bool {
     state.revocations_of(target).iter().any(|rid| {
-        let Some(rev) = state.get(rid) else { return false };
-        let Op::Revoke(r) = &rev.body.op else { return false };
+        let Some(rev) = state.get(rid) else {
+            return false;
+        };
+        let Op::Revoke(r) = &rev.body.op else {
+            return false;
+        };
         r.effective_at <= at && revocation_authorized(state, rev, target, level)
     })
 }
@@ -228,8 +255,15 @@ fn revocation_authorized(state: &State, rev: &SignedEntry, target: &EntryId, lev
     // Walk up from the target's issuer; the holder must be one of its ancestors.
     let mut current = *target;
     for up in 1..=state.genesis().max_depth {
-        let Some(entry) = state.get(&current) else { return false };
-        let Author::Holder { accreditation: parent } = entry.body.author else { return false };
+        let Some(entry) = state.get(&current) else {
+            return false;
+        };
+        let Author::Holder {
+            accreditation: parent,
+        } = entry.body.author
+        else {
+            return false;
+        };
         if parent == holder {
             return standing(state, &holder, rev.body.issued_at, level.saturating_add(up)).is_ok();
         }

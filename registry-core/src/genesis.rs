@@ -108,7 +108,8 @@ impl Genesis {
 
     /// Parses and validates a genesis file's JSON.
     pub fn from_json(text: &str) -> Result<Genesis, GenesisFileError> {
-        let g: Genesis = serde_json::from_str(text).map_err(|e| GenesisFileError::Json(e.to_string()))?;
+        let g: Genesis =
+            serde_json::from_str(text).map_err(|e| GenesisFileError::Json(e.to_string()))?;
         g.validate()?;
         Ok(g)
     }

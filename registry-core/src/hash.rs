@@ -129,10 +129,15 @@ pub(crate) mod bytes64 {
                 fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                     f.write_str("64 bytes")
                 }
-                fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<[u8; 64], A::Error> {
+                fn visit_seq<A: de::SeqAccess<'de>>(
+                    self,
+                    mut seq: A,
+                ) -> Result<[u8; 64], A::Error> {
                     let mut out = [0u8; 64];
                     for (i, slot) in out.iter_mut().enumerate() {
-                        *slot = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(i, &self))?;
+                        *slot = seq
+                            .next_element()?
+                            .ok_or_else(|| de::Error::invalid_length(i, &self))?;
                     }
                     Ok(out)
                 }

@@ -48,19 +48,27 @@ impl fmt::Debug for SecretKey {
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
     #[error("cannot read key file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write key file {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("key file {path} already exists; refusing to overwrite it")]
     Exists { path: PathBuf },
-    #[error(
-        "key file {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`"
-    )]
+    #[error("key file {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`")]
     TooOpen { path: PathBuf, mode: u32 },
     #[error("key file {path} is not a key file: {why}")]
     Malformed { path: PathBuf, why: String },
     #[error("key file {path} names {stated} but its secret key belongs to {actual}")]
-    Mismatch { path: PathBuf, stated: String, actual: String },
+    Mismatch {
+        path: PathBuf,
+        stated: String,
+        actual: String,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -76,17 +84,28 @@ const MAX_KEY_FILE_BYTES: u64 = 4096;
 /// Writes `key` to a new file at `path` with mode 0600 (write to a temporary file in the
 /// same directory, fsync, rename). Refuses to overwrite an existing file.
 pub fn write_key_file(path: &Path, key: &SecretKey) -> Result<(), KeyFileError> {
-    let werr = |source| KeyFileError::Write { path: path.to_path_buf(), source };
+    let werr = |source| KeyFileError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     if path.exists() {
-        return Err(KeyFileError::Exists { path: path.to_path_buf() });
+        return Err(KeyFileError::Exists {
+            path: path.to_path_buf(),
+        });
     }
     let body = serde_json::to_string_pretty(&KeyFile {
         did: key.did().to_string(),
         secret_key: key.seed_hex(),
     })
     .map_err(|e| werr(std::io::Error::other(e)))?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut opts = fs::OpenOptions::new();
@@ -112,17 +131,26 @@ pub fn write_key_file(path: &Path, key: &SecretKey) -> Result<(), KeyFileError> 
 
 /// Reads a key file, refusing one that group or others can read.
 pub fn read_key_file(path: &Path) -> Result<SecretKey, KeyFileError> {
-    let rerr = |source| KeyFileError::Read { path: path.to_path_buf(), source };
+    let rerr = |source| KeyFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
     let meta = fs::metadata(path).map_err(rerr)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(KeyFileError::TooOpen { path: path.to_path_buf(), mode });
+            return Err(KeyFileError::TooOpen {
+                path: path.to_path_buf(),
+                mode,
+            });
         }
     }
-    let malformed = |why: String| KeyFileError::Malformed { path: path.to_path_buf(), why };
+    let malformed = |why: String| KeyFileError::Malformed {
+        path: path.to_path_buf(),
+        why,
+    };
     if meta.len() > MAX_KEY_FILE_BYTES {
         return Err(malformed(format!("larger than {MAX_KEY_FILE_BYTES} bytes")));
     }
@@ -135,7 +163,11 @@ pub fn read_key_file(path: &Path) -> Result<SecretKey, KeyFileError> {
     let key = SecretKey::from_seed(seed);
     let actual = key.did().to_string();
     if file.did != actual {
-        return Err(KeyFileError::Mismatch { path: path.to_path_buf(), stated: file.did, actual });
+        return Err(KeyFileError::Mismatch {
+            path: path.to_path_buf(),
+            stated: file.did,
+            actual,
+        });
     }
     Ok(key)
 }
@@ -152,14 +184,22 @@ mod tests {
         write_key_file(&path, &key).unwrap_or_else(|e| panic!("{e}"));
         let back = read_key_file(&path).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back.did(), key.did());
-        assert!(matches!(write_key_file(&path, &key), Err(KeyFileError::Exists { .. })));
+        assert!(matches!(
+            write_key_file(&path, &key),
+            Err(KeyFileError::Exists { .. })
+        ));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(&path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+            let mode = fs::metadata(&path)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0);
             assert_eq!(mode, 0o600);
             fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap_or(());
-            assert!(matches!(read_key_file(&path), Err(KeyFileError::TooOpen { .. })));
+            assert!(matches!(
+                read_key_file(&path),
+                Err(KeyFileError::TooOpen { .. })
+            ));
         }
         // No temporary file is left behind.
         let names: Vec<_> = fs::read_dir(dir.path())
@@ -183,7 +223,10 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap_or(());
         }
-        let err = read_key_file(&path).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = read_key_file(&path)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("belongs to"), "{err}");
         assert!(!err.contains(&secret));
     }

@@ -30,16 +30,18 @@ pub mod hash;
 pub mod keys;
 pub mod registry;
 pub mod state;
-pub mod time;
 pub mod store;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod testkit;
+pub mod time;
 pub mod trie;
 pub mod verify;
 
 pub use block::Block;
 pub use did::{DidKey, EntityId};
-pub use entry::{Accreditation, Author, EntryBody, Grant, Governance, Kind, Op, Revocation, SignedEntry};
+pub use entry::{
+    Accreditation, Author, EntryBody, Governance, Grant, Kind, Op, Revocation, SignedEntry,
+};
 pub use genesis::Genesis;
 pub use hash::{EntryId, Hash, RegistryId};
 pub use keys::SecretKey;

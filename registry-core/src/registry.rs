@@ -55,7 +55,9 @@ pub enum Outcome {
     Duplicate,
     /// Waiting in the pending pool for these entries (empty: waiting for governance that
     /// makes its signers roots).
-    Pending { missing: Vec<EntryId> },
+    Pending {
+        missing: Vec<EntryId>,
+    },
     Rejected(Rejection),
 }
 
@@ -168,7 +170,9 @@ impl Registry {
             return Outcome::Duplicate;
         }
         if let Some(p) = self.pending.entries.get(&id) {
-            return Outcome::Pending { missing: p.missing.clone() };
+            return Outcome::Pending {
+                missing: p.missing.clone(),
+            };
         }
         match self.check(&entry) {
             Check::Reject(r) => Outcome::Rejected(r),
@@ -286,7 +290,13 @@ impl PendingPool {
         }
     }
 
-    fn insert(&mut self, id: EntryId, entry: SignedEntry, missing: Vec<EntryId>, needs_roots: bool) {
+    fn insert(
+        &mut self,
+        id: EntryId,
+        entry: SignedEntry,
+        missing: Vec<EntryId>,
+        needs_roots: bool,
+    ) {
         while self.entries.len() >= self.capacity {
             match self.order.pop_front() {
                 Some((seq, old)) => {
@@ -307,10 +317,19 @@ impl PendingPool {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.order.push_back((seq, id));
-        self.entries.insert(id, Waiting { entry, missing, needs_roots, seq });
+        self.entries.insert(
+            id,
+            Waiting {
+                entry,
+                missing,
+                needs_roots,
+                seq,
+            },
+        );
         if self.order.len() > 2 * self.capacity + 16 {
             let entries = &self.entries;
-            self.order.retain(|(s, i)| entries.get(i).is_some_and(|w| w.seq == *s));
+            self.order
+                .retain(|(s, i)| entries.get(i).is_some_and(|w| w.seq == *s));
         }
     }
 

@@ -36,7 +36,9 @@ impl RootEpoch {
     /// Whether these signers include at least `threshold` distinct roots of this epoch.
     pub fn authorizes<'a>(&self, signers: impl Iterator<Item = &'a DidKey>) -> bool {
         // Signers are unique (acceptance rule 1), so counting matches counts each once.
-        let n = signers.filter(|s| self.roots.binary_search(s).is_ok()).count();
+        let n = signers
+            .filter(|s| self.roots.binary_search(s).is_ok())
+            .count();
         n >= usize::from(self.threshold)
     }
 }
@@ -114,7 +116,10 @@ impl State {
 
     /// Ids of the accepted accreditations (both kinds) of an entity, in arrival order.
     pub fn accreditations_of(&self, entity: &str) -> &[EntryId] {
-        self.by_subject.get(entity).map(Vec::as_slice).unwrap_or(&[])
+        self.by_subject
+            .get(entity)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// Ids of the accepted revocations that target `id`, in arrival order.
@@ -143,7 +148,10 @@ impl State {
     /// Acceptance rule 2 for `Author::Roots`: at least the lowest threshold ever in force
     /// of signers that have ever been roots. Monotone: both sets only grow.
     pub fn roots_may_have_signed(&self, entry: &SignedEntry) -> bool {
-        let n = entry.signers().filter(|s| self.ever_roots.contains(s)).count();
+        let n = entry
+            .signers()
+            .filter(|s| self.ever_roots.contains(s))
+            .count();
         n >= usize::from(self.min_threshold)
     }
 
@@ -165,7 +173,11 @@ impl State {
         }
         self.trie.insert(id);
         match &entry.body.op {
-            Op::Accredit(a) => self.by_subject.entry(a.subject.clone()).or_default().push(id),
+            Op::Accredit(a) => self
+                .by_subject
+                .entry(a.subject.clone())
+                .or_default()
+                .push(id),
             Op::Revoke(r) => self.revocations.entry(r.target).or_default().push(id),
             Op::Governance(g) => {
                 match g {
@@ -194,9 +206,15 @@ impl State {
     fn rebuild_epochs(&mut self) {
         let mut epochs = vec![self.epochs[0].clone()];
         for (at, id) in &self.governance {
-            let Some(entry) = self.entries.get(id) else { continue };
-            let Op::Governance(g) = &entry.body.op else { continue };
-            let Some(current) = epochs.last() else { continue };
+            let Some(entry) = self.entries.get(id) else {
+                continue;
+            };
+            let Op::Governance(g) = &entry.body.op else {
+                continue;
+            };
+            let Some(current) = epochs.last() else {
+                continue;
+            };
             if !matches!(entry.body.author, Author::Roots) || !current.authorizes(entry.signers()) {
                 continue;
             }
@@ -216,7 +234,12 @@ impl State {
                 && usize::from(threshold) <= roots.len()
                 && roots.len() <= crate::genesis::MAX_ROOTS;
             if workable {
-                epochs.push(RootEpoch { since: *at, cause: Some(*id), roots, threshold });
+                epochs.push(RootEpoch {
+                    since: *at,
+                    cause: Some(*id),
+                    roots,
+                    threshold,
+                });
             }
         }
         self.epochs = epochs;

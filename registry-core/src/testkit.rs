@@ -43,7 +43,11 @@ impl Fixture {
             max_depth,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        Fixture { registry_id: genesis.registry_id(), genesis, roots }
+        Fixture {
+            registry_id: genesis.registry_id(),
+            genesis,
+            roots,
+        }
     }
 
     /// The root keys, borrowed, first `n` of them.
@@ -91,7 +95,13 @@ pub struct Draft {
 impl Draft {
     fn new(registry: RegistryId, op: Op) -> Draft {
         Draft {
-            body: EntryBody { registry, issued_at: Timestamp(0), author: Author::Roots, op, nonce: 0 },
+            body: EntryBody {
+                registry,
+                issued_at: Timestamp(0),
+                author: Author::Roots,
+                op,
+                nonce: 0,
+            },
         }
     }
 
@@ -104,7 +114,10 @@ impl Draft {
 
     pub fn grant(mut self, action: &str, resource: &str) -> Draft {
         if let Some(a) = self.acc() {
-            a.grants.push(Grant { action: action.into(), resource: resource.into() });
+            a.grants.push(Grant {
+                action: action.into(),
+                resource: resource.into(),
+            });
         }
         self
     }

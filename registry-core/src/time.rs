@@ -52,7 +52,9 @@ impl Timestamp {
         if !(s.ends_with('Z') || s.ends_with('z')) {
             // Distinguish "not a time at all" from "a time with an offset".
             Timestamp::parse_rfc3339(s)?;
-            return Err(TimeParseError::NotUtc { input: s.chars().take(64).collect() });
+            return Err(TimeParseError::NotUtc {
+                input: s.chars().take(64).collect(),
+            });
         }
         Timestamp::parse_rfc3339(s)
     }
@@ -61,11 +63,13 @@ impl Timestamp {
     pub fn parse_human(s: &str) -> Result<Timestamp, TimeParseError> {
         let s = s.trim();
         if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-            let secs: u64 = s
-                .parse()
-                .map_err(|_| TimeParseError::TooLate { input: s.chars().take(64).collect() })?;
+            let secs: u64 = s.parse().map_err(|_| TimeParseError::TooLate {
+                input: s.chars().take(64).collect(),
+            })?;
             if secs > MAX_RFC3339 {
-                return Err(TimeParseError::TooLate { input: s.to_string() });
+                return Err(TimeParseError::TooLate {
+                    input: s.to_string(),
+                });
             }
             return Ok(Timestamp(secs));
         }
@@ -116,7 +120,10 @@ mod tests {
         assert_eq!(t.to_rfc3339(), "2026-11-22T02:31:46Z");
         assert_eq!(Timestamp::parse_rfc3339("2026-11-22T03:31:46+01:00"), Ok(t));
         assert_eq!(Timestamp::parse_human("1795314706"), Ok(t));
-        assert_eq!(Timestamp::parse_rfc3339_utc("2026-11-22T02:31:46.9Z"), Ok(t));
+        assert_eq!(
+            Timestamp::parse_rfc3339_utc("2026-11-22T02:31:46.9Z"),
+            Ok(t)
+        );
     }
 
     #[test]

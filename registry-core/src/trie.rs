@@ -61,9 +61,14 @@ pub fn subtree_hash(ids: &[EntryId], depth: usize) -> Hash {
             let mut buf = [0u8; 16 * 32];
             let mut start = 0;
             for nib in 0..16u8 {
-                let end = start + ids[start..].iter().take_while(|id| id.nibble(depth) == nib).count();
+                let end = start
+                    + ids[start..]
+                        .iter()
+                        .take_while(|id| id.nibble(depth) == nib)
+                        .count();
                 let h = subtree_hash(&ids[start..end], depth + 1);
-                buf[usize::from(nib) * 32..usize::from(nib) * 32 + 32].copy_from_slice(h.as_bytes());
+                buf[usize::from(nib) * 32..usize::from(nib) * 32 + 32]
+                    .copy_from_slice(h.as_bytes());
                 start = end;
             }
             hash_with_domain(domain::TRIE_BRANCH, &buf)

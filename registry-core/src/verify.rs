@@ -50,7 +50,9 @@ impl Verifier {
             self.keys.clear();
         }
         let cached = self.keys.entry(*did.public_key()).or_insert_with(|| {
-            VerifyingKey::from_bytes(did.public_key()).ok().filter(|k| !k.is_weak())
+            VerifyingKey::from_bytes(did.public_key())
+                .ok()
+                .filter(|k| !k.is_weak())
         });
         match cached {
             Some(k) => Ok(*k),
@@ -84,7 +86,9 @@ impl Verifier {
             let mut r = Ok(());
             for s in &entry.signatures {
                 let checked = self.key(&s.signer).and_then(|k| {
-                    strict_form(&s.sig).map(|_| k).map_err(|_| SignatureError::NonCanonical(s.signer))
+                    strict_form(&s.sig)
+                        .map(|_| k)
+                        .map_err(|_| SignatureError::NonCanonical(s.signer))
                 });
                 match checked {
                     Ok(k) => {

@@ -26,7 +26,12 @@ fn accepted(reg: &mut Registry, entries: &[&SignedEntry]) {
 }
 
 fn ask(reg: &Registry, who: &EntityId, action: &str, resource: &str, at: u64) -> Decision {
-    let q = Query { entity: who.as_str(), action, resource, kind: Kind::Authorization };
+    let q = Query {
+        entity: who.as_str(),
+        action,
+        resource,
+        kind: Kind::Authorization,
+    };
     evaluate(reg.state(), &q, Timestamp(at))
 }
 
@@ -65,7 +70,13 @@ fn chain() -> Chain {
         .issued_at(100)
         .by_holder(a.id(), &[&key(100)]);
     accepted(&mut reg, &[&a, &i]);
-    Chain { fx, reg, a, i, issuer }
+    Chain {
+        fx,
+        reg,
+        a,
+        i,
+        issuer,
+    }
 }
 
 #[test]
@@ -73,25 +84,50 @@ fn authorized_with_chain_and_no_accreditation() {
     let c = chain();
     assert_eq!(
         ask(&c.reg, &c.issuer, "issue", DEGREE, 200),
-        Decision::Authorized { chain: vec![c.i.id(), c.a.id()] }
+        Decision::Authorized {
+            chain: vec![c.i.id(), c.a.id()]
+        }
     );
-    assert_eq!(reason(&ask(&c.reg, &entity(9), "issue", DEGREE, 200)), Some(Reason::NoAccreditation));
-    assert_eq!(reason(&ask(&c.reg, &c.issuer, "revoke", DEGREE, 200)), Some(Reason::NoAccreditation));
-    assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", "Other", 200)), Some(Reason::NoAccreditation));
-    let q = Query { entity: c.issuer.as_str(), action: "issue", resource: DEGREE, kind: Kind::Recognition };
+    assert_eq!(
+        reason(&ask(&c.reg, &entity(9), "issue", DEGREE, 200)),
+        Some(Reason::NoAccreditation)
+    );
+    assert_eq!(
+        reason(&ask(&c.reg, &c.issuer, "revoke", DEGREE, 200)),
+        Some(Reason::NoAccreditation)
+    );
+    assert_eq!(
+        reason(&ask(&c.reg, &c.issuer, "issue", "Other", 200)),
+        Some(Reason::NoAccreditation)
+    );
+    let q = Query {
+        entity: c.issuer.as_str(),
+        action: "issue",
+        resource: DEGREE,
+        kind: Kind::Recognition,
+    };
     assert_eq!(
         evaluate(c.reg.state(), &q, Timestamp(200)),
-        Decision::Denied { reason: Reason::NoAccreditation, accreditation: None }
+        Decision::Denied {
+            reason: Reason::NoAccreditation,
+            accreditation: None
+        }
     );
 }
 
 #[test]
 fn validity_window() {
     let c = chain();
-    assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 99)), Some(Reason::NotYetValid));
+    assert_eq!(
+        reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 99)),
+        Some(Reason::NotYetValid)
+    );
     assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 100)), None);
     assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 4999)), None);
-    assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 5000)), Some(Reason::Expired));
+    assert_eq!(
+        reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 5000)),
+        Some(Reason::Expired)
+    );
 }
 
 #[test]
@@ -105,10 +141,17 @@ fn revoked_by_roots_holder_or_self_and_history_kept() {
             _ => draft.by_holder(c.i.id(), &[&key(200)]),
         };
         accepted(&mut c.reg, &[&rev]);
-        assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 1499)), None, "{who}");
+        assert_eq!(
+            reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 1499)),
+            None,
+            "{who}"
+        );
         assert_eq!(
             ask(&c.reg, &c.issuer, "issue", DEGREE, 1500),
-            Decision::Denied { reason: Reason::Revoked, accreditation: Some(c.i.id()) },
+            Decision::Denied {
+                reason: Reason::Revoked,
+                accreditation: Some(c.i.id())
+            },
             "{who}"
         );
     }
@@ -117,14 +160,16 @@ fn revoked_by_roots_holder_or_self_and_history_kept() {
 #[test]
 fn revocation_by_an_unrelated_holder_does_not_count() {
     let mut c = chain();
-    let other = c
-        .fx
-        .accredit(&entity(3))
-        .grant("accredit", DEGREE)
-        .controller(key(300).did())
-        .issued_at(10)
-        .by_roots(&c.fx.root_keys(1));
-    let rev = c.fx.revoke(c.i.id(), 200).issued_at(300).by_holder(other.id(), &[&key(300)]);
+    let other =
+        c.fx.accredit(&entity(3))
+            .grant("accredit", DEGREE)
+            .controller(key(300).did())
+            .issued_at(10)
+            .by_roots(&c.fx.root_keys(1));
+    let rev =
+        c.fx.revoke(c.i.id(), 200)
+            .issued_at(300)
+            .by_holder(other.id(), &[&key(300)]);
     accepted(&mut c.reg, &[&other, &rev]);
     assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 400)), None);
 }
@@ -133,20 +178,32 @@ fn revocation_by_an_unrelated_holder_does_not_count() {
 fn issuer_revoked_including_back_dated() {
     let mut c = chain();
     // Issued long after the fact, effective from 1500: answers for T >= 1500 change.
-    let rev = c.fx.revoke(c.a.id(), 1500).issued_at(3000).by_roots(&c.fx.root_keys(1));
+    let rev =
+        c.fx.revoke(c.a.id(), 1500)
+            .issued_at(3000)
+            .by_roots(&c.fx.root_keys(1));
     assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 2000)), None);
     accepted(&mut c.reg, &[&rev]);
     assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 1499)), None);
     assert_eq!(
         ask(&c.reg, &c.issuer, "issue", DEGREE, 2000),
-        Decision::Denied { reason: Reason::IssuerRevoked, accreditation: Some(c.i.id()) }
+        Decision::Denied {
+            reason: Reason::IssuerRevoked,
+            accreditation: Some(c.i.id())
+        }
     );
     // Revoking the revoked authority's own accreditation from before the issuer existed
     // makes the issuer's accreditation void from the start.
     let mut c = chain();
-    let rev = c.fx.revoke(c.a.id(), 50).issued_at(3000).by_roots(&c.fx.root_keys(1));
+    let rev =
+        c.fx.revoke(c.a.id(), 50)
+            .issued_at(3000)
+            .by_roots(&c.fx.root_keys(1));
     accepted(&mut c.reg, &[&rev]);
-    assert_eq!(reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 120)), Some(Reason::IssuerRevoked));
+    assert_eq!(
+        reason(&ask(&c.reg, &c.issuer, "issue", DEGREE, 120)),
+        Some(Reason::IssuerRevoked)
+    );
 }
 
 #[test]
@@ -155,41 +212,116 @@ fn not_entitled_cases() {
     let mut reg = registry(&fx);
     let roots = fx.root_keys(1);
     // A may accredit only "Transcript".
-    let a = fx.accredit(&entity(1)).grant("accredit", "Transcript").controller(key(100).did()).by_roots(&roots);
-    let i = fx.accredit(&entity(2)).grant("issue", DEGREE).controller(key(200).did()).by_holder(a.id(), &[&key(100)]);
+    let a = fx
+        .accredit(&entity(1))
+        .grant("accredit", "Transcript")
+        .controller(key(100).did())
+        .by_roots(&roots);
+    let i = fx
+        .accredit(&entity(2))
+        .grant("issue", DEGREE)
+        .controller(key(200).did())
+        .by_holder(a.id(), &[&key(100)]);
     // B valid only from 1000, yet accredits at 500.
-    let b = fx.accredit(&entity(3)).grant("accredit", "*").controller(key(300).did()).valid(1000, None).by_roots(&roots);
-    let j = fx.accredit(&entity(4)).grant("issue", DEGREE).issued_at(500).controller(key(400).did()).by_holder(b.id(), &[&key(300)]);
+    let b = fx
+        .accredit(&entity(3))
+        .grant("accredit", "*")
+        .controller(key(300).did())
+        .valid(1000, None)
+        .by_roots(&roots);
+    let j = fx
+        .accredit(&entity(4))
+        .grant("issue", DEGREE)
+        .issued_at(500)
+        .controller(key(400).did())
+        .by_holder(b.id(), &[&key(300)]);
     // C expires at 2000: what it accredited stops counting then too.
-    let c = fx.accredit(&entity(5)).grant("accredit", "*").controller(key(500).did()).valid(0, Some(2000)).by_roots(&roots);
-    let k = fx.accredit(&entity(6)).grant("issue", DEGREE).issued_at(100).controller(key(600).did()).by_holder(c.id(), &[&key(500)]);
+    let c = fx
+        .accredit(&entity(5))
+        .grant("accredit", "*")
+        .controller(key(500).did())
+        .valid(0, Some(2000))
+        .by_roots(&roots);
+    let k = fx
+        .accredit(&entity(6))
+        .grant("issue", DEGREE)
+        .issued_at(100)
+        .controller(key(600).did())
+        .by_holder(c.id(), &[&key(500)]);
     // Depth: max_depth 2, so a third level is not entitled.
-    let l = fx.accredit(&entity(7)).grant("issue", DEGREE).issued_at(100).controller(key(700).did()).by_holder(k.id(), &[&key(600)]);
+    let l = fx
+        .accredit(&entity(7))
+        .grant("issue", DEGREE)
+        .issued_at(100)
+        .controller(key(700).did())
+        .by_holder(k.id(), &[&key(600)]);
     // K's grants do not include accredit at all, but depth fails first or together; use a
     // second-level holder with accredit to isolate depth.
-    let m = fx.accredit(&entity(8)).grant("accredit", "*").issued_at(100).controller(key(800).did()).by_holder(c.id(), &[&key(500)]);
-    let n = fx.accredit(&entity(9)).grant("issue", DEGREE).issued_at(100).controller(key(900).did()).by_holder(m.id(), &[&key(800)]);
+    let m = fx
+        .accredit(&entity(8))
+        .grant("accredit", "*")
+        .issued_at(100)
+        .controller(key(800).did())
+        .by_holder(c.id(), &[&key(500)]);
+    let n = fx
+        .accredit(&entity(9))
+        .grant("issue", DEGREE)
+        .issued_at(100)
+        .controller(key(900).did())
+        .by_holder(m.id(), &[&key(800)]);
     accepted(&mut reg, &[&a, &i, &b, &j, &c, &k, &l, &m, &n]);
-    assert_eq!(reason(&ask(&reg, &entity(2), "issue", DEGREE, 700)), Some(Reason::NotEntitled));
-    assert_eq!(reason(&ask(&reg, &entity(4), "issue", DEGREE, 1500)), Some(Reason::NotEntitled));
+    assert_eq!(
+        reason(&ask(&reg, &entity(2), "issue", DEGREE, 700)),
+        Some(Reason::NotEntitled)
+    );
+    assert_eq!(
+        reason(&ask(&reg, &entity(4), "issue", DEGREE, 1500)),
+        Some(Reason::NotEntitled)
+    );
     assert_eq!(reason(&ask(&reg, &entity(6), "issue", DEGREE, 1500)), None);
-    assert_eq!(reason(&ask(&reg, &entity(6), "issue", DEGREE, 2000)), Some(Reason::NotEntitled));
-    assert_eq!(reason(&ask(&reg, &entity(7), "issue", DEGREE, 1500)), Some(Reason::NotEntitled));
+    assert_eq!(
+        reason(&ask(&reg, &entity(6), "issue", DEGREE, 2000)),
+        Some(Reason::NotEntitled)
+    );
+    assert_eq!(
+        reason(&ask(&reg, &entity(7), "issue", DEGREE, 1500)),
+        Some(Reason::NotEntitled)
+    );
     assert_eq!(reason(&ask(&reg, &entity(8), "accredit", "x", 1500)), None);
-    assert_eq!(reason(&ask(&reg, &entity(9), "issue", DEGREE, 1500)), Some(Reason::NotEntitled));
+    assert_eq!(
+        reason(&ask(&reg, &entity(9), "issue", DEGREE, 1500)),
+        Some(Reason::NotEntitled)
+    );
 }
 
 #[test]
 fn wildcard_resource_and_recognition() {
     let fx = Fixture::new(1, 1, 4);
     let mut reg = registry(&fx);
-    let r = fx.accredit(&entity(1)).grant("issue", "*").controller(key(1).did()).by_roots(&fx.root_keys(1));
-    let rec = fx.accredit(&entity(2)).grant("member", "ecosystem").recognition().controller(key(2).did()).by_roots(&fx.root_keys(1));
+    let r = fx
+        .accredit(&entity(1))
+        .grant("issue", "*")
+        .controller(key(1).did())
+        .by_roots(&fx.root_keys(1));
+    let rec = fx
+        .accredit(&entity(2))
+        .grant("member", "ecosystem")
+        .recognition()
+        .controller(key(2).did())
+        .by_roots(&fx.root_keys(1));
     accepted(&mut reg, &[&r, &rec]);
     assert!(ask(&reg, &entity(1), "issue", "Anything", 5).is_authorized());
-    assert_eq!(reason(&ask(&reg, &entity(2), "member", "ecosystem", 5)), Some(Reason::NoAccreditation));
+    assert_eq!(
+        reason(&ask(&reg, &entity(2), "member", "ecosystem", 5)),
+        Some(Reason::NoAccreditation)
+    );
     let e2 = entity(2);
-    let q = Query { entity: e2.as_str(), action: "member", resource: "ecosystem", kind: Kind::Recognition };
+    let q = Query {
+        entity: e2.as_str(),
+        action: "member",
+        resource: "ecosystem",
+        kind: Kind::Recognition,
+    };
     assert!(evaluate(reg.state(), &q, Timestamp(5)).is_authorized());
 }
 
@@ -198,17 +330,37 @@ fn threshold_two_one_root_cannot_act_and_duplicates_count_once() {
     let fx = Fixture::new(3, 2, 4);
     let mut reg = registry(&fx);
     let r1 = &fx.roots[0];
-    let one = fx.accredit(&entity(1)).grant("issue", DEGREE).controller(key(9).did()).by_roots(&[r1]);
-    assert_eq!(offer(&mut reg, &[&one]), vec![Outcome::Pending { missing: vec![] }]);
-    assert_eq!(reason(&ask(&reg, &entity(1), "issue", DEGREE, 5)), Some(Reason::NoAccreditation));
+    let one = fx
+        .accredit(&entity(1))
+        .grant("issue", DEGREE)
+        .controller(key(9).did())
+        .by_roots(&[r1]);
+    assert_eq!(
+        offer(&mut reg, &[&one]),
+        vec![Outcome::Pending { missing: vec![] }]
+    );
+    assert_eq!(
+        reason(&ask(&reg, &entity(1), "issue", DEGREE, 5)),
+        Some(Reason::NoAccreditation)
+    );
     // The same signer twice is refused outright.
-    let twice = fx.accredit(&entity(2)).grant("issue", DEGREE).controller(key(9).did()).by_roots(&[r1, r1]);
+    let twice = fx
+        .accredit(&entity(2))
+        .grant("issue", DEGREE)
+        .controller(key(9).did())
+        .by_roots(&[r1, r1]);
     let dup = r1.did();
     assert_eq!(
         offer(&mut reg, &[&twice]),
-        vec![Outcome::Rejected(Rejection::Structure(EntryError::DuplicateSigner(dup)))]
+        vec![Outcome::Rejected(Rejection::Structure(
+            EntryError::DuplicateSigner(dup)
+        ))]
     );
-    let two = fx.accredit(&entity(3)).grant("issue", DEGREE).controller(key(9).did()).by_roots(&fx.root_keys(2));
+    let two = fx
+        .accredit(&entity(3))
+        .grant("issue", DEGREE)
+        .controller(key(9).did())
+        .by_roots(&fx.root_keys(2));
     accepted(&mut reg, &[&two]);
     assert!(ask(&reg, &entity(3), "issue", DEGREE, 5).is_authorized());
 }
@@ -219,26 +371,64 @@ fn governance_changes_apply_by_issue_time() {
     let mut reg = registry(&fx);
     let k4 = key(4);
     let two = fx.root_keys(2);
-    let add = fx.governance(Governance::AddRoot(k4.did())).issued_at(100).by_roots(&two);
-    let lower = fx.governance(Governance::SetThreshold(1)).issued_at(200).by_roots(&two);
-    let remove = fx.governance(Governance::RemoveRoot(fx.roots[0].did())).issued_at(400).by_roots(&[&k4]);
-    let by_k4_early = fx.accredit(&entity(1)).grant("issue", DEGREE).controller(key(9).did()).issued_at(150).by_roots(&[&k4]);
-    let by_k4_late = fx.accredit(&entity(2)).grant("issue", DEGREE).controller(key(9).did()).issued_at(300).by_roots(&[&k4]);
-    let by_r1_before = fx.accredit(&entity(3)).grant("issue", DEGREE).controller(key(9).did()).issued_at(350).by_roots(&[&fx.roots[0]]);
-    let by_r1_after = fx.accredit(&entity(4)).grant("issue", DEGREE).controller(key(9).did()).issued_at(500).by_roots(&[&fx.roots[0]]);
+    let add = fx
+        .governance(Governance::AddRoot(k4.did()))
+        .issued_at(100)
+        .by_roots(&two);
+    let lower = fx
+        .governance(Governance::SetThreshold(1))
+        .issued_at(200)
+        .by_roots(&two);
+    let remove = fx
+        .governance(Governance::RemoveRoot(fx.roots[0].did()))
+        .issued_at(400)
+        .by_roots(&[&k4]);
+    let by_k4_early = fx
+        .accredit(&entity(1))
+        .grant("issue", DEGREE)
+        .controller(key(9).did())
+        .issued_at(150)
+        .by_roots(&[&k4]);
+    let by_k4_late = fx
+        .accredit(&entity(2))
+        .grant("issue", DEGREE)
+        .controller(key(9).did())
+        .issued_at(300)
+        .by_roots(&[&k4]);
+    let by_r1_before = fx
+        .accredit(&entity(3))
+        .grant("issue", DEGREE)
+        .controller(key(9).did())
+        .issued_at(350)
+        .by_roots(&[&fx.roots[0]]);
+    let by_r1_after = fx
+        .accredit(&entity(4))
+        .grant("issue", DEGREE)
+        .controller(key(9).did())
+        .issued_at(500)
+        .by_roots(&[&fx.roots[0]]);
     // Single-signer entries wait until a lower threshold is known, then are accepted.
     assert_eq!(
-        offer(&mut reg, &[&by_k4_early, &by_k4_late, &by_r1_before, &by_r1_after]),
+        offer(
+            &mut reg,
+            &[&by_k4_early, &by_k4_late, &by_r1_before, &by_r1_after]
+        ),
         vec![Outcome::Pending { missing: vec![] }; 4]
     );
     let report = reg.ingest(vec![add.clone(), lower.clone(), remove.clone()]);
     assert_eq!(report.accepted.len(), 7, "{:?}", report.outcomes);
     assert_eq!(reg.pending_len(), 0);
     assert_eq!(reg.state().epochs().len(), 4);
-    assert_eq!(reason(&ask(&reg, &entity(1), "issue", DEGREE, 600)), Some(Reason::NotEntitled));
+    assert_eq!(
+        reason(&ask(&reg, &entity(1), "issue", DEGREE, 600)),
+        Some(Reason::NotEntitled)
+    );
     assert_eq!(reason(&ask(&reg, &entity(2), "issue", DEGREE, 600)), None);
     assert_eq!(reason(&ask(&reg, &entity(3), "issue", DEGREE, 600)), None);
-    assert_eq!(reason(&ask(&reg, &entity(4), "issue", DEGREE, 600)), Some(Reason::NotEntitled));
+    assert_eq!(
+        reason(&ask(&reg, &entity(4), "issue", DEGREE, 600)),
+        Some(Reason::NotEntitled)
+    );
 }
 
 #[test]
@@ -248,7 +438,11 @@ fn acceptance_rejections() {
     accepted(&mut reg, &[&c.a]);
     // Wrong registry.
     let other = Fixture::new(2, 1, 4);
-    let foreign = other.accredit(&entity(1)).grant("issue", DEGREE).controller(key(1).did()).by_roots(&other.root_keys(1));
+    let foreign = other
+        .accredit(&entity(1))
+        .grant("issue", DEGREE)
+        .controller(key(1).did())
+        .by_roots(&other.root_keys(1));
     assert!(matches!(
         offer(&mut reg, &[&foreign])[0],
         Outcome::Rejected(Rejection::Structure(EntryError::WrongRegistry { .. }))
@@ -256,22 +450,37 @@ fn acceptance_rejections() {
     // Tampered signature.
     let mut bad = c.i.clone();
     bad.signatures[0].sig[5] ^= 1;
-    assert!(matches!(offer(&mut reg, &[&bad])[0], Outcome::Rejected(Rejection::Signature(_))));
+    assert!(matches!(
+        offer(&mut reg, &[&bad])[0],
+        Outcome::Rejected(Rejection::Signature(_))
+    ));
     // Signature over a changed body.
     let mut changed = c.i.clone();
     changed.body.nonce += 1;
     assert_eq!(
         offer(&mut reg, &[&changed]),
-        vec![Outcome::Rejected(Rejection::Signature(SignatureError::Invalid(key(100).did())))]
+        vec![Outcome::Rejected(Rejection::Signature(
+            SignatureError::Invalid(key(100).did())
+        ))]
     );
     // Signed by someone who is not a controller of the author's accreditation.
-    let intruder = c.fx.accredit(&entity(7)).grant("issue", DEGREE).controller(key(7).did()).by_holder(c.a.id(), &[&key(7)]);
-    assert_eq!(offer(&mut reg, &[&intruder]), vec![Outcome::Rejected(Rejection::NotAController(c.a.id()))]);
+    let intruder =
+        c.fx.accredit(&entity(7))
+            .grant("issue", DEGREE)
+            .controller(key(7).did())
+            .by_holder(c.a.id(), &[&key(7)]);
+    assert_eq!(
+        offer(&mut reg, &[&intruder]),
+        vec![Outcome::Rejected(Rejection::NotAController(c.a.id()))]
+    );
     // A revocation of a revocation.
     let rev = c.fx.revoke(c.a.id(), 5).by_roots(&c.fx.root_keys(1));
     let rev2 = c.fx.revoke(rev.id(), 5).by_roots(&c.fx.root_keys(1));
     accepted(&mut reg, &[&rev]);
-    assert_eq!(offer(&mut reg, &[&rev2]), vec![Outcome::Rejected(Rejection::NotRevocable(rev.id()))]);
+    assert_eq!(
+        offer(&mut reg, &[&rev2]),
+        vec![Outcome::Rejected(Rejection::NotRevocable(rev.id()))]
+    );
     assert_eq!(offer(&mut reg, &[&c.a]), vec![Outcome::Duplicate]);
 }
 
@@ -279,10 +488,23 @@ fn acceptance_rejections() {
 fn late_references_wait_then_cascade() {
     let c = chain();
     let mut reg = registry(&c.fx);
-    let rev = c.fx.revoke(c.i.id(), 1000).issued_at(1000).by_holder(c.i.id(), &[&key(200)]);
+    let rev =
+        c.fx.revoke(c.i.id(), 1000)
+            .issued_at(1000)
+            .by_holder(c.i.id(), &[&key(200)]);
     let out = offer(&mut reg, &[&rev, &c.i]);
-    assert_eq!(out[0], Outcome::Pending { missing: vec![c.i.id()] });
-    assert_eq!(out[1], Outcome::Pending { missing: vec![c.a.id()] });
+    assert_eq!(
+        out[0],
+        Outcome::Pending {
+            missing: vec![c.i.id()]
+        }
+    );
+    assert_eq!(
+        out[1],
+        Outcome::Pending {
+            missing: vec![c.a.id()]
+        }
+    );
     let mut expect_missing = vec![c.a.id(), c.i.id()];
     expect_missing.sort();
     assert_eq!(reg.missing(10), expect_missing);
@@ -290,7 +512,10 @@ fn late_references_wait_then_cascade() {
     let order: Vec<EntryId> = report.accepted.iter().map(|e| e.id()).collect();
     assert_eq!(order, vec![c.a.id(), c.i.id(), rev.id()]);
     assert_eq!(reg.pending_len(), 0);
-    assert_eq!(reason(&ask(&reg, &c.issuer, "issue", DEGREE, 1000)), Some(Reason::Revoked));
+    assert_eq!(
+        reason(&ask(&reg, &c.issuer, "issue", DEGREE, 1000)),
+        Some(Reason::Revoked)
+    );
 }
 
 #[test]
@@ -298,7 +523,13 @@ fn pending_pool_is_bounded_oldest_dropped() {
     let fx = Fixture::new(1, 1, 4);
     let mut reg = Registry::new(fx.genesis.clone(), 3);
     let orphans: Vec<SignedEntry> = (0..5u64)
-        .map(|n| fx.accredit(&entity(n)).grant("issue", DEGREE).controller(key(1).did()).nonce(n).by_holder(EntryId::default(), &[&key(1)]))
+        .map(|n| {
+            fx.accredit(&entity(n))
+                .grant("issue", DEGREE)
+                .controller(key(1).did())
+                .nonce(n)
+                .by_holder(EntryId::default(), &[&key(1)])
+        })
         .collect();
     reg.ingest(orphans.clone());
     assert_eq!(reg.pending_len(), 3);
