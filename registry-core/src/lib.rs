@@ -20,6 +20,7 @@
 //! - [`store`]: the hash-chained ledger in sled, with group commit and verification.
 //! - [`api`]: JSON types of the node's HTTP API, shared by the node and the CLI.
 
+pub mod api;
 pub mod block;
 pub mod codec;
 pub mod did;

@@ -1,0 +1,285 @@
+//! JSON types of the node's HTTP API (DESIGN section 9), shared by the node and the CLI so
+//! that both sides agree on every field.
+//!
+//! Times are RFC 3339 strings in UTC (`2026-01-31T12:00:00Z`); hashes are lowercase hex;
+//! keys are did:key strings.
+//!
+//! Time semantics follow TRQP: `time_requested` is the time the caller asked about (absent
+//! when it asked about "now"); `time_evaluated` is the node's clock when it answered. The
+//! answer applies at `time_requested` when present, otherwise at `time_evaluated`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::block::Block;
+use crate::entry::{Author, Grant, Kind, SignedEntry};
+use crate::eval::Reason;
+use crate::hash::{EntryId, Hash};
+use crate::time::Timestamp;
+
+/// `GET /v1/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub registry_id: Hash,
+    pub authority_id: String,
+    pub name: String,
+    /// This node's libp2p peer id (absent while networking is off).
+    pub peer_id: Option<String>,
+    /// Addresses the node listens on for peers, usable as bootstrap addresses.
+    pub listen_addrs: Vec<String>,
+    /// Connected peers.
+    pub peers: usize,
+    /// Height and hash of the last block of the local ledger.
+    pub height: u64,
+    pub head: Hash,
+    pub state_root: Hash,
+    /// Accepted entries.
+    pub entries: u64,
+    /// Entries waiting for a reference.
+    pub pending: usize,
+    /// When this node last completed a sync with a peer.
+    pub last_sync_at: Option<String>,
+    /// Software version.
+    pub version: String,
+}
+
+/// Response to `POST /v1/entries` (202 Accepted once the entry is durable, or 202 when it
+/// waits in the pending pool).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submitted {
+    pub id: EntryId,
+    pub status: SubmitStatus,
+    /// For `pending`: the entries it waits for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<EntryId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubmitStatus {
+    /// Accepted and durable in the ledger.
+    Accepted,
+    /// Was already accepted.
+    Duplicate,
+    /// Valid, waiting for the entries it refers to.
+    Pending,
+}
+
+/// `GET /v1/entries/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryView {
+    pub id: EntryId,
+    pub status: EntryStatus,
+    /// Block of the local ledger holding it (accepted entries only).
+    pub height: Option<u64>,
+    pub entry: SignedEntry,
+    /// For accreditations: whether effective now, and if not, why.
+    pub effective_now: Option<bool>,
+    pub reason_now: Option<Reason>,
+    /// Accepted revocations that target it.
+    pub revocations: Vec<EntryId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryStatus {
+    Accepted,
+    Pending,
+}
+
+/// Query string of `GET /v1/trust`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustParams {
+    pub entity_id: String,
+    pub action: String,
+    pub resource: String,
+    /// RFC 3339 (UTC, Z); absent: now.
+    pub at: Option<String>,
+    /// `recognition` to ask a recognition question; default `authorization`.
+    pub kind: Option<Kind>,
+}
+
+/// How current a node's answer is: it answers from what it holds, even when cut off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Freshness {
+    /// When this node last completed a sync with a peer (never: absent).
+    pub last_sync_at: Option<String>,
+    /// Seconds since then.
+    pub seconds_since_sync: Option<u64>,
+    /// Peers connected now.
+    pub peers: usize,
+}
+
+/// `GET /v1/trust`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustAnswer {
+    pub authorized: bool,
+    pub entity_id: String,
+    pub action: String,
+    pub resource: String,
+    pub kind: Kind,
+    pub time_requested: Option<String>,
+    pub time_evaluated: String,
+    /// Why not, when not authorized.
+    pub reason: Option<Reason>,
+    /// The matching accreditation the answer rests on.
+    pub accreditation: Option<EntryId>,
+    /// Accreditation ids from the matching one up to the root-authored one.
+    pub chain: Vec<EntryId>,
+    pub state_root: Hash,
+    pub height: u64,
+    pub freshness: Freshness,
+}
+
+/// One accreditation of an entity, with its status now (`GET /v1/subjects/{entity_id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccreditationView {
+    pub id: EntryId,
+    pub kind: Kind,
+    pub grants: Vec<Grant>,
+    pub author: Author,
+    pub label: Option<String>,
+    pub issued_at: String,
+    pub valid_from: String,
+    pub valid_until: Option<String>,
+    pub effective_now: bool,
+    pub reason_now: Option<Reason>,
+    pub chain: Vec<EntryId>,
+    pub revocations: Vec<EntryId>,
+}
+
+/// `GET /v1/subjects/{entity_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectView {
+    pub entity_id: String,
+    pub time_evaluated: String,
+    pub accreditations: Vec<AccreditationView>,
+}
+
+/// A block as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockView {
+    pub height: u64,
+    pub hash: Hash,
+    pub prev: Hash,
+    pub timestamp: String,
+    pub entries: Vec<EntryId>,
+    pub state_root: Hash,
+}
+
+impl From<&Block> for BlockView {
+    fn from(b: &Block) -> BlockView {
+        BlockView {
+            height: b.height,
+            hash: b.hash(),
+            prev: b.prev,
+            timestamp: b.timestamp.to_rfc3339(),
+            entries: b.entries.clone(),
+            state_root: b.state_root,
+        }
+    }
+}
+
+/// `GET /v1/blocks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockList {
+    pub blocks: Vec<BlockView>,
+    pub height: u64,
+}
+
+/// One connected peer (`GET /v1/peers`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerView {
+    pub peer_id: String,
+    pub addresses: Vec<String>,
+    pub score: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerList {
+    pub peers: Vec<PeerView>,
+}
+
+/// Body of `POST /v1/admin/peers/deny` and `/allow`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerRequest {
+    pub peer_id: String,
+}
+
+/// RFC 7807 problem details, the body of every error (`application/problem+json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+}
+
+impl Problem {
+    /// A problem whose type is `urn:trust-registry:problem:<code>`.
+    pub fn new(status: u16, code: &str, title: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: format!("urn:trust-registry:problem:{code}"),
+            title: title.to_string(),
+            status,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// TRQP v2 `context`: string values; `time` (RFC 3339, Z) is the time asked about.
+pub type TrqpContext = BTreeMap<String, String>;
+
+/// TRQP v2 `POST /authorization` and `POST /recognition` request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrqpRequest {
+    pub entity_id: String,
+    pub authority_id: String,
+    pub action: String,
+    pub resource: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<TrqpContext>,
+}
+
+/// TRQP v2 `POST /authorization` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrqpAuthorization {
+    pub entity_id: String,
+    pub authority_id: String,
+    pub action: String,
+    pub resource: String,
+    pub authorized: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_requested: Option<String>,
+    pub time_evaluated: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<TrqpContext>,
+}
+
+/// TRQP v2 `POST /recognition` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrqpRecognition {
+    pub entity_id: String,
+    pub authority_id: String,
+    pub action: String,
+    pub resource: String,
+    pub recognized: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_requested: Option<String>,
+    pub time_evaluated: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<TrqpContext>,
+}
+
+/// Formats an optional timestamp as RFC 3339.
+pub fn rfc3339(t: Option<Timestamp>) -> Option<String> {
+    t.map(Timestamp::to_rfc3339)
+}
