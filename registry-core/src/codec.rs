@@ -122,3 +122,144 @@ pub fn hash_with_domain(domain: &str, bytes: &[u8]) -> Hash {
 pub fn hash_value<T: Serialize + ?Sized>(domain: &str, value: &T) -> Hash {
     hash_with_domain(domain, &encode(value))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    const DOMAINS: [&str; 5] = [
+        domain::GENESIS,
+        domain::ENTRY,
+        domain::BLOCK,
+        domain::TRIE_LEAF,
+        domain::TRIE_BRANCH,
+    ];
+
+    #[test]
+    fn different_domains_give_different_hashes() {
+        for bytes in [&b""[..], b"x", &[0u8; 32], &[0xff; 100]] {
+            for (i, a) in DOMAINS.iter().enumerate() {
+                for b in &DOMAINS[i + 1..] {
+                    assert_ne!(
+                        hash_with_domain(a, bytes),
+                        hash_with_domain(b, bytes),
+                        "{a} {b}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn moving_the_domain_bytes_boundary_does_not_collide() {
+        // Every split of one byte string into (domain, bytes) hashes differently: the
+        // length prefix fixes where the domain ends.
+        let joined = "trust-registry/entry/v1\u{0}\u{17}abc";
+        let hashes: Vec<Hash> = (0..=joined.len())
+            .filter(|&i| joined.is_char_boundary(i))
+            .map(|i| hash_with_domain(&joined[..i], &joined.as_bytes()[i..]))
+            .collect();
+        for (i, h) in hashes.iter().enumerate() {
+            assert!(!hashes[i + 1..].contains(h), "split {i} collides");
+        }
+        // Nor can the bytes imitate a longer domain's length prefix.
+        let d = "trust-registry/entry/v1";
+        let mut forged = (d.len() as u64 + 1).to_le_bytes().to_vec();
+        forged.extend_from_slice(d.as_bytes());
+        assert_ne!(hash_with_domain(d, b"X"), hash_with_domain("", &forged));
+        assert_ne!(hash_with_domain("ab", b"c"), hash_with_domain("a", b"bc"));
+        assert_ne!(hash_with_domain("", b"abc"), hash_with_domain("abc", b""));
+    }
+
+    #[test]
+    fn hash_with_domain_is_length_prefixed_blake3() {
+        // Pins the construction itself (a format change if it moves).
+        let d = domain::ENTRY;
+        let mut input = (d.len() as u64).to_le_bytes().to_vec();
+        input.extend_from_slice(d.as_bytes());
+        input.extend_from_slice(b"payload");
+        assert_eq!(
+            hash_with_domain(d, b"payload").0,
+            *blake3::hash(&input).as_bytes()
+        );
+        assert_eq!(
+            hash_with_domain(domain::GENESIS, b"").to_hex(),
+            "3aa080924d85a466d985e9fe9fb1e5929da009016801856bc7b82ac874f18413"
+        );
+        assert_eq!(hash_value(d, &7u64), hash_with_domain(d, &encode(&7u64)));
+    }
+
+    #[test]
+    fn varint_widths_match_bincode_standard() {
+        // Pins the configuration: little-endian, varints with markers 251/252/253.
+        assert_eq!(encode(&250u64), [250]);
+        assert_eq!(encode(&251u64), [0xfb, 251, 0]);
+        assert_eq!(encode(&0xffffu64), [0xfb, 0xff, 0xff]);
+        assert_eq!(encode(&0x1_0000u64), [0xfc, 0, 0, 1, 0]);
+        assert_eq!(encode(&(1u64 << 32)), [0xfd, 0, 0, 0, 0, 1, 0, 0, 0]);
+        assert_eq!(encode("ab"), [2, b'a', b'b']);
+        assert_eq!(encode(&Some(1u8)), [1, 1]);
+        assert_eq!(encode(&None::<u8>), [0]);
+    }
+
+    #[test]
+    fn over_long_varints_are_non_canonical() {
+        for bytes in [
+            &[0xfb, 5, 0][..],
+            &[0xfc, 5, 0, 0, 0],
+            &[0xfd, 5, 0, 0, 0, 0, 0, 0, 0],
+            &[0xfc, 0xff, 0xff, 0, 0],
+            &[0xfd, 0, 0, 1, 0, 0, 0, 0, 0],
+        ] {
+            assert_eq!(
+                decode::<u64>(bytes, 16),
+                Err(DecodeError::NonCanonical),
+                "{bytes:x?}"
+            );
+        }
+        assert_eq!(decode::<u64>(&[0xfb, 0xfb, 0], 16), Ok(251));
+        // An over-long string length.
+        assert_eq!(
+            decode::<String>(&[0xfb, 1, 0, b'a'], 16),
+            Err(DecodeError::NonCanonical)
+        );
+        // Markers 254/255 (u128) for a u64, and a truncated marker, are malformed.
+        assert!(matches!(
+            decode::<u64>(&[0xfe; 17], 32),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode::<u64>(&[0xfd, 1], 16),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn limits_and_trailing_bytes() {
+        assert_eq!(
+            decode::<u8>(&[1, 2], 2),
+            Err(DecodeError::TrailingBytes { extra: 1 })
+        );
+        assert_eq!(
+            decode::<u8>(&[1, 2], 1),
+            Err(DecodeError::TooLarge { len: 2, limit: 1 })
+        );
+        assert_eq!(
+            decode::<u8>(&[], 1).map_err(|e| matches!(e, DecodeError::Malformed(_))),
+            Err(true)
+        );
+        // A string that claims far more than the limit errors instead of allocating.
+        let mut bomb = vec![0xfd];
+        bomb.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        assert!(matches!(
+            decode::<String>(&bomb, 64),
+            Err(DecodeError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            decode::<String>(&bomb, MAX_BLOCK_BYTES),
+            Err(DecodeError::TooLarge { .. })
+        ));
+    }
+}
