@@ -18,6 +18,7 @@ pub struct Block {
     pub prev: Hash,
     pub timestamp: Timestamp,
     /// Ids of the entries accepted in this block, in acceptance order.
+    #[serde(deserialize_with = "codec::bounded_vec::<_, _, MAX_BLOCK_ENTRIES>")]
     pub entries: Vec<EntryId>,
     /// State root over every entry accepted up to and including this block.
     pub state_root: Hash,

@@ -23,11 +23,17 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// `MAX_BLOCK_ENTRIES` ids of 32 bytes plus a small header).
 pub const MAX_BLOCK_BYTES: usize = 1024 * 1024;
 
+/// bincode limit tiers below and above the two named limits.
+const SMALL_LIMIT: usize = 4 * 1024;
+const LARGE_LIMIT: usize = 16 * 1024 * 1024;
+
 /// Why bytes could not be decoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
     #[error("input of {len} bytes exceeds the limit of {limit} bytes")]
     TooLarge { len: usize, limit: usize },
+    #[error("a length prefix declares more than the limit of {limit} bytes")]
+    DeclaredTooLarge { limit: usize },
     #[error("malformed encoding: {0}")]
     Malformed(String),
     #[error("{extra} trailing bytes after the encoded value")]
@@ -65,10 +71,15 @@ pub fn decode<T: Serialize + DeserializeOwned>(
             limit,
         });
     }
-    let (value, used) = if limit <= MAX_MESSAGE_BYTES {
+    // bincode's limit is a const parameter: use the smallest tier that admits `limit`.
+    let (value, used) = if limit <= SMALL_LIMIT {
+        decode_limited::<SMALL_LIMIT, T>(bytes)?
+    } else if limit <= MAX_MESSAGE_BYTES {
         decode_limited::<MAX_MESSAGE_BYTES, T>(bytes)?
-    } else {
+    } else if limit <= MAX_BLOCK_BYTES {
         decode_limited::<MAX_BLOCK_BYTES, T>(bytes)?
+    } else {
+        decode_limited::<LARGE_LIMIT, T>(bytes)?
     };
     if used != bytes.len() {
         return Err(DecodeError::TrailingBytes {
@@ -87,15 +98,47 @@ fn decode_limited<const L: usize, T: DeserializeOwned>(
     bytes: &[u8],
 ) -> Result<(T, usize), DecodeError> {
     let cfg = bincode::config::standard().with_limit::<L>();
-    bincode::serde::decode_from_slice(bytes, cfg).map_err(|e| classify(e, bytes.len(), L))
+    bincode::serde::decode_from_slice(bytes, cfg).map_err(|e| classify(e, L))
 }
 
-fn classify(e: bincode::error::DecodeError, len: usize, limit: usize) -> DecodeError {
+fn classify(e: bincode::error::DecodeError, limit: usize) -> DecodeError {
     match e {
-        bincode::error::DecodeError::LimitExceeded => DecodeError::TooLarge { len, limit },
+        bincode::error::DecodeError::LimitExceeded => DecodeError::DeclaredTooLarge { limit },
         bincode::error::DecodeError::OtherString(s) => DecodeError::Invalid(s),
         other => DecodeError::Malformed(other.to_string()),
     }
+}
+
+/// Deserializes a `Vec` of at most `N` elements. A longer declared length is refused
+/// before anything is allocated: serde's own `Vec` visitor would pre-allocate up to
+/// 1 MiB for whatever length the input declares, outside bincode's limit.
+pub(crate) fn bounded_vec<'de, D, T, const N: usize>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    struct Bounded<T, const N: usize>(std::marker::PhantomData<T>);
+    impl<'de, T: serde::Deserialize<'de>, const N: usize> serde::de::Visitor<'de> for Bounded<T, N> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a list of at most {N} elements")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let declared = seq.size_hint().unwrap_or(0);
+            if declared > N {
+                return Err(serde::de::Error::invalid_length(declared, &self));
+            }
+            let mut out = Vec::with_capacity(declared);
+            while let Some(item) = seq.next_element()? {
+                if out.len() == N {
+                    return Err(serde::de::Error::invalid_length(N + 1, &self));
+                }
+                out.push(item);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Bounded::<T, N>(std::marker::PhantomData))
 }
 
 /// Hash domains: every hash the registry computes is separated by one of these, so a
@@ -255,11 +298,11 @@ mod tests {
         bomb.extend_from_slice(&(1u64 << 40).to_le_bytes());
         assert!(matches!(
             decode::<String>(&bomb, 64),
-            Err(DecodeError::TooLarge { .. })
+            Err(DecodeError::DeclaredTooLarge { .. })
         ));
         assert!(matches!(
             decode::<String>(&bomb, MAX_BLOCK_BYTES),
-            Err(DecodeError::TooLarge { .. })
+            Err(DecodeError::DeclaredTooLarge { .. })
         ));
     }
 }

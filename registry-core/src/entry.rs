@@ -33,6 +33,7 @@ pub const ANY_RESOURCE: &str = "*";
 #[serde(deny_unknown_fields)]
 pub struct SignedEntry {
     pub body: EntryBody,
+    #[serde(deserialize_with = "codec::bounded_vec::<_, _, MAX_SIGNATURES>")]
     pub signatures: Vec<Signature>,
 }
 
@@ -107,8 +108,10 @@ pub enum Kind {
 pub struct Accreditation {
     pub subject: EntityId,
     pub kind: Kind,
+    #[serde(deserialize_with = "codec::bounded_vec::<_, _, MAX_GRANTS>")]
     pub grants: Vec<Grant>,
     /// did:keys that may author entries as the holder of this accreditation.
+    #[serde(deserialize_with = "codec::bounded_vec::<_, _, MAX_CONTROLLERS>")]
     pub controllers: Vec<DidKey>,
     pub valid_from: Timestamp,
     pub valid_until: Option<Timestamp>,

@@ -26,6 +26,7 @@ pub struct Genesis {
     pub name: String,
     pub created_at: Timestamp,
     /// did:key of the root authorities, sorted and unique.
+    #[serde(deserialize_with = "codec::bounded_vec::<_, _, MAX_ROOTS>")]
     pub roots: Vec<DidKey>,
     /// Root signatures needed for root actions.
     pub threshold: u16,

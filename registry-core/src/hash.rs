@@ -39,7 +39,7 @@ impl Hash {
     /// The `i`-th 4-bit digit (nibble) of the hash, most significant first; `i < 64`.
     pub fn nibble(&self, i: usize) -> u8 {
         let byte = self.0[i / 2];
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             byte >> 4
         } else {
             byte & 0x0f

@@ -671,20 +671,17 @@ fn huge_string_length_is_refused_before_allocating() {
         b.extend(varint(len));
         b.extend_from_slice(b"did:web:x");
         let err = assert_quick_err("string bomb", || SignedEntry::decode(&b));
-        // bincode's claimed-memory limit trips before the allocation. (The codec reports
-        // it as TooLarge with the input's own length, which reads oddly: see the report.)
+        // bincode's claimed-memory limit trips before the allocation.
         assert!(
-            matches!(err, DecodeError::TooLarge { .. }),
+            matches!(err, DecodeError::DeclaredTooLarge { .. }),
             "len {len}: {err:?}"
         );
     }
 }
 
-/// Sequences go through serde's `Vec` visitor, which bincode's limit does not see: the
-/// visitor preallocates `min(declared, 1 MiB / size_of::<T>())` elements. Measured with a
-/// counting allocator outside this crate (unsafe code is forbidden here): a 45-byte entry
-/// declaring 2^40 grants allocates 1,048,560 bytes before failing, 16x
-/// `MAX_MESSAGE_BYTES`. Bounded, so these tests only require a quick error.
+/// Every list field is decoded by `codec::bounded_vec`, which refuses a declared length
+/// above the field's maximum before allocating (serde's own `Vec` visitor would
+/// pre-allocate up to 1 MiB for any declared length, outside bincode's limit).
 #[test]
 fn huge_vec_lengths_error_quickly() {
     let e = accredit_authorization();
@@ -733,7 +730,10 @@ fn huge_vec_lengths_error_quickly() {
         let err = assert_quick_err("genesis name bomb", || {
             codec::decode::<Genesis>(&b, MAX_MESSAGE_BYTES)
         });
-        assert!(matches!(err, DecodeError::TooLarge { .. }), "{err:?}");
+        assert!(
+            matches!(err, DecodeError::DeclaredTooLarge { .. }),
+            "{err:?}"
+        );
     }
 }
 
@@ -927,4 +927,20 @@ fn invalid_tags_and_ids_are_errors() {
     assert_eq!(bad[at], 1, "valid_until is Some");
     bad[at] = 2;
     assert!(SignedEntry::decode(&bad).is_err());
+}
+
+/// A declared list length above the field's maximum is refused by name, before any
+/// element is read.
+#[test]
+fn list_lengths_above_field_maximum_are_refused_before_reading() {
+    let blk = block();
+    let mut b = codec::encode(&(blk.height, blk.prev, blk.timestamp));
+    b.extend(varint(1025));
+    let err = Block::decode(&b).unwrap_err();
+    assert!(err.to_string().contains("at most 1024"), "{err}");
+    let e = accredit_authorization();
+    let mut b = codec::encode(&e.body);
+    b.extend(varint(33));
+    let err = SignedEntry::decode(&b).unwrap_err();
+    assert!(err.to_string().contains("at most 32"), "{err}");
 }

@@ -88,7 +88,8 @@ fn world(seed: u64, size: usize) -> (Fixture, Vec<SignedEntry>) {
         } else if roll < 60 {
             let mut d = fx.accredit(&entity(rng.below(ENTITIES)));
             for _ in 0..1 + rng.below(2) {
-                d = d.grant(*rng.pick(&ACTIONS), *rng.pick(&RESOURCES));
+                let (action, resource) = (*rng.pick(&ACTIONS), *rng.pick(&RESOURCES));
+                d = d.grant(action, resource);
             }
             let controller = rng.below(HOLDER_KEYS);
             d = d.controller(holder(controller).did());
