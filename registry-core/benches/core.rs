@@ -1,0 +1,165 @@
+//! Throughput of the registry's two hot paths:
+//! - `ingest_durable`: decode entries from bytes, check structure, verify signatures in a
+//!   batch, accept, and append them durably to the sled ledger (one block and one flush per
+//!   1,024 entries: group commit);
+//! - `evaluate`: answer a trust query against a 100,000-entry registry of 3-level chains.
+//!
+//! Run: `cargo bench -p registry-core --bench core`.
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use registry_core::block::MAX_BLOCK_ENTRIES;
+use registry_core::entry::Kind;
+use registry_core::eval::{evaluate, Query};
+use registry_core::registry::Registry;
+use registry_core::store::Ledger;
+use registry_core::testkit::{entity, key, Fixture};
+use registry_core::{SignedEntry, Timestamp};
+
+/// Holder-authored accreditations, as an accrediting authority publishes them: one
+/// signature each, signed by the authority's controller key.
+struct Feed {
+    fx: Fixture,
+    authority: SignedEntry,
+    next: u64,
+}
+
+impl Feed {
+    fn new() -> Feed {
+        let fx = Fixture::new(1, 1, 4);
+        let authority = fx
+            .accredit(&entity(0))
+            .grant("accredit", "*")
+            .controller(key(7).did())
+            .by_roots(&fx.root_keys(1));
+        Feed { fx, authority, next: 1 }
+    }
+
+    fn block(&mut self, n: usize) -> Vec<Vec<u8>> {
+        let k = key(7);
+        (0..n)
+            .map(|_| {
+                self.next += 1;
+                self.fx
+                    .accredit(&entity(self.next))
+                    .grant("issue", "UniversityDegree")
+                    .controller(key(self.next % 64 + 100).did())
+                    .valid(0, Some(4_000_000_000))
+                    .label("Example University")
+                    .issued_at(1_700_000_000)
+                    .nonce(self.next)
+                    .by_holder(self.authority.id(), &[&k])
+                    .encode()
+            })
+            .collect()
+    }
+}
+
+fn ingest_durable(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ingest_durable");
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group.throughput(Throughput::Elements(MAX_BLOCK_ENTRIES as u64));
+    group.bench_function(BenchmarkId::from_parameter(MAX_BLOCK_ENTRIES), |b| {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut feed = Feed::new();
+        let mut ledger = Ledger::create(dir.path(), &feed.fx.genesis).unwrap_or_else(|e| panic!("{e}"));
+        let mut registry = Registry::new(feed.fx.genesis.clone(), 10_000);
+        let first = registry.ingest(vec![feed.authority.clone()]);
+        let root = registry.state_root();
+        let accepted: Vec<SignedEntry> = first.accepted.iter().map(|e| (**e).clone()).collect();
+        ledger.append(&accepted, Timestamp(1), root).unwrap_or_else(|e| panic!("{e}"));
+        b.iter_custom(|iters| {
+            let blocks: Vec<Vec<Vec<u8>>> = (0..iters).map(|_| feed.block(MAX_BLOCK_ENTRIES)).collect();
+            let start = Instant::now();
+            for block in blocks {
+                let entries: Vec<SignedEntry> =
+                    block.iter().filter_map(|b| SignedEntry::decode(b).ok()).collect();
+                let report = registry.ingest(entries);
+                assert_eq!(report.accepted.len(), MAX_BLOCK_ENTRIES);
+                let root = registry.state_root();
+                let accepted: Vec<SignedEntry> = report.accepted.iter().map(|e| (**e).clone()).collect();
+                ledger.append(&accepted, Timestamp(2), root).unwrap_or_else(|e| panic!("{e}"));
+            }
+            start.elapsed()
+        });
+    });
+    group.finish();
+}
+
+/// 10 root-accredited authorities, each accrediting 10 sub-authorities, each accrediting
+/// 1,000 issuers (100,110 accreditations), with 1% of issuers revoked.
+fn three_level_registry() -> (Registry, u64) {
+    let fx = Fixture::new(1, 1, 4);
+    let mut reg = Registry::new(fx.genesis.clone(), 10_000);
+    let roots = fx.root_keys(1);
+    let mut batch = Vec::new();
+    let mut n = 1_000_000u64;
+    let mut issuers = 0u64;
+    for a in 0..10u64 {
+        n += 1;
+        let ka = key(n);
+        let acc_a = fx.accredit(&entity(n)).grant("accredit", "*").controller(ka.did()).nonce(n).by_roots(&roots);
+        batch.push(acc_a.clone());
+        for _ in 0..10u64 {
+            n += 1;
+            let kb = key(n);
+            let acc_b = fx
+                .accredit(&entity(n))
+                .grant("accredit", "UniversityDegree")
+                .controller(kb.did())
+                .nonce(n)
+                .by_holder(acc_a.id(), &[&ka]);
+            batch.push(acc_b.clone());
+            for _ in 0..1000u64 {
+                let i = issuers;
+                issuers += 1;
+                let acc_i = fx
+                    .accredit(&entity(i))
+                    .grant("issue", "UniversityDegree")
+                    .controller(kb.did())
+                    .valid(0, Some(4_000_000_000))
+                    .issued_at(1000)
+                    .nonce(i)
+                    .by_holder(acc_b.id(), &[&kb]);
+                if i % 100 == 7 {
+                    batch.push(fx.revoke(acc_i.id(), 5000).issued_at(5000).nonce(i).by_holder(acc_b.id(), &[&kb]));
+                }
+                batch.push(acc_i);
+            }
+        }
+        let _ = a;
+    }
+    let total = batch.len();
+    for chunk in batch.chunks(4096) {
+        reg.ingest(chunk.to_vec());
+    }
+    assert_eq!(reg.state().len(), total);
+    (reg, issuers)
+}
+
+fn evaluate_query(c: &mut Criterion) {
+    let (reg, issuers) = three_level_registry();
+    let names: Vec<String> = (0..issuers).map(|i| entity(i).to_string()).collect();
+    let mut group = c.benchmark_group("evaluate");
+    group.sample_size(50);
+    group.bench_function("100k_entries_3_levels", |b| {
+        let mut i = 0usize;
+        b.iter(|| {
+            // Stride through the issuers so each query touches different entries.
+            i = (i + 7919) % names.len();
+            let q = Query { entity: &names[i], action: "issue", resource: "UniversityDegree", kind: Kind::Authorization };
+            evaluate(reg.state(), &q, Timestamp(10_000))
+        })
+    });
+    group.bench_function("100k_entries_no_accreditation", |b| {
+        b.iter(|| {
+            let q = Query { entity: "did:web:unknown.example", action: "issue", resource: "UniversityDegree", kind: Kind::Authorization };
+            evaluate(reg.state(), &q, Timestamp(10_000))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ingest_durable, evaluate_query);
+criterion_main!(benches);
