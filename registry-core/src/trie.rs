@@ -9,10 +9,11 @@
 //! The root is a function of the set alone, whatever the order of insertion.
 //!
 //! [`subtree_hash`] computes that definition naively and is the oracle; [`Trie`] computes
-//! the same hashes incrementally. A [`Trie`] keeps its nodes in two arenas (ids, and
-//! branches of 16 packed child references), so a million ids take about 70 bytes each.
-//! Inserting only marks the branches on the path dirty; [`Trie::root`] rehashes the dirty
-//! branches once, bottom-up, so a batch of inserts costs one rehash per touched branch.
+//! the same hashes incrementally. A [`Trie`] keeps its nodes in arenas (ids with their
+//! leaf hashes, and branches of 16 packed child references), so a million random ids take
+//! about 120 bytes each. Inserting only marks the branches on the path dirty;
+//! [`Trie::root`] rehashes the dirty branches once, bottom-up, so a batch of inserts costs
+//! one rehash per touched branch.
 //!
 //! For sync, [`Prefix`] names a subtree, [`Trie::node`] shows what the trie holds there
 //! and [`Trie::ids_under`] lists it, so two nodes can descend only where their hashes
@@ -63,7 +64,11 @@ impl Prefix {
             return None;
         }
         let mut out = *self;
-        out.packed[len / 2] |= if len % 2 == 0 { nibble << 4 } else { nibble };
+        out.packed[len / 2] |= if len.is_multiple_of(2) {
+            nibble << 4
+        } else {
+            nibble
+        };
         out.len += 1;
         Some(out)
     }
@@ -125,7 +130,7 @@ impl Prefix {
         let len = self.len();
         let whole = len / 2;
         id.as_bytes()[..whole] == self.packed[..whole]
-            && (len % 2 == 0 || id.as_bytes()[whole] >> 4 == self.packed[whole] >> 4)
+            && (len.is_multiple_of(2) || id.as_bytes()[whole] >> 4 == self.packed[whole] >> 4)
     }
 
     /// Checks the invariants of a value read from outside.
@@ -202,6 +207,9 @@ impl<'de> Deserialize<'de> for Prefix {
 }
 
 /// What a trie holds at a prefix.
+// A view is built to answer one request and sent at once, never stored in bulk, so boxing
+// the branch would cost an allocation per answer and save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NodeView {
     /// No id starts with the prefix.
@@ -327,6 +335,9 @@ pub struct Trie {
     root: Ref,
     /// Every id, in insertion order; leaves refer to them by index.
     leaves: Vec<EntryId>,
+    /// `leaf_hashes[i]` is the leaf hash of `leaves[i]`, for the first `leaf_hashes.len()`
+    /// ids; the rest are hashed on the next read, so `insert` never hashes.
+    leaf_hashes: Vec<Hash>,
     branches: Vec<Branch>,
 }
 
@@ -438,6 +449,7 @@ impl Trie {
     /// Bytes allocated for the nodes, for metrics.
     pub fn heap_bytes(&self) -> usize {
         self.leaves.capacity() * std::mem::size_of::<EntryId>()
+            + self.leaf_hashes.capacity() * std::mem::size_of::<Hash>()
             + self.branches.capacity() * std::mem::size_of::<Branch>()
     }
 
@@ -572,6 +584,7 @@ impl Trie {
         if !self.branches[top].dirty {
             return;
         }
+        self.hash_new_leaves();
         let mut stack: Vec<(usize, usize)> = Vec::with_capacity(MAX_DEPTH);
         stack.push((top, 0));
         while let Some(frame) = stack.last_mut() {
@@ -593,15 +606,26 @@ impl Trie {
         }
     }
 
-    /// The 16 child hashes of branch `b`, whose child branches must be clean. Leaf hashes
-    /// are recomputed rather than stored: that saves 32 bytes per id for a few short
-    /// hashes per rehashed branch.
+    /// Hashes the ids inserted since the last call, all at once rather than in `insert`,
+    /// which is then a walk and a few writes.
+    fn hash_new_leaves(&mut self) {
+        let done = self.leaf_hashes.len();
+        self.leaf_hashes
+            .extend(self.leaves[done..].iter().map(leaf_hash));
+    }
+
+    /// The 16 child hashes of branch `b`, whose child branches must be clean. Leaves under
+    /// a clean branch are already hashed (`refresh` hashes new leaves first); the fallback
+    /// only keeps this correct if that ever changes.
     fn child_hashes(&self, b: usize) -> [Hash; 16] {
         let mut out = [Hash::ZERO; 16];
         for (slot, child) in out.iter_mut().zip(self.branches[b].children) {
             *slot = match child.get() {
                 Node::Empty => Hash::ZERO,
-                Node::Leaf(l) => leaf_hash(&self.leaves[l]),
+                Node::Leaf(l) => match self.leaf_hashes.get(l) {
+                    Some(h) => *h,
+                    None => leaf_hash(&self.leaves[l]),
+                },
                 Node::Branch(c) => self.branches[c].hash,
             };
         }
@@ -688,9 +712,11 @@ mod tests {
             .is_some_and(|p| p.depth() == 64 && p.verify(&t.root(), &a)));
     }
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     #[test]
-    fn prefix_constructors_and_covers() {
-        let p = Prefix::from_nibbles(&[0xa, 0xb, 0xc]).unwrap();
+    fn prefix_constructors_and_covers() -> TestResult {
+        let p = Prefix::from_nibbles(&[0xa, 0xb, 0xc])?;
         assert_eq!(p.len(), 3);
         assert_eq!(p.to_string(), "abc");
         assert_eq!("abc".parse::<Prefix>(), Ok(p));
@@ -701,7 +727,7 @@ mod tests {
         assert_eq!(Prefix::root().parent(), None);
         assert_eq!(p.child(16), None);
         assert_eq!(Prefix::of_id(&id(&[0xab, 0xcd]), 3), Some(p));
-        let full = Prefix::of_id(&Hash([7; 32]), 64).unwrap();
+        let full = Prefix::of_id(&Hash([7; 32]), 64).ok_or("64 nibbles")?;
         assert_eq!(full.child(0), None);
         assert!(full.covers(&Hash([7; 32])));
         assert!(Prefix::root().covers(&Hash([7; 32])));
@@ -715,16 +741,17 @@ mod tests {
         );
         assert!("abg".parse::<Prefix>().is_err());
         assert!("a".repeat(65).parse::<Prefix>().is_err());
+        Ok(())
     }
 
     #[test]
-    fn prefix_serde_round_trips_and_rejects_bad_input() {
-        let p = Prefix::from_nibbles(&[1, 2, 3]).unwrap();
-        let json = serde_json::to_string(&p).unwrap();
+    fn prefix_serde_round_trips_and_rejects_bad_input() -> TestResult {
+        let p = Prefix::from_nibbles(&[1, 2, 3])?;
+        let json = serde_json::to_string(&p)?;
         assert_eq!(json, "\"123\"");
-        assert_eq!(serde_json::from_str::<Prefix>(&json).unwrap(), p);
+        assert_eq!(serde_json::from_str::<Prefix>(&json)?, p);
         let bytes = crate::codec::encode(&p);
-        assert_eq!(crate::codec::decode::<Prefix>(&bytes, 64).unwrap(), p);
+        assert_eq!(crate::codec::decode::<Prefix>(&bytes, 64), Ok(p));
         // Length past 64, and a nibble set past the length.
         let mut long = bytes.clone();
         long[0] = 65;
@@ -732,5 +759,6 @@ mod tests {
         let mut stray = bytes.clone();
         stray[2] |= 0x0f;
         assert!(crate::codec::decode::<Prefix>(&stray, 64).is_err());
+        Ok(())
     }
 }
