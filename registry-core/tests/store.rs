@@ -334,8 +334,9 @@ fn store_verify_passes_on_good_ledger() -> TestResult {
 fn store_verify_names_flipped_entry_bytes() -> TestResult {
     // (byte offset within the stored value, the damage expected, whether reading the
     // entries back notices it: `entries()` checks ids and heights, not signatures)
+    type Offset = fn(usize) -> usize;
     type Expect = fn(&Damage, EntryId) -> bool;
-    let cases: [(fn(usize) -> usize, Expect, bool); 4] = [
+    let cases: [(Offset, Expect, bool); 4] = [
         (
             |len| len - 1,
             |d, id| matches!(d, Damage::BadSignature(i, _) if *i == id),
