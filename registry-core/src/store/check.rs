@@ -1,26 +1,6 @@
-//! The cheap start-up check that [`Ledger::open`](super::Ledger::open) runs.
-//!
-//! It reads a bounded amount (the metadata, at most three blocks and the head block's
-//! entries), so opening costs the same at a million entries as at ten. It checks:
-//!
-//! - the format version key is present (else: not a ledger) and is [`FORMAT_VERSION`];
-//! - the genesis decodes canonically and validates;
-//! - the head record decodes; if the ledger is empty it names the registry id and zero
-//!   entries;
-//! - no block is stored just above the head (a head record rolled back);
-//! - the head block exists, decodes, has the head's height, lists 1..=`MAX_BLOCK_ENTRIES`
-//!   ids and hashes to the hash the head record names;
-//! - its `prev` is the hash of the block before it (which must exist and decode), or the
-//!   registry id for block 1;
-//! - the head record's entry count is possible for that many blocks;
-//! - every entry the head block lists is stored, decodes, has the listed id and was stored
-//!   with the head's height.
-//!
-//! Left to [`verify`](super::Ledger::verify): blocks below the head's parent, entries of
-//! earlier blocks, signatures, state roots, the exact entry count, and entries no block
-//! lists.
-//!
-//! [`FORMAT_VERSION`]: super::FORMAT_VERSION
+//! The cheap start-up check that [`Ledger::open`](super::Ledger::open) runs; what it
+//! checks and what it leaves to full verification is listed in the `store` module
+//! documentation.
 
 use std::path::Path;
 

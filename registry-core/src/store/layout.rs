@@ -1,18 +1,6 @@
 //! The on-disk layout of the ledger: keys, values and the head record in one sled tree.
 //!
-//! Everything lives in sled's default tree under a one-byte prefix, so that one
-//! `sled::Batch` (atomic) carries a whole block and each entry costs one write:
-//!
-//! | key | value |
-//! | --- | --- |
-//! | `m` `format-version` | [`FORMAT_VERSION`], 4 bytes big-endian |
-//! | `m` `genesis` | encoded [`Genesis`](crate::genesis::Genesis) |
-//! | `m` `head` | encoded [`HeadRecord`]: height, block hash, entry count |
-//! | `b` height (8 bytes big-endian) | encoded [`Block`](crate::block::Block) |
-//! | `e` entry id (32 bytes) | height (8 bytes big-endian) ++ encoded `SignedEntry` |
-//!
-//! Big-endian heights make sled's key order the chain order. Every value read back is
-//! decoded with the codec's limits, so a damaged file is an error, never a panic.
+//! The table of keys and values is in the `store` module documentation.
 
 use serde::{Deserialize, Serialize};
 

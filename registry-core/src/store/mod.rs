@@ -5,10 +5,68 @@
 //! an appended block is durable once `append` returns (group commit: callers gather
 //! entries into blocks of up to `MAX_BLOCK_ENTRIES`).
 //!
-//! - [`layout`]: keys and values on disk, and the format version;
-//! - [`check`]: the cheap start-up check of [`Ledger::open`];
-//! - [`verify`]: full verification ([`Ledger::verify`]) and the [`Damage`] it names;
-//! - [`error`]: [`StoreError`] and [`BatchError`].
+//! # On-disk layout
+//!
+//! Everything lives in sled's default tree under a one-byte prefix, so that one
+//! `sled::Batch` (atomic) carries a whole block and each entry costs one write:
+//!
+//! | key | value |
+//! | --- | --- |
+//! | `m` `format-version` | [`FORMAT_VERSION`], 4 bytes big-endian |
+//! | `m` `genesis` | encoded [`Genesis`] |
+//! | `m` `head` | encoded head record: height, last block hash, entry count |
+//! | `b` height (8 bytes big-endian) | encoded [`Block`] |
+//! | `e` entry id (32 bytes) | height (8 bytes big-endian) ++ encoded [`SignedEntry`] |
+//!
+//! Big-endian heights make sled's key order the chain order. The head of an empty ledger
+//! names height 0, the registry id and 0 entries. Every value read back is decoded with
+//! the codec's limits, so a damaged file is an error, never a panic.
+//!
+//! # Start-up check ([`Ledger::open`])
+//!
+//! Reads a bounded amount (the metadata, at most three blocks and the head block's
+//! entries), so it costs the same at a million entries as at ten:
+//!
+//! - the format version is present (else: not a ledger) and is [`FORMAT_VERSION`];
+//! - the genesis decodes canonically and validates;
+//! - the head record decodes; for an empty ledger it names the registry id and 0 entries;
+//! - no block is stored just above the head (a head record that went back);
+//! - the head block exists, decodes, has the head's height, lists 1..=`MAX_BLOCK_ENTRIES`
+//!   ids and hashes to the hash the head record names;
+//! - its `prev` is the hash of the block before it (which must exist and decode), or the
+//!   registry id for block 1;
+//! - the head record's entry count is possible for that many blocks;
+//! - every entry the head block lists is stored, decodes, hashes to the listed id and was
+//!   stored with the head's height.
+//!
+//! Left to [`Ledger::verify`]: blocks below the head's parent, entries of earlier blocks,
+//! signatures, state roots, the exact entry count, and entries that no block lists.
+//!
+//! # Full verification ([`Ledger::verify`])
+//!
+//! Walks every block in height order and stops at the first problem, naming its height.
+//! For each block, in this order:
+//!
+//! 1. its key is well formed, is the next height (no gap), and is not above the head;
+//! 2. it decodes (canonically, within the block limit), its `height` field is the height
+//!    it is stored under, and it lists 1..=`MAX_BLOCK_ENTRIES` ids;
+//! 3. its `prev` is the hash of the block before (block 1: the registry id);
+//! 4. no id it lists was listed before, in this block or an earlier one;
+//! 5. each listed entry is stored, decodes, hashes to the listed id, was stored with this
+//!    block's height, and passes `SignedEntry::check_structure` (right registry, 1 to
+//!    `MAX_SIGNATURES` distinct signers, well-formed operation);
+//! 6. every signature verifies (strict checks, one batch per block);
+//! 7. its `state_root` is the trie root over every id listed up to and including it.
+//!
+//! Then: the head record names the last block's height and hash and the total entry
+//! count, and no entry is stored that no block lists. Verification does not judge whether
+//! the entries were acceptable (authority, references, depth): that is the registry's job
+//! when it rebuilds its state from [`Ledger::entries`].
+//!
+//! # Modules
+//!
+//! `layout` (keys and values), `check` (the start-up check), `verify` (full
+//! verification and [`Damage`]), `error` ([`StoreError`], [`BatchError`]).
 
 mod check;
 mod error;
@@ -94,9 +152,10 @@ impl Ledger {
         })
     }
 
-    /// Opens an existing ledger and runs the cheap start-up check (see [`check`]): a
-    /// ledger that fails it is an error naming the damage, never repaired. Refuses a
-    /// directory that holds no ledger without creating anything in it.
+    /// Opens an existing ledger and runs the cheap start-up check (see the [module
+    /// documentation](self)): a ledger that fails it is an error naming the damage
+    /// ([`StoreError::Damaged`] for the chain, [`StoreError::Corrupt`] for metadata), never
+    /// repaired. Refuses a directory that holds no ledger without creating anything in it.
     pub fn open(dir: &Path) -> Result<Ledger, StoreError> {
         let not_a_ledger = |reason: &str| StoreError::NotALedger {
             path: dir.to_path_buf(),
@@ -314,7 +373,7 @@ impl Ledger {
         }
     }
 
-    /// Full verification (see [`verify`]): re-hashes the chain, checks every entry, its
+    /// Full verification (see the [module documentation](self)): re-hashes the chain, checks every entry, its
     /// signatures and every state root, and names the first bad block.
     pub fn verify(&self) -> Result<VerifyReport, VerifyError> {
         verify::verify_chain(&self.db, self.registry_id, &self.head_record)

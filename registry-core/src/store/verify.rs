@@ -1,21 +1,5 @@
-//! Full verification of a ledger, and the [`Damage`] it reports.
-//!
-//! [`verify_chain`] walks every block in height order and stops at the first problem,
-//! naming the block's height. For each block, in this order, it checks:
-//!
-//! 1. the block key is well formed, is the next height (no gap), and is not above the head;
-//! 2. the block decodes (canonically, within the block limit) and its `height` field is the
-//!    height it is stored under;
-//! 3. its `prev` is the hash of the block before (block 1: the registry id);
-//! 4. it lists 1..=`MAX_BLOCK_ENTRIES` ids, none listed before in this or an earlier block;
-//! 5. each listed entry is stored, decodes, hashes to the listed id, was stored with this
-//!    block's height, and passes the structural checks (`SignedEntry::check_structure`,
-//!    which includes the registry id and a non-empty signature list);
-//! 6. every signature verifies (one batch per block, strict checks);
-//! 7. its `state_root` is the trie root over every id listed up to and including it.
-//!
-//! After the last block: the head record names the last block's height and hash and the
-//! total entry count, and no entry is stored that no block lists.
+//! Full verification of a ledger, and the [`Damage`] it reports. The checks, in order, are
+//! listed in the `store` module documentation.
 
 use std::fmt;
 
