@@ -1,0 +1,438 @@
+//! The local ledger: a hash chain of blocks and the entries they hold, in sled.
+//!
+//! A [`Ledger`] is the one writer of its sled database. [`Ledger::append`] writes a block,
+//! its entries and the new head in one atomic sled batch and flushes before returning, so
+//! an appended block is durable once `append` returns (group commit: callers gather
+//! entries into blocks of up to `MAX_BLOCK_ENTRIES`).
+//!
+//! # On-disk layout
+//!
+//! Everything lives in sled's default tree under a one-byte prefix, so that one
+//! `sled::Batch` (atomic) carries a whole block and each entry costs one write:
+//!
+//! | key | value |
+//! | --- | --- |
+//! | `m` `format-version` | [`FORMAT_VERSION`], 4 bytes big-endian |
+//! | `m` `genesis` | encoded [`Genesis`] |
+//! | `m` `head` | encoded head record: height, last block hash, entry count |
+//! | `b` height (8 bytes big-endian) | encoded [`Block`] |
+//! | `e` entry id (32 bytes) | height (8 bytes big-endian) ++ encoded [`SignedEntry`] |
+//!
+//! Big-endian heights make sled's key order the chain order. The head of an empty ledger
+//! names height 0, the registry id and 0 entries. Every value read back is decoded with
+//! the codec's limits, so a damaged file is an error, never a panic.
+//!
+//! # Start-up check ([`Ledger::open`])
+//!
+//! Reads a bounded amount (the metadata, at most three blocks and the head block's
+//! entries), so it costs the same at a million entries as at ten:
+//!
+//! - the format version is present (else: not a ledger) and is [`FORMAT_VERSION`];
+//! - the genesis decodes canonically and validates;
+//! - the head record decodes; for an empty ledger it names the registry id and 0 entries;
+//! - no block is stored just above the head (a head record that went back);
+//! - the head block exists, decodes, has the head's height, lists 1..=`MAX_BLOCK_ENTRIES`
+//!   ids and hashes to the hash the head record names;
+//! - its `prev` is the hash of the block before it (which must exist and decode), or the
+//!   registry id for block 1;
+//! - the head record's entry count is possible for that many blocks;
+//! - every entry the head block lists is stored, decodes, hashes to the listed id and was
+//!   stored with the head's height.
+//!
+//! Left to [`Ledger::verify`]: blocks below the head's parent, entries of earlier blocks,
+//! signatures, state roots, the exact entry count, and entries that no block lists.
+//!
+//! # Full verification ([`Ledger::verify`])
+//!
+//! Walks every block in height order and stops at the first problem, naming its height.
+//! For each block, in this order:
+//!
+//! 1. its key is well formed, is the next height (no gap), and is not above the head;
+//! 2. it decodes (canonically, within the block limit), its `height` field is the height
+//!    it is stored under, and it lists 1..=`MAX_BLOCK_ENTRIES` ids;
+//! 3. its `prev` is the hash of the block before (block 1: the registry id);
+//! 4. no id it lists was listed before, in this block or an earlier one;
+//! 5. each listed entry is stored, decodes, hashes to the listed id, was stored with this
+//!    block's height, and passes `SignedEntry::check_structure` (right registry, 1 to
+//!    `MAX_SIGNATURES` distinct signers, well-formed operation);
+//! 6. every signature verifies (strict checks, one batch per block);
+//! 7. its `state_root` is the trie root over every id listed up to and including it.
+//!
+//! Then: the head record names the last block's height and hash and the total entry
+//! count, and no entry is stored that no block lists. Verification does not judge whether
+//! the entries were acceptable (authority, references, depth): that is the registry's job
+//! when it rebuilds its state from [`Ledger::entries`].
+//!
+//! # Modules
+//!
+//! `layout` (keys and values), `check` (the start-up check), `verify` (full
+//! verification and [`Damage`]), `error` ([`StoreError`], [`BatchError`]).
+
+mod check;
+mod error;
+mod layout;
+mod verify;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use crate::block::{Block, MAX_BLOCK_ENTRIES};
+use crate::codec::{domain, hash_with_domain, MAX_MESSAGE_BYTES};
+use crate::entry::SignedEntry;
+use crate::genesis::Genesis;
+use crate::hash::{EntryId, Hash, RegistryId};
+use crate::time::Timestamp;
+
+pub use error::{BatchError, StoreError};
+pub use layout::FORMAT_VERSION;
+pub use verify::{Damage, VerifyError, VerifyReport};
+
+use error::corrupt;
+use layout::HeadRecord;
+
+/// An entry as stored, with the height of the block that holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub entry: SignedEntry,
+    pub height: u64,
+}
+
+/// The hash-chained ledger of one registry, in one sled database.
+#[derive(Debug)]
+pub struct Ledger {
+    db: sled::Db,
+    genesis: Genesis,
+    registry_id: RegistryId,
+    head_record: HeadRecord,
+    head: Option<Block>,
+    /// Set when a write or flush failed: what is on disk is then uncertain.
+    failed: Option<String>,
+}
+
+/// Whether `dir` holds sled's files (sled 0.34 writes `conf` and `db`).
+fn has_sled_files(dir: &Path) -> bool {
+    dir.join("conf").exists() || dir.join("db").exists()
+}
+
+impl Ledger {
+    /// Creates a new ledger in `dir` (created if missing) for `genesis`. Refuses a
+    /// directory that already holds a ledger or any other sled database.
+    pub fn create(dir: &Path, genesis: &Genesis) -> Result<Ledger, StoreError> {
+        genesis.validate()?;
+        if has_sled_files(dir) {
+            return Err(StoreError::AlreadyExists {
+                path: dir.to_path_buf(),
+            });
+        }
+        let db = sled::open(dir)?;
+        if !db.is_empty() {
+            return Err(StoreError::AlreadyExists {
+                path: dir.to_path_buf(),
+            });
+        }
+        let registry_id = genesis.registry_id();
+        let head_record = HeadRecord {
+            height: 0,
+            hash: registry_id,
+            entries: 0,
+        };
+        let mut batch = sled::Batch::default();
+        batch.insert(layout::VERSION_KEY, &layout::version_value());
+        batch.insert(layout::GENESIS_KEY, crate::codec::encode(genesis));
+        batch.insert(layout::HEAD_KEY, head_record.encode());
+        db.apply_batch(batch)?;
+        db.flush()?;
+        Ok(Ledger {
+            db,
+            genesis: genesis.clone(),
+            registry_id,
+            head_record,
+            head: None,
+            failed: None,
+        })
+    }
+
+    /// Opens an existing ledger and runs the cheap start-up check (see the [module
+    /// documentation](self)): a ledger that fails it is an error naming the damage
+    /// ([`StoreError::Damaged`] for the chain, [`StoreError::Corrupt`] for metadata), never
+    /// repaired. Refuses a directory that holds no ledger without creating anything in it.
+    pub fn open(dir: &Path) -> Result<Ledger, StoreError> {
+        let not_a_ledger = |reason: &str| StoreError::NotALedger {
+            path: dir.to_path_buf(),
+            reason: reason.to_string(),
+        };
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(not_a_ledger("it is not a directory")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(not_a_ledger("no such directory"))
+            }
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: dir.to_path_buf(),
+                    source,
+                })
+            }
+        }
+        if !has_sled_files(dir) {
+            return Err(not_a_ledger("it holds no sled database"));
+        }
+        let db = sled::open(dir)?;
+        check::check_version(&db, dir)?;
+        let genesis = check::read_genesis(&db)?;
+        let registry_id = genesis.registry_id();
+        let head_record = check::read_head_record(&db)?;
+        let head = check::check_head(&db, registry_id, &head_record)?;
+        Ok(Ledger {
+            db,
+            genesis,
+            registry_id,
+            head_record,
+            head,
+            failed: None,
+        })
+    }
+
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    pub fn registry_id(&self) -> RegistryId {
+        self.registry_id
+    }
+
+    /// Appends one block holding `entries` (already accepted by the caller, in acceptance
+    /// order; 1..=`MAX_BLOCK_ENTRIES` of them) with the given timestamp and state root.
+    /// Entries, block and head go to disk in one atomic sled batch, then a flush; returns
+    /// only once the block is durable. Refuses (writing nothing) a batch that is empty,
+    /// too large, repeats an id, holds an id already stored, an entry of another registry
+    /// or one that encodes to more than an entry may have.
+    ///
+    /// After a failed write or flush the ledger refuses further appends
+    /// ([`StoreError::Failed`]): reopen it to learn what reached the disk.
+    pub fn append(
+        &mut self,
+        entries: &[SignedEntry],
+        timestamp: Timestamp,
+        state_root: Hash,
+    ) -> Result<Block, StoreError> {
+        if let Some(why) = &self.failed {
+            return Err(StoreError::Failed(why.clone()));
+        }
+        if entries.is_empty() {
+            return Err(BatchError::Empty.into());
+        }
+        if entries.len() > MAX_BLOCK_ENTRIES {
+            let e = BatchError::TooMany {
+                count: entries.len(),
+                max: MAX_BLOCK_ENTRIES,
+            };
+            return Err(e.into());
+        }
+        let height = self
+            .head_record
+            .height
+            .checked_add(1)
+            .ok_or_else(|| corrupt("height overflow"))?;
+        let mut batch = sled::Batch::default();
+        let mut ids = Vec::with_capacity(entries.len());
+        let mut seen = HashSet::with_capacity(entries.len());
+        for entry in entries {
+            let id = entry.id();
+            if entry.body.registry != self.registry_id {
+                let (expected, got) = (self.registry_id, entry.body.registry);
+                return Err(BatchError::WrongRegistry { id, expected, got }.into());
+            }
+            if !seen.insert(id) {
+                return Err(BatchError::Repeated(id).into());
+            }
+            let key = layout::entry_key(&id);
+            if self.db.contains_key(key)? {
+                return Err(StoreError::Duplicate(id));
+            }
+            let encoded = entry.encode();
+            if encoded.len() > MAX_MESSAGE_BYTES {
+                let (bytes, max) = (encoded.len(), MAX_MESSAGE_BYTES);
+                return Err(BatchError::EntryTooLarge { id, bytes, max }.into());
+            }
+            batch.insert(&key[..], layout::entry_value(height, &encoded));
+            ids.push(id);
+        }
+        let block = Block {
+            height,
+            prev: self.head_record.hash,
+            timestamp,
+            entries: ids,
+            state_root,
+        };
+        let encoded = block.encode();
+        let head_record = HeadRecord {
+            height,
+            hash: hash_with_domain(domain::BLOCK, &encoded),
+            entries: self
+                .head_record
+                .entries
+                .saturating_add(entries.len() as u64),
+        };
+        batch.insert(&layout::block_key(height)[..], encoded);
+        batch.insert(layout::HEAD_KEY, head_record.encode());
+        if let Err(e) = self.db.apply_batch(batch) {
+            self.failed = Some(e.to_string());
+            return Err(e.into());
+        }
+        // The batch is in sled's view now; keep memory in step with it even if the flush
+        // fails, so reads agree with the database.
+        self.head_record = head_record;
+        self.head = Some(block.clone());
+        if let Err(e) = self.db.flush() {
+            self.failed = Some(e.to_string());
+            return Err(e.into());
+        }
+        Ok(block)
+    }
+
+    /// Height of the last block; 0 when the ledger is empty.
+    pub fn height(&self) -> u64 {
+        self.head_record.height
+    }
+
+    /// The last block.
+    pub fn head(&self) -> Option<&Block> {
+        self.head.as_ref()
+    }
+
+    /// Hash of the last block; the registry id when the ledger is empty.
+    pub fn head_hash(&self) -> Hash {
+        self.head_record.hash
+    }
+
+    /// Entries in all blocks.
+    pub fn entry_count(&self) -> u64 {
+        self.head_record.entries
+    }
+
+    /// The block at `height` (`None` for 0 or above the head). A block that is missing
+    /// or damaged below the head is an error.
+    pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
+        if height == 0 || height > self.height() {
+            return Ok(None);
+        }
+        Ok(Some(verify::read_block(&self.db, height)?.0))
+    }
+
+    /// Up to `limit` consecutive blocks starting at height `from` (height 0 reads as 1).
+    pub fn blocks(&self, from: u64, limit: usize) -> Result<Vec<Block>, StoreError> {
+        let from = from.max(1);
+        let mut out = Vec::new();
+        if from > self.height() || limit == 0 {
+            return Ok(out);
+        }
+        let range = layout::block_key(from)..=layout::block_key(self.height());
+        for (expected, item) in (from..).zip(self.db.range(range).take(limit)) {
+            let (key, bytes) = item?;
+            if layout::block_key_height(&key) != Some(expected) {
+                return Err(verify::damage(expected, Damage::MissingBlock).into());
+            }
+            out.push(verify::decode_block(expected, &bytes)?.0);
+        }
+        let wanted = (self.height() - from + 1).min(limit as u64);
+        if (out.len() as u64) < wanted {
+            let missing = from + out.len() as u64;
+            return Err(verify::damage(missing, Damage::MissingBlock).into());
+        }
+        Ok(out)
+    }
+
+    /// The stored entry with this id, and the height of its block.
+    pub fn entry(&self, id: &EntryId) -> Result<Option<StoredEntry>, StoreError> {
+        let Some(value) = self.db.get(layout::entry_key(id))? else {
+            return Ok(None);
+        };
+        let (height, entry) = layout::parse_entry_value(&value)
+            .map_err(|e| corrupt(format!("entry {id} does not decode: {e}")))?;
+        if entry.id() != *id {
+            return Err(corrupt(format!(
+                "entry stored as {id} hashes to another id"
+            )));
+        }
+        Ok(Some(StoredEntry { entry, height }))
+    }
+
+    pub fn contains(&self, id: &EntryId) -> Result<bool, StoreError> {
+        Ok(self.db.contains_key(layout::entry_key(id))?)
+    }
+
+    /// Every entry in ledger order (block by block, each in block order), for rebuilding
+    /// in-memory state at start-up. Stops after the first error.
+    pub fn entries(&self) -> impl Iterator<Item = Result<SignedEntry, StoreError>> + '_ {
+        Entries {
+            ledger: self,
+            next_height: 1,
+            pending: Vec::new().into_iter(),
+            done: false,
+        }
+    }
+
+    /// Full verification (see the [module documentation](self)): re-hashes the chain, checks every entry, its
+    /// signatures and every state root, and names the first bad block.
+    pub fn verify(&self) -> Result<VerifyReport, VerifyError> {
+        verify::verify_chain(&self.db, self.registry_id, &self.head_record)
+    }
+
+    /// Flushes sled's buffers (appends already flush; this is for callers that want it
+    /// before exiting).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Bytes the database occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+/// The iterator behind [`Ledger::entries`].
+struct Entries<'a> {
+    ledger: &'a Ledger,
+    next_height: u64,
+    /// Ids of the current block not yet read, with their block's height.
+    pending: std::vec::IntoIter<EntryId>,
+    done: bool,
+}
+
+impl Entries<'_> {
+    fn next_entry(&mut self) -> Result<Option<SignedEntry>, StoreError> {
+        loop {
+            if let Some(id) = self.pending.next() {
+                let height = self.next_height - 1;
+                return Ok(Some(verify::read_listed_entry(
+                    &self.ledger.db,
+                    height,
+                    &id,
+                )?));
+            }
+            if self.next_height > self.ledger.height() {
+                return Ok(None);
+            }
+            let (block, _) = verify::read_block(&self.ledger.db, self.next_height)?;
+            self.pending = block.entries.into_iter();
+            self.next_height += 1;
+        }
+    }
+}
+
+impl Iterator for Entries<'_> {
+    type Item = Result<SignedEntry, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let item = self.next_entry().transpose();
+        if !matches!(item, Some(Ok(_))) {
+            self.done = true;
+        }
+        item
+    }
+}
