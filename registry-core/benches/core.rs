@@ -33,7 +33,11 @@ impl Feed {
             .grant("accredit", "*")
             .controller(key(7).did())
             .by_roots(&fx.root_keys(1));
-        Feed { fx, authority, next: 1 }
+        Feed {
+            fx,
+            authority,
+            next: 1,
+        }
     }
 
     fn block(&mut self, n: usize) -> Vec<Vec<u8>> {
@@ -58,28 +62,39 @@ impl Feed {
 
 fn ingest_durable(c: &mut Criterion) {
     let mut group = c.benchmark_group("ingest_durable");
-    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
     group.throughput(Throughput::Elements(MAX_BLOCK_ENTRIES as u64));
     group.bench_function(BenchmarkId::from_parameter(MAX_BLOCK_ENTRIES), |b| {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let mut feed = Feed::new();
-        let mut ledger = Ledger::create(dir.path(), &feed.fx.genesis).unwrap_or_else(|e| panic!("{e}"));
+        let mut ledger =
+            Ledger::create(dir.path(), &feed.fx.genesis).unwrap_or_else(|e| panic!("{e}"));
         let mut registry = Registry::new(feed.fx.genesis.clone(), 10_000);
         let first = registry.ingest(vec![feed.authority.clone()]);
         let root = registry.state_root();
         let accepted: Vec<SignedEntry> = first.accepted.iter().map(|e| (**e).clone()).collect();
-        ledger.append(&accepted, Timestamp(1), root).unwrap_or_else(|e| panic!("{e}"));
+        ledger
+            .append(&accepted, Timestamp(1), root)
+            .unwrap_or_else(|e| panic!("{e}"));
         b.iter_custom(|iters| {
-            let blocks: Vec<Vec<Vec<u8>>> = (0..iters).map(|_| feed.block(MAX_BLOCK_ENTRIES)).collect();
+            let blocks: Vec<Vec<Vec<u8>>> =
+                (0..iters).map(|_| feed.block(MAX_BLOCK_ENTRIES)).collect();
             let start = Instant::now();
             for block in blocks {
-                let entries: Vec<SignedEntry> =
-                    block.iter().filter_map(|b| SignedEntry::decode(b).ok()).collect();
+                let entries: Vec<SignedEntry> = block
+                    .iter()
+                    .filter_map(|b| SignedEntry::decode(b).ok())
+                    .collect();
                 let report = registry.ingest(entries);
                 assert_eq!(report.accepted.len(), MAX_BLOCK_ENTRIES);
                 let root = registry.state_root();
-                let accepted: Vec<SignedEntry> = report.accepted.iter().map(|e| (**e).clone()).collect();
-                ledger.append(&accepted, Timestamp(2), root).unwrap_or_else(|e| panic!("{e}"));
+                let accepted: Vec<SignedEntry> =
+                    report.accepted.iter().map(|e| (**e).clone()).collect();
+                ledger
+                    .append(&accepted, Timestamp(2), root)
+                    .unwrap_or_else(|e| panic!("{e}"));
             }
             start.elapsed()
         });
@@ -99,7 +114,12 @@ fn three_level_registry() -> (Registry, u64) {
     for a in 0..10u64 {
         n += 1;
         let ka = key(n);
-        let acc_a = fx.accredit(&entity(n)).grant("accredit", "*").controller(ka.did()).nonce(n).by_roots(&roots);
+        let acc_a = fx
+            .accredit(&entity(n))
+            .grant("accredit", "*")
+            .controller(ka.did())
+            .nonce(n)
+            .by_roots(&roots);
         batch.push(acc_a.clone());
         for _ in 0..10u64 {
             n += 1;
@@ -123,7 +143,12 @@ fn three_level_registry() -> (Registry, u64) {
                     .nonce(i)
                     .by_holder(acc_b.id(), &[&kb]);
                 if i % 100 == 7 {
-                    batch.push(fx.revoke(acc_i.id(), 5000).issued_at(5000).nonce(i).by_holder(acc_b.id(), &[&kb]));
+                    batch.push(
+                        fx.revoke(acc_i.id(), 5000)
+                            .issued_at(5000)
+                            .nonce(i)
+                            .by_holder(acc_b.id(), &[&kb]),
+                    );
                 }
                 batch.push(acc_i);
             }
@@ -148,13 +173,23 @@ fn evaluate_query(c: &mut Criterion) {
         b.iter(|| {
             // Stride through the issuers so each query touches different entries.
             i = (i + 7919) % names.len();
-            let q = Query { entity: &names[i], action: "issue", resource: "UniversityDegree", kind: Kind::Authorization };
+            let q = Query {
+                entity: &names[i],
+                action: "issue",
+                resource: "UniversityDegree",
+                kind: Kind::Authorization,
+            };
             evaluate(reg.state(), &q, Timestamp(10_000))
         })
     });
     group.bench_function("100k_entries_no_accreditation", |b| {
         b.iter(|| {
-            let q = Query { entity: "did:web:unknown.example", action: "issue", resource: "UniversityDegree", kind: Kind::Authorization };
+            let q = Query {
+                entity: "did:web:unknown.example",
+                action: "issue",
+                resource: "UniversityDegree",
+                kind: Kind::Authorization,
+            };
             evaluate(reg.state(), &q, Timestamp(10_000))
         })
     });

@@ -17,11 +17,20 @@ use registry_core::{SignedEntry, Timestamp};
 
 fn main() {
     // `cargo bench` passes `--bench`; this harness takes no arguments of its own.
-    let n: usize = std::env::var("LEDGER_BENCH_ENTRIES").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let n: usize = std::env::var("LEDGER_BENCH_ENTRIES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let dir = std::env::var("LEDGER_BENCH_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| tmp.path().join("ledger"));
+    let dir = std::env::var("LEDGER_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| tmp.path().join("ledger"));
     let fx = Fixture::new(1, 1, 4);
-    let authority = fx.accredit(&entity(0)).grant("accredit", "*").controller(key(7).did()).by_roots(&fx.root_keys(1));
+    let authority = fx
+        .accredit(&entity(0))
+        .grant("accredit", "*")
+        .controller(key(7).did())
+        .by_roots(&fx.root_keys(1));
     let k = key(7);
 
     let start = Instant::now();
@@ -48,7 +57,9 @@ fn main() {
             trie.insert(e.id());
             raw_bytes += e.encode().len() as u64;
         }
-        ledger.append(&pending, Timestamp(1_700_000_000), trie.root()).unwrap_or_else(|e| panic!("{e}"));
+        ledger
+            .append(&pending, Timestamp(1_700_000_000), trie.root())
+            .unwrap_or_else(|e| panic!("{e}"));
         pending.clear();
     }
     let write_secs = start.elapsed().as_secs_f64();
@@ -89,5 +100,8 @@ fn main() {
     let load = start.elapsed();
     assert_eq!(registry.state().len(), n);
     assert_eq!(Some(root), ledger.head().map(|b| b.state_root));
-    println!("rebuild in-memory registry from the ledger: {:.2} s", load.as_secs_f64());
+    println!(
+        "rebuild in-memory registry from the ledger: {:.2} s",
+        load.as_secs_f64()
+    );
 }
