@@ -206,7 +206,20 @@ fn check_agrees(ledger: &Ledger, model: &Model, registry: Hash) -> Result<(), Te
     prop_assert_eq!(ledger.entry_count(), model.entries.len() as u64);
     let stored: Vec<SignedEntry> = ledger.entries().collect::<Result<_, _>>().map_err(fail)?;
     let expected: Vec<SignedEntry> = model.entries.iter().map(|(e, _)| e.clone()).collect();
-    prop_assert_eq!(stored, expected);
+    prop_assert_eq!(&stored, &expected);
+    // The fast start-up path holds the same entries, grouped by block in chain order.
+    let loaded = ledger.load_all().map_err(fail)?;
+    let height_of = |e: &SignedEntry| ledger.entry(&e.id()).ok().flatten().map(|s| s.height);
+    let mut by_id = loaded.clone();
+    by_id.sort_by_key(SignedEntry::id);
+    let mut want = expected;
+    want.sort_by_key(SignedEntry::id);
+    prop_assert_eq!(by_id, want);
+    let heights: Vec<Option<u64>> = loaded.iter().map(height_of).collect();
+    prop_assert!(
+        heights.windows(2).all(|w| w[0] <= w[1]),
+        "load_all out of block order"
+    );
     for h in 0..=model.blocks.len() as u64 + 1 {
         let expected = h
             .checked_sub(1)
@@ -640,6 +653,23 @@ fn store_entries_come_in_ledger_order() -> TestResult {
     assert_eq!(ledger.blocks(2, 1)?, blocks[1..2]);
     assert_eq!(ledger.blocks(4, 10)?, vec![]);
     assert_eq!(ledger.blocks(1, 0)?, vec![]);
+    Ok(())
+}
+
+#[test]
+fn store_load_all_refuses_an_entry_under_the_wrong_key() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (_, ledger, blocks) = ledger_with(dir.path(), &[3, 2])?;
+    drop(ledger);
+    let (a, b) = (blocks[0].entries[0], blocks[0].entries[1]);
+    tamper(dir.path(), |db| {
+        let value = db.get(entry_key(&b))?.unwrap_or_default();
+        db.insert(entry_key(&a), value)?;
+        Ok(())
+    })?;
+    let ledger = Ledger::open(dir.path())?;
+    let err = ledger.load_all().unwrap_err().to_string();
+    assert!(err.contains("has id"), "{err}");
     Ok(())
 }
 

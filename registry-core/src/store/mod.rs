@@ -373,6 +373,47 @@ impl Ledger {
         }
     }
 
+    /// Every stored entry, ordered by the height of the block that holds it: the fast way to
+    /// rebuild in-memory state at start-up. One sequential scan instead of a lookup per
+    /// entry; within one block the order is by id, not acceptance order, which acceptance
+    /// does not depend on (references inside a block wait in the pending pool for at most
+    /// one block). Checks each entry's id against its key, its height against the chain
+    /// and the total against the head record; signatures are left to [`Ledger::verify`].
+    pub fn load_all(&self) -> Result<Vec<SignedEntry>, StoreError> {
+        let height = self.height();
+        let mut loaded: Vec<(u64, SignedEntry)> =
+            Vec::with_capacity(self.entry_count().min(1 << 24) as usize);
+        for item in self.db.scan_prefix([layout::ENTRY_PREFIX]) {
+            let (key, value) = item?;
+            let (stored, entry) = layout::parse_entry_value(&value).map_err(|e| {
+                error::corrupt(format!("entry under key {}: {e}", hex::encode(&key)))
+            })?;
+            if key.get(1..) != Some(entry.id().as_bytes().as_slice()) {
+                return Err(error::corrupt(format!(
+                    "entry under key {} has id {}",
+                    hex::encode(&key),
+                    entry.id()
+                )));
+            }
+            if stored == 0 || stored > height {
+                return Err(error::corrupt(format!(
+                    "entry {} claims block {stored}; the head is {height}",
+                    entry.id()
+                )));
+            }
+            loaded.push((stored, entry));
+        }
+        if loaded.len() as u64 != self.entry_count() {
+            return Err(error::corrupt(format!(
+                "{} entries stored, the head record counts {}",
+                loaded.len(),
+                self.entry_count()
+            )));
+        }
+        loaded.sort_by_key(|(h, _)| *h);
+        Ok(loaded.into_iter().map(|(_, e)| e).collect())
+    }
+
     /// Full verification (see the [module documentation](self)): re-hashes the chain, checks every entry, its
     /// signatures and every state root, and names the first bad block.
     pub fn verify(&self) -> Result<VerifyReport, VerifyError> {
