@@ -14,7 +14,7 @@ use registry_core::entry::Kind;
 use registry_core::eval::{evaluate, Query};
 use registry_core::registry::Registry;
 use registry_core::store::Ledger;
-use registry_core::testkit::{entity, key, Fixture};
+use registry_core::testkit::{self, entity, key, Fixture};
 use registry_core::{SignedEntry, Timestamp};
 
 /// Holder-authored accreditations, as an accrediting authority publishes them: one
@@ -28,11 +28,7 @@ struct Feed {
 impl Feed {
     fn new() -> Feed {
         let fx = Fixture::new(1, 1, 4);
-        let authority = fx
-            .accredit(&entity(0))
-            .grant("accredit", "*")
-            .controller(key(7).did())
-            .by_roots(&fx.root_keys(1));
+        let authority = testkit::authority(&fx);
         Feed {
             fx,
             authority,
@@ -41,20 +37,12 @@ impl Feed {
     }
 
     fn block(&mut self, n: usize) -> Vec<Vec<u8>> {
-        let k = key(7);
+        let signer = key(testkit::AUTHORITY_KEY_SEED);
+        let authority = self.authority.id();
         (0..n)
             .map(|_| {
                 self.next += 1;
-                self.fx
-                    .accredit(&entity(self.next))
-                    .grant("issue", "UniversityDegree")
-                    .controller(key(self.next % 64 + 100).did())
-                    .valid(0, Some(4_000_000_000))
-                    .label("Example University")
-                    .issued_at(1_700_000_000)
-                    .nonce(self.next)
-                    .by_holder(self.authority.id(), &[&k])
-                    .encode()
+                testkit::issuer(&self.fx, authority, &signer, self.next).encode()
             })
             .collect()
     }

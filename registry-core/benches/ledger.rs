@@ -11,7 +11,7 @@ use std::time::Instant;
 use registry_core::block::MAX_BLOCK_ENTRIES;
 use registry_core::registry::{IngestReport, Registry};
 use registry_core::store::Ledger;
-use registry_core::testkit::{entity, key, Fixture};
+use registry_core::testkit::{self, key, Fixture};
 use registry_core::trie::Trie;
 use registry_core::{SignedEntry, Timestamp};
 
@@ -26,11 +26,7 @@ fn main() {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| tmp.path().join("ledger"));
     let fx = Fixture::new(1, 1, 4);
-    let authority = fx
-        .accredit(&entity(0))
-        .grant("accredit", "*")
-        .controller(key(7).did())
-        .by_roots(&fx.root_keys(1));
+    let authority = testkit::authority(&fx);
 
     if Ledger::open(&dir).is_ok() {
         println!("reusing the ledger in {}", dir.display());
@@ -42,7 +38,7 @@ fn main() {
 
 /// Writes `n` entries (one block per 1,024) and reports the time and the size on disk.
 fn build(dir: &std::path::Path, n: usize, fx: &Fixture, authority: &SignedEntry) {
-    let k = key(7);
+    let signer = key(testkit::AUTHORITY_KEY_SEED);
     let start = Instant::now();
     let mut ledger = Ledger::create(dir, &fx.genesis).unwrap_or_else(|e| panic!("{e}"));
     let mut trie = Trie::new();
@@ -52,16 +48,7 @@ fn build(dir: &std::path::Path, n: usize, fx: &Fixture, authority: &SignedEntry)
     while made < n || !pending.is_empty() {
         while pending.len() < MAX_BLOCK_ENTRIES && made < n {
             made += 1;
-            let e = fx
-                .accredit(&entity(made as u64))
-                .grant("issue", "UniversityDegree")
-                .controller(key(made as u64 % 64 + 100).did())
-                .valid(0, Some(4_000_000_000))
-                .label("Example University")
-                .issued_at(1_700_000_000)
-                .nonce(made as u64)
-                .by_holder(authority.id(), &[&k]);
-            pending.push(e);
+            pending.push(testkit::issuer(fx, authority.id(), &signer, made as u64));
         }
         for e in &pending {
             trie.insert(e.id());

@@ -136,6 +136,7 @@ impl Registry {
         let registry = *self.state.registry_id();
         let mut report = IngestReport::default();
         let mut to_verify = Vec::with_capacity(entries.len());
+        let mut ids = Vec::with_capacity(entries.len());
         let mut slots = Vec::with_capacity(entries.len());
         for entry in entries {
             let id = entry.id();
@@ -150,12 +151,14 @@ impl Registry {
             slots.push(report.outcomes.len());
             report.outcomes.push((id, Outcome::Accepted));
             to_verify.push(entry);
+            ids.push(id);
         }
-        let verdicts = self.verifier.verify_entries(&to_verify);
-        for ((entry, verdict), slot) in to_verify.into_iter().zip(verdicts).zip(slots) {
+        let verdicts = self.verifier.verify_entries_with_ids(&to_verify, &ids);
+        let checked = to_verify.into_iter().zip(ids).zip(verdicts).zip(slots);
+        for (((entry, id), verdict), slot) in checked {
             let outcome = match verdict {
                 Err(e) => Outcome::Rejected(e.into()),
-                Ok(()) => self.offer_checked(entry, &mut report),
+                Ok(()) => self.offer_identified(id, entry, &mut report),
             };
             report.outcomes[slot].1 = outcome;
         }
@@ -165,7 +168,16 @@ impl Registry {
     /// Applies acceptance to an entry whose structure and signatures have been checked
     /// (by [`Registry::ingest`], or before it was written to a verified ledger).
     pub fn offer_checked(&mut self, entry: SignedEntry, report: &mut IngestReport) -> Outcome {
-        let id = entry.id();
+        self.offer_identified(entry.id(), entry, report)
+    }
+
+    /// [`Registry::offer_checked`] for an entry whose id (`entry.id()`) is already known.
+    fn offer_identified(
+        &mut self,
+        id: EntryId,
+        entry: SignedEntry,
+        report: &mut IngestReport,
+    ) -> Outcome {
         if self.state.contains(&id) {
             return Outcome::Duplicate;
         }
@@ -181,7 +193,7 @@ impl Registry {
                 Outcome::Pending { missing }
             }
             Check::Accept => {
-                self.accept(Arc::new(entry), report);
+                self.accept(id, Arc::new(entry), report);
                 Outcome::Accepted
             }
         }
@@ -225,11 +237,10 @@ impl Registry {
     }
 
     /// Accepts `entry`, then every pending entry it releases, iteratively.
-    fn accept(&mut self, entry: Arc<SignedEntry>, report: &mut IngestReport) {
-        let mut queue = VecDeque::from([entry]);
-        while let Some(entry) = queue.pop_front() {
-            let id = entry.id();
-            if !self.state.insert(entry.clone()) {
+    fn accept(&mut self, id: EntryId, entry: Arc<SignedEntry>, report: &mut IngestReport) {
+        let mut queue = VecDeque::from([(id, entry)]);
+        while let Some((id, entry)) = queue.pop_front() {
+            if !self.state.insert(id, entry.clone()) {
                 continue;
             }
             let widens_roots = matches!(
@@ -241,12 +252,11 @@ impl Registry {
             if widens_roots {
                 woken.extend(self.pending.take_needing_roots());
             }
-            for waiter in woken {
+            for (wid, waiter) in woken {
                 match self.check(&waiter.entry) {
-                    Check::Accept => queue.push_back(Arc::new(waiter.entry)),
-                    Check::Reject(r) => report.late_rejections.push((waiter.entry.id(), r)),
+                    Check::Accept => queue.push_back((wid, Arc::new(waiter.entry))),
+                    Check::Reject(r) => report.late_rejections.push((wid, r)),
                     Check::Wait(missing, needs_roots) => {
-                        let wid = waiter.entry.id();
                         self.pending.insert(wid, waiter.entry, missing, needs_roots);
                     }
                 }
@@ -349,14 +359,18 @@ impl PendingPool {
         Some(w)
     }
 
-    fn take_waiting_on(&mut self, id: &EntryId) -> Vec<Waiting> {
+    fn take_waiting_on(&mut self, id: &EntryId) -> Vec<(EntryId, Waiting)> {
         let ids = self.waiting_on.remove(id).unwrap_or_default();
-        ids.iter().filter_map(|w| self.remove(w)).collect()
+        ids.into_iter()
+            .filter_map(|w| Some((w, self.remove(&w)?)))
+            .collect()
     }
 
-    fn take_needing_roots(&mut self) -> Vec<Waiting> {
+    fn take_needing_roots(&mut self) -> Vec<(EntryId, Waiting)> {
         let mut ids: Vec<EntryId> = self.needing_roots.iter().copied().collect();
         ids.sort();
-        ids.iter().filter_map(|w| self.remove(w)).collect()
+        ids.into_iter()
+            .filter_map(|w| Some((w, self.remove(&w)?)))
+            .collect()
     }
 }

@@ -164,10 +164,9 @@ impl State {
         &mut self.trie
     }
 
-    /// Adds an entry that passed acceptance. Returns false (and changes nothing) if it was
-    /// already present.
-    pub(crate) fn insert(&mut self, entry: Arc<SignedEntry>) -> bool {
-        let id = entry.id();
+    /// Adds an entry (whose id is `id`) that passed acceptance. Returns false (and changes
+    /// nothing) if it was already present.
+    pub(crate) fn insert(&mut self, id: EntryId, entry: Arc<SignedEntry>) -> bool {
         if self.entries.contains_key(&id) {
             return false;
         }

@@ -175,3 +175,29 @@ impl Draft {
         self.body.sign(keys)
     }
 }
+
+/// The controller key of [`authority`].
+pub const AUTHORITY_KEY_SEED: u64 = 7;
+
+/// An accrediting authority accredited by the first root for `accredit:*`, controlled by
+/// `key(AUTHORITY_KEY_SEED)`.
+pub fn authority(fx: &Fixture) -> SignedEntry {
+    fx.accredit(&entity(0))
+        .grant("accredit", "*")
+        .controller(key(AUTHORITY_KEY_SEED).did())
+        .by_roots(&fx.root_keys(1))
+}
+
+/// The `n`-th issuer accreditation published by [`authority`] (`issue:UniversityDegree`,
+/// one signature by `signer`, which must be `key(AUTHORITY_KEY_SEED)` to be accepted):
+/// the common shape of registry traffic, used by the benchmarks.
+pub fn issuer(fx: &Fixture, authority: EntryId, signer: &SecretKey, n: u64) -> SignedEntry {
+    fx.accredit(&entity(n))
+        .grant("issue", "UniversityDegree")
+        .controller(key(n % 64 + 100).did())
+        .valid(0, Some(4_000_000_000))
+        .label("Example University")
+        .issued_at(1_700_000_000)
+        .nonce(n)
+        .by_holder(authority, &[signer])
+}

@@ -17,6 +17,7 @@ use ed25519_dalek::{Signature as DalekSignature, VerifyingKey};
 
 use crate::did::DidKey;
 use crate::entry::SignedEntry;
+use crate::hash::EntryId;
 
 /// Why a signature was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,12 +78,22 @@ impl Verifier {
     /// Checks every signature of every entry, in one batch where possible. The result has
     /// one element per entry, in order.
     pub fn verify_entries(&mut self, entries: &[SignedEntry]) -> Vec<Result<(), SignatureError>> {
-        let ids: Vec<_> = entries.iter().map(|e| e.id()).collect();
+        let ids: Vec<EntryId> = entries.iter().map(|e| e.id()).collect();
+        self.verify_entries_with_ids(entries, &ids)
+    }
+
+    /// [`Verifier::verify_entries`] for callers that already hold each entry's id
+    /// (`ids[i]` must be `entries[i].id()`).
+    pub fn verify_entries_with_ids(
+        &mut self,
+        entries: &[SignedEntry],
+        ids: &[EntryId],
+    ) -> Vec<Result<(), SignatureError>> {
         let mut results: Vec<Result<(), SignatureError>> = Vec::with_capacity(entries.len());
         let mut msgs: Vec<&[u8]> = Vec::new();
         let mut sigs = Vec::new();
         let mut keys = Vec::new();
-        for (entry, id) in entries.iter().zip(&ids) {
+        for (entry, id) in entries.iter().zip(ids) {
             let mut r = Ok(());
             for s in &entry.signatures {
                 let checked = self.key(&s.signer).and_then(|k| {
