@@ -74,11 +74,11 @@ fn build(dir: &std::path::Path, n: usize, fx: &Fixture, authority: &SignedEntry)
 /// Times opening (with the start-up check) and rebuilding the in-memory registry.
 fn measure(dir: &std::path::Path, n: usize) {
     let start = Instant::now();
-    let ledger = open_when_released(dir);
+    let ledger = Ledger::open(dir).unwrap_or_else(|e| panic!("{e}"));
     let open_first = start.elapsed();
     drop(ledger);
     let start = Instant::now();
-    let ledger = open_when_released(dir);
+    let ledger = Ledger::open(dir).unwrap_or_else(|e| panic!("{e}"));
     let open_again = start.elapsed();
     println!(
         "open + start-up check: first after the writer closed {:.3} s, again {:.3} s",
@@ -113,21 +113,4 @@ fn measure(dir: &std::path::Path, n: usize) {
         start.elapsed().as_secs_f64(),
         report.entries
     );
-}
-
-/// Opens the ledger, waiting (up to 10 s) while sled's background threads of a ledger this
-/// process just closed still hold the database's file lock. The wait is part of the
-/// measured time.
-fn open_when_released(dir: &std::path::Path) -> Ledger {
-    let deadline = Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        match Ledger::open(dir) {
-            Ok(l) => return l,
-            Err(e) if Instant::now() < deadline => {
-                eprintln!("open: {e}; retrying");
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
 }

@@ -118,8 +118,19 @@ fn ledger_with(
 }
 
 /// Opens the closed ledger's sled database directly, lets `f` change it, flushes.
+/// sled releases the lock of a just-closed database from a background thread, so wait for
+/// it (with a deadline), as `Ledger::open` does.
 fn tamper(dir: &Path, f: impl FnOnce(&sled::Db) -> Result<(), sled::Error>) -> TestResult {
-    let db = sled::open(dir)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let db = loop {
+        match sled::open(dir) {
+            Ok(db) => break db,
+            Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("lock") => {
+                std::thread::yield_now();
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     f(&db)?;
     db.flush()?;
     Ok(())
@@ -679,6 +690,28 @@ fn store_load_all_refuses_an_entry_under_the_wrong_key() -> TestResult {
 
 // ---------------------------------------------------------------------------------------
 // Creating and opening
+
+#[test]
+fn store_reopen_right_after_close_and_refuse_a_second_user() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (_, ledger, _) = ledger_with(dir.path(), &[2])?;
+    // Closing and reopening at once, many times: the lock sled releases in the background
+    // is waited for.
+    drop(ledger);
+    for _ in 0..20 {
+        let l = Ledger::open(dir.path())?;
+        assert_eq!(l.height(), 1);
+    }
+    // While one handle is open, a second open is refused with a clear error.
+    let held = Ledger::open(dir.path())?;
+    let err = Ledger::open(dir.path())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("in use by another process"), "{err}");
+    drop(held);
+    Ok(())
+}
 
 #[test]
 fn store_create_refuses_existing_ledger() -> TestResult {

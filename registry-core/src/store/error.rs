@@ -18,6 +18,8 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the ledger in {path} is in use by another process")]
+    InUse { path: PathBuf },
     #[error("a ledger (or another sled database) already exists in {path}")]
     AlreadyExists { path: PathBuf },
     #[error("{path} is not a ledger: {reason}")]

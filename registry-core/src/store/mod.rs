@@ -124,7 +124,7 @@ impl Ledger {
                 path: dir.to_path_buf(),
             });
         }
-        let db = sled::open(dir)?;
+        let db = open_db(dir)?;
         if !db.is_empty() {
             return Err(StoreError::AlreadyExists {
                 path: dir.to_path_buf(),
@@ -177,7 +177,7 @@ impl Ledger {
         if !has_sled_files(dir) {
             return Err(not_a_ledger("it holds no sled database"));
         }
-        let db = sled::open(dir)?;
+        let db = open_db(dir)?;
         check::check_version(&db, dir)?;
         let genesis = check::read_genesis(&db)?;
         let registry_id = genesis.registry_id();
@@ -430,6 +430,31 @@ impl Ledger {
     /// Bytes the database occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
+    }
+}
+
+/// How long [`open_db`] waits for the database's file lock.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Opens the sled database in `dir`. sled releases its file lock from a background thread
+/// some time after a `Db` is dropped, so a ledger closed and reopened in one process (a
+/// restart, a rebuild) can find the lock still held for a moment: wait for it, briefly.
+/// A lock still held after that belongs to another process using the same directory.
+fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match sled::open(dir) {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::InUse {
+                        path: dir.to_path_buf(),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 
