@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::entry::{Author, EntryError, Governance, Op, SignedEntry};
 use crate::genesis::Genesis;
-use crate::hash::{EntryId, Hash};
+use crate::hash::{EntryId, Hash, RegistryId};
 use crate::state::State;
 use crate::verify::{SignatureError, Verifier};
 
@@ -80,6 +80,61 @@ enum Check {
     Reject(Rejection),
 }
 
+/// An entry that passed every check that needs nothing but the entry itself: structure
+/// (acceptance rule 1) and signatures. Made only by [`check_batch`].
+#[derive(Debug, Clone)]
+pub struct Checked {
+    id: EntryId,
+    entry: SignedEntry,
+}
+
+impl Checked {
+    pub fn entry(&self) -> &SignedEntry {
+        &self.entry
+    }
+}
+
+/// Structure and signature checks of a batch, with one batch signature verification. Needs
+/// no registry state, so it can run while others read the registry.
+pub fn check_batch(
+    registry: &RegistryId,
+    verifier: &mut Verifier,
+    entries: Vec<SignedEntry>,
+) -> Vec<(EntryId, Result<Checked, Rejection>)> {
+    let identified = entries.into_iter().map(|e| (e.id(), e)).collect();
+    check_identified(registry, verifier, identified)
+}
+
+fn check_identified(
+    registry: &RegistryId,
+    verifier: &mut Verifier,
+    entries: Vec<(EntryId, SignedEntry)>,
+) -> Vec<(EntryId, Result<Checked, Rejection>)> {
+    let mut out: Vec<(EntryId, Result<Checked, Rejection>)> = Vec::with_capacity(entries.len());
+    let mut to_verify = Vec::with_capacity(entries.len());
+    let mut ids = Vec::with_capacity(entries.len());
+    let mut slots = Vec::with_capacity(entries.len());
+    for (id, entry) in entries {
+        match entry.check_structure(registry) {
+            Err(e) => out.push((id, Err(e.into()))),
+            Ok(()) => {
+                slots.push(out.len());
+                out.push((id, Err(Rejection::Structure(EntryError::Unsigned))));
+                to_verify.push(entry);
+                ids.push(id);
+            }
+        }
+    }
+    let verdicts = verifier.verify_entries_with_ids(&to_verify, &ids);
+    for (((entry, id), verdict), slot) in to_verify.into_iter().zip(ids).zip(verdicts).zip(slots) {
+        out[slot].1 = match verdict {
+            Ok(()) => Ok(Checked { id, entry }),
+            Err(e) => Err(e.into()),
+        };
+    }
+    out
+}
+
 /// The accepted set plus the pending pool.
 #[derive(Debug)]
 pub struct Registry {
@@ -131,36 +186,33 @@ impl Registry {
     }
 
     /// Checks structure and signatures (in one batch) of each entry, then applies
-    /// acceptance.
+    /// acceptance. Entries already accepted are not verified again.
     pub fn ingest(&mut self, entries: Vec<SignedEntry>) -> IngestReport {
         let registry = *self.state.registry_id();
+        let (known, fresh): (Vec<_>, Vec<_>) = entries
+            .into_iter()
+            .map(|e| (e.id(), e))
+            .partition(|(id, _)| self.state.contains(id));
+        let mut checked = check_identified(&registry, &mut self.verifier, fresh);
+        checked.extend(
+            known
+                .into_iter()
+                .map(|(id, entry)| (id, Ok(Checked { id, entry }))),
+        );
+        self.admit(checked)
+    }
+
+    /// Applies acceptance to entries that went through [`check_batch`], in order. This is
+    /// the only step that needs the registry's state, and it is cheap: a node runs
+    /// `check_batch` outside its lock and holds the lock only for this.
+    pub fn admit(&mut self, checked: Vec<(EntryId, Result<Checked, Rejection>)>) -> IngestReport {
         let mut report = IngestReport::default();
-        let mut to_verify = Vec::with_capacity(entries.len());
-        let mut ids = Vec::with_capacity(entries.len());
-        let mut slots = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let id = entry.id();
-            if self.state.contains(&id) {
-                report.outcomes.push((id, Outcome::Duplicate));
-                continue;
-            }
-            if let Err(e) = entry.check_structure(&registry) {
-                report.outcomes.push((id, Outcome::Rejected(e.into())));
-                continue;
-            }
-            slots.push(report.outcomes.len());
-            report.outcomes.push((id, Outcome::Accepted));
-            to_verify.push(entry);
-            ids.push(id);
-        }
-        let verdicts = self.verifier.verify_entries_with_ids(&to_verify, &ids);
-        let checked = to_verify.into_iter().zip(ids).zip(verdicts).zip(slots);
-        for (((entry, id), verdict), slot) in checked {
-            let outcome = match verdict {
-                Err(e) => Outcome::Rejected(e.into()),
-                Ok(()) => self.offer_identified(id, entry, &mut report),
+        for (id, result) in checked {
+            let outcome = match result {
+                Err(r) => Outcome::Rejected(r),
+                Ok(c) => self.offer_identified(c.id, c.entry, &mut report),
             };
-            report.outcomes[slot].1 = outcome;
+            report.outcomes.push((id, outcome));
         }
         report
     }
