@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::block::Block;
+use crate::did::DidKey;
 use crate::entry::{Author, Grant, Kind, SignedEntry};
 use crate::eval::Reason;
 use crate::hash::{EntryId, Hash};
@@ -42,6 +43,20 @@ pub struct Status {
     pub last_sync_at: Option<String>,
     /// Software version.
     pub version: String,
+    /// The root keys and threshold in force now (after governance).
+    pub roots: Vec<DidKey>,
+    pub threshold: u16,
+    pub max_depth: u8,
+}
+
+/// `GET /v1/entries?from_height=H&max_blocks=N`: accepted entries in ledger order, block
+/// by block, for export. `next_height` is where the next page starts (absent at the end).
+/// (An addition to DESIGN section 9: export needs a way to list entries without one
+/// request per entry.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryPage {
+    pub entries: Vec<SignedEntry>,
+    pub next_height: Option<u64>,
 }
 
 /// Response to `POST /v1/entries` (202 Accepted once the entry is durable, or 202 when it
