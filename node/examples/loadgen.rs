@@ -1,0 +1,176 @@
+//! A small HTTP/1.1 load generator for the node's benchmarks (built by
+//! `scripts/bench-http.sh`, so the benchmark needs nothing installed).
+//!
+//! Two modes, both over keep-alive connections to one `host:port`, cycling through a file
+//! of request paths (one per line):
+//! - `max`: each connection sends its next request as soon as the previous answer arrives
+//!   (closed loop): the throughput ceiling.
+//! - `rate R`: requests are scheduled at a fixed total rate R, spread over the connections
+//!   (open loop); each latency is measured from the request's *scheduled* time, so a
+//!   stalled server cannot hide its stall (no coordinated omission).
+//!
+//! Usage: `loadgen ADDR PATHS_FILE SECONDS CONNECTIONS max|RATE`; prints one JSON line.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct Args {
+    addr: String,
+    paths: Arc<Vec<String>>,
+    seconds: u64,
+    connections: usize,
+    rate: Option<f64>,
+}
+
+fn parse() -> Result<Args, String> {
+    let a: Vec<String> = std::env::args().skip(1).collect();
+    if a.len() != 5 {
+        return Err("usage: loadgen ADDR PATHS_FILE SECONDS CONNECTIONS max|RATE".into());
+    }
+    let text = std::fs::read_to_string(&a[1]).map_err(|e| format!("{}: {e}", a[1]))?;
+    let paths: Vec<String> = text.lines().filter(|l| !l.is_empty()).map(String::from).collect();
+    if paths.is_empty() {
+        return Err(format!("{}: no paths", a[1]));
+    }
+    Ok(Args {
+        addr: a[0].clone(),
+        paths: Arc::new(paths),
+        seconds: a[2].parse().map_err(|_| "SECONDS must be a number")?,
+        connections: a[3].parse().map_err(|_| "CONNECTIONS must be a number")?,
+        rate: if a[4] == "max" { None } else { Some(a[4].parse().map_err(|_| "RATE must be a number or max")?) },
+    })
+}
+
+/// Sends one GET and reads the whole answer; returns the status code.
+async fn request(conn: &mut TcpStream, buf: &mut Vec<u8>, path: &str) -> std::io::Result<u16> {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n");
+    conn.write_all(req.as_bytes()).await?;
+    buf.clear();
+    let header_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let mut chunk = [0u8; 16 * 1024];
+        let n = conn.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::Error::other("connection closed"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).to_ascii_lowercase();
+    let status: u16 = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| std::io::Error::other("no content-length"))?;
+    while buf.len() < header_end + len {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = conn.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::Error::other("connection closed"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(status)
+}
+
+struct Outcome {
+    latencies_us: Vec<u64>,
+    errors: u64,
+    non_2xx: u64,
+}
+
+async fn worker(args: Arc<Args>, index: usize, start: Instant) -> Outcome {
+    let mut out = Outcome { latencies_us: Vec::new(), errors: 0, non_2xx: 0 };
+    let Ok(mut conn) = TcpStream::connect(&args.addr).await else {
+        out.errors += 1;
+        return out;
+    };
+    let _ = conn.set_nodelay(true);
+    let mut buf = Vec::with_capacity(16 * 1024);
+    let end = start + Duration::from_secs(args.seconds);
+    let interval = args.rate.map(|r| Duration::from_secs_f64(args.connections as f64 / r.max(0.001)));
+    let mut k = index;
+    let mut sent: u64 = 0;
+    loop {
+        let scheduled = match interval {
+            // Stagger connections evenly inside one interval.
+            Some(iv) => start + iv.mul_f64(sent as f64 + index as f64 / args.connections as f64),
+            None => Instant::now(),
+        };
+        if scheduled >= end {
+            break;
+        }
+        tokio::time::sleep_until(scheduled.into()).await;
+        let path = &args.paths[k % args.paths.len()];
+        k += args.connections;
+        sent += 1;
+        match request(&mut conn, &mut buf, path).await {
+            Ok(status) => {
+                if !(200..300).contains(&status) {
+                    out.non_2xx += 1;
+                }
+                out.latencies_us.push(scheduled.elapsed().as_micros() as u64);
+            }
+            Err(_) => {
+                out.errors += 1;
+                match TcpStream::connect(&args.addr).await {
+                    Ok(c) => conn = c,
+                    Err(_) => return out,
+                }
+            }
+        }
+    }
+    out
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() {
+    let args = match parse() {
+        Ok(a) => Arc::new(a),
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let start = Instant::now() + Duration::from_millis(50);
+    let tasks: Vec<_> = (0..args.connections).map(|i| tokio::spawn(worker(args.clone(), i, start))).collect();
+    let mut all = Vec::new();
+    let (mut errors, mut non_2xx) = (0, 0);
+    for t in tasks {
+        if let Ok(o) = t.await {
+            all.extend(o.latencies_us);
+            errors += o.errors;
+            non_2xx += o.non_2xx;
+        }
+    }
+    all.sort_unstable();
+    let secs = args.seconds as f64;
+    println!(
+        "{{\"mode\":\"{}\",\"connections\":{},\"seconds\":{},\"requests\":{},\"rps\":{:.0},\"p50_us\":{},\"p90_us\":{},\"p99_us\":{},\"p999_us\":{},\"max_us\":{},\"errors\":{},\"non_2xx\":{}}}",
+        args.rate.map_or("max".to_string(), |r| format!("rate {r:.0}")),
+        args.connections,
+        args.seconds,
+        all.len(),
+        all.len() as f64 / secs,
+        percentile(&all, 0.50),
+        percentile(&all, 0.90),
+        percentile(&all, 0.99),
+        percentile(&all, 0.999),
+        all.last().copied().unwrap_or(0),
+        errors,
+        non_2xx
+    );
+}
