@@ -31,7 +31,11 @@ fn parse() -> Result<Args, String> {
         return Err("usage: loadgen ADDR PATHS_FILE SECONDS CONNECTIONS max|RATE".into());
     }
     let text = std::fs::read_to_string(&a[1]).map_err(|e| format!("{}: {e}", a[1]))?;
-    let paths: Vec<String> = text.lines().filter(|l| !l.is_empty()).map(String::from).collect();
+    let paths: Vec<String> = text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
     if paths.is_empty() {
         return Err(format!("{}: no paths", a[1]));
     }
@@ -40,7 +44,11 @@ fn parse() -> Result<Args, String> {
         paths: Arc::new(paths),
         seconds: a[2].parse().map_err(|_| "SECONDS must be a number")?,
         connections: a[3].parse().map_err(|_| "CONNECTIONS must be a number")?,
-        rate: if a[4] == "max" { None } else { Some(a[4].parse().map_err(|_| "RATE must be a number or max")?) },
+        rate: if a[4] == "max" {
+            None
+        } else {
+            Some(a[4].parse().map_err(|_| "RATE must be a number or max")?)
+        },
     })
 }
 
@@ -85,7 +93,11 @@ struct Outcome {
 }
 
 async fn worker(args: Arc<Args>, index: usize, start: Instant) -> Outcome {
-    let mut out = Outcome { latencies_us: Vec::new(), errors: 0, non_2xx: 0 };
+    let mut out = Outcome {
+        latencies_us: Vec::new(),
+        errors: 0,
+        non_2xx: 0,
+    };
     let Ok(mut conn) = TcpStream::connect(&args.addr).await else {
         out.errors += 1;
         return out;
@@ -93,7 +105,9 @@ async fn worker(args: Arc<Args>, index: usize, start: Instant) -> Outcome {
     let _ = conn.set_nodelay(true);
     let mut buf = Vec::with_capacity(16 * 1024);
     let end = start + Duration::from_secs(args.seconds);
-    let interval = args.rate.map(|r| Duration::from_secs_f64(args.connections as f64 / r.max(0.001)));
+    let interval = args
+        .rate
+        .map(|r| Duration::from_secs_f64(args.connections as f64 / r.max(0.001)));
     let mut k = index;
     let mut sent: u64 = 0;
     loop {
@@ -114,7 +128,8 @@ async fn worker(args: Arc<Args>, index: usize, start: Instant) -> Outcome {
                 if !(200..300).contains(&status) {
                     out.non_2xx += 1;
                 }
-                out.latencies_us.push(scheduled.elapsed().as_micros() as u64);
+                out.latencies_us
+                    .push(scheduled.elapsed().as_micros() as u64);
             }
             Err(_) => {
                 out.errors += 1;
@@ -146,7 +161,9 @@ async fn main() {
         }
     };
     let start = Instant::now() + Duration::from_millis(50);
-    let tasks: Vec<_> = (0..args.connections).map(|i| tokio::spawn(worker(args.clone(), i, start))).collect();
+    let tasks: Vec<_> = (0..args.connections)
+        .map(|i| tokio::spawn(worker(args.clone(), i, start)))
+        .collect();
     let mut all = Vec::new();
     let (mut errors, mut non_2xx) = (0, 0);
     for t in tasks {

@@ -24,18 +24,34 @@ struct Gen {
 }
 
 impl Gen {
-    fn accredit(&mut self, subject: &str, grant: (&str, &str), controller: &SecretKey, author: Author, keys: &[&SecretKey]) -> Fallible<SignedEntry> {
+    fn accredit(
+        &mut self,
+        subject: &str,
+        grant: (&str, &str),
+        controller: &SecretKey,
+        author: Author,
+        keys: &[&SecretKey],
+    ) -> Fallible<SignedEntry> {
         self.nonce += 1;
         let op = Op::Accredit(Accreditation {
             subject: EntityId::parse(subject)?,
             kind: Kind::Authorization,
-            grants: vec![Grant { action: grant.0.into(), resource: grant.1.into() }],
+            grants: vec![Grant {
+                action: grant.0.into(),
+                resource: grant.1.into(),
+            }],
             controllers: vec![controller.did()],
             valid_from: Timestamp(0),
             valid_until: None,
             label: None,
         });
-        let body = EntryBody { registry: self.registry, issued_at: self.now, author, op, nonce: self.nonce };
+        let body = EntryBody {
+            registry: self.registry,
+            issued_at: self.now,
+            author,
+            op,
+            nonce: self.nonce,
+        };
         Ok(body.sign(keys))
     }
 }
@@ -57,11 +73,19 @@ fn main() -> Fallible<()> {
     let first: u64 = a.get(5).map(|s| s.parse()).transpose()?.unwrap_or(0);
     let mut out = std::io::BufWriter::new(std::fs::File::create(&a[3])?);
     let mut ids = std::io::BufWriter::new(std::fs::File::create(&a[4])?);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
     // A salt from the first issuer number keeps the keys and nonces of two files apart.
     let salt = (first % 251) as u8;
-    let mut g = Gen { registry: genesis.registry_id(), nonce: first << 20, now: Timestamp(now) };
-    let per_sub = count.saturating_sub(AUTHORITIES * (1 + SUB_AUTHORITIES)).div_ceil(AUTHORITIES * SUB_AUTHORITIES);
+    let mut g = Gen {
+        registry: genesis.registry_id(),
+        nonce: first << 20,
+        now: Timestamp(now),
+    };
+    let per_sub = count
+        .saturating_sub(AUTHORITIES * (1 + SUB_AUTHORITIES))
+        .div_ceil(AUTHORITIES * SUB_AUTHORITIES);
     let mut written = 0u64;
     let mut issuer = first;
     let emit = |e: &SignedEntry, out: &mut dyn Write| -> Fallible<()> {
@@ -71,13 +95,27 @@ fn main() -> Fallible<()> {
     };
     'outer: for ai in 0..AUTHORITIES {
         let ka = seed(ai + 1, salt.wrapping_add(1));
-        let acc_a = g.accredit(&format!("did:web:authority-{first}-{ai}.example"), ("accredit", "*"), &ka, Author::Roots, &[&root])?;
+        let acc_a = g.accredit(
+            &format!("did:web:authority-{first}-{ai}.example"),
+            ("accredit", "*"),
+            &ka,
+            Author::Roots,
+            &[&root],
+        )?;
         emit(&acc_a, &mut out)?;
         written += 1;
         for bi in 0..SUB_AUTHORITIES {
             let kb = seed(1000 + ai * 100 + bi, salt.wrapping_add(2));
-            let holder = Author::Holder { accreditation: acc_a.id() };
-            let acc_b = g.accredit(&format!("did:web:sub-{first}-{ai}-{bi}.example"), ("accredit", "UniversityDegree"), &kb, holder, &[&ka])?;
+            let holder = Author::Holder {
+                accreditation: acc_a.id(),
+            };
+            let acc_b = g.accredit(
+                &format!("did:web:sub-{first}-{ai}-{bi}.example"),
+                ("accredit", "UniversityDegree"),
+                &kb,
+                holder,
+                &[&ka],
+            )?;
             emit(&acc_b, &mut out)?;
             written += 1;
             let parent: EntryId = acc_b.id();
@@ -86,7 +124,15 @@ fn main() -> Fallible<()> {
                     break 'outer;
                 }
                 let subject = format!("did:web:issuer-{issuer}.example");
-                let e = g.accredit(&subject, ("issue", "UniversityDegree"), &kb, Author::Holder { accreditation: parent }, &[&kb])?;
+                let e = g.accredit(
+                    &subject,
+                    ("issue", "UniversityDegree"),
+                    &kb,
+                    Author::Holder {
+                        accreditation: parent,
+                    },
+                    &[&kb],
+                )?;
                 emit(&e, &mut out)?;
                 writeln!(ids, "{subject}")?;
                 written += 1;
@@ -96,6 +142,10 @@ fn main() -> Fallible<()> {
     }
     out.flush()?;
     ids.flush()?;
-    eprintln!("wrote {written} entries ({} issuers) to {}", issuer - first, a[3]);
+    eprintln!(
+        "wrote {written} entries ({} issuers) to {}",
+        issuer - first,
+        a[3]
+    );
     Ok(())
 }

@@ -234,9 +234,15 @@ impl Registry {
             return Outcome::Duplicate;
         }
         if let Some(p) = self.pending.entries.get(&id) {
-            return Outcome::Pending {
-                missing: p.missing.clone(),
-            };
+            // Another copy of the same body waits. A copy with more signatures replaces it
+            // (a multi-signature entry submitted once partly signed, then fully signed);
+            // the better copy may be acceptable at once.
+            if entry.signatures.len() <= p.entry.signatures.len() {
+                return Outcome::Pending {
+                    missing: p.missing.clone(),
+                };
+            }
+            self.pending.remove(&id);
         }
         match self.check(&entry) {
             Check::Reject(r) => Outcome::Rejected(r),

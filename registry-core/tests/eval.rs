@@ -366,6 +366,31 @@ fn threshold_two_one_root_cannot_act_and_duplicates_count_once() {
 }
 
 #[test]
+fn a_fully_signed_copy_replaces_a_partly_signed_pending_one() {
+    let fx = Fixture::new(3, 2, 4);
+    let mut reg = registry(&fx);
+    let draft = fx
+        .accredit(&entity(1))
+        .grant("issue", DEGREE)
+        .controller(key(9).did());
+    let partly = draft.clone().by_roots(&fx.root_keys(1));
+    let fully = draft.by_roots(&fx.root_keys(2));
+    assert_eq!(partly.id(), fully.id());
+    assert_eq!(
+        offer(&mut reg, &[&partly]),
+        vec![Outcome::Pending { missing: vec![] }]
+    );
+    // A copy with no more signatures leaves the waiting one in place.
+    assert_eq!(
+        offer(&mut reg, &[&partly]),
+        vec![Outcome::Pending { missing: vec![] }]
+    );
+    assert_eq!(offer(&mut reg, &[&fully]), vec![Outcome::Accepted]);
+    assert_eq!(reg.pending_len(), 0);
+    assert!(ask(&reg, &entity(1), "issue", DEGREE, 5).is_authorized());
+}
+
+#[test]
 fn governance_changes_apply_by_issue_time() {
     let fx = Fixture::new(3, 2, 4);
     let mut reg = registry(&fx);
