@@ -8,7 +8,8 @@ use registry_core::time::Timestamp;
 
 /// `ACTION:RESOURCE`, split at the first colon (`issue:UniversityDegree`, `accredit:*`).
 pub fn grant(s: &str) -> Result<Grant, String> {
-    Grant::parse(s).map_err(|e| format!("{e} (expected ACTION:RESOURCE, e.g. issue:UniversityDegree)"))
+    Grant::parse(s)
+        .map_err(|e| format!("{e} (expected ACTION:RESOURCE, e.g. issue:UniversityDegree)"))
 }
 
 /// RFC 3339 (`2026-01-31T12:00:00Z`, any offset) or unix seconds.
@@ -57,7 +58,10 @@ mod tests {
     #[test]
     fn grants_split_at_the_first_colon() {
         let g = grant("issue:urn:cred:Degree").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((g.action.as_str(), g.resource.as_str()), ("issue", "urn:cred:Degree"));
+        assert_eq!(
+            (g.action.as_str(), g.resource.as_str()),
+            ("issue", "urn:cred:Degree")
+        );
         assert!(grant("accredit:*").is_ok());
         for bad in ["issue", ":x", "issue:", "is sue:x"] {
             let e = grant(bad).err().unwrap_or_default();

@@ -142,7 +142,10 @@ mod tests {
         for i in 0..10 {
             s.record(10 + i, Err(format!("bad {i}")));
         }
-        assert_eq!((s.accepted, s.duplicate, s.pending, s.rejected), (1, 1, 1, 10));
+        assert_eq!(
+            (s.accepted, s.duplicate, s.pending, s.rejected),
+            (1, 1, 1, 10)
+        );
         assert_eq!(s.total(), 13);
         assert_eq!(s.first_rejections.len(), KEPT_REJECTIONS);
         assert_eq!(s.first_rejections[0], (10, "bad 0".to_string()));
@@ -152,8 +155,8 @@ mod tests {
     fn unreadable_items_are_rejected_and_unreachable_node_stops() {
         let client = Client::new("http://127.0.0.1:9").unwrap_or_else(|e| panic!("{e}"));
         let items = vec![(1, Err("line 1: not JSON".to_string()))];
-        let s = submit_all(&client, items.into_iter(), 4, &|_| {})
-            .unwrap_or_else(|e| panic!("{e}"));
+        let s =
+            submit_all(&client, items.into_iter(), 4, &|_| {}).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.rejected, 1);
         let fx = registry_core::testkit::Fixture::new(1, 1, 4);
         let entry = registry_core::testkit::authority(&fx);

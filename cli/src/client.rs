@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use registry_core::api::{
-    BlockList, EntryPage, EntryView, Problem, Status, Submitted, SubjectView, TrustAnswer,
+    BlockList, EntryPage, EntryView, Problem, Status, SubjectView, Submitted, TrustAnswer,
     TrustParams,
 };
 use registry_core::entry::{Kind, SignedEntry};
@@ -86,7 +86,11 @@ impl Client {
     }
 
     /// `GET /v1/entries?from_height=H&max_blocks=N`: accepted entries in ledger order.
-    pub fn entries_page(&self, from_height: u64, max_blocks: u32) -> Result<EntryPage, ClientError> {
+    pub fn entries_page(
+        &self,
+        from_height: u64,
+        max_blocks: u32,
+    ) -> Result<EntryPage, ClientError> {
         let query = [
             ("from_height", from_height.to_string()),
             ("max_blocks", max_blocks.to_string()),
@@ -253,15 +257,28 @@ mod tests {
         let ok = |s: &str| validate_base_url(s).unwrap_or_else(|e| panic!("{s}: {e}"));
         assert_eq!(ok("http://127.0.0.1:7070"), "http://127.0.0.1:7070");
         assert_eq!(ok("http://127.0.0.1:7070/"), "http://127.0.0.1:7070");
-        assert_eq!(ok("http://node.local/registry/"), "http://node.local/registry");
-        for bad in ["", "127.0.0.1:7070", "ftp://x", "https://x", "http://", "http://x?a=1"] {
+        assert_eq!(
+            ok("http://node.local/registry/"),
+            "http://node.local/registry"
+        );
+        for bad in [
+            "",
+            "127.0.0.1:7070",
+            "ftp://x",
+            "https://x",
+            "http://",
+            "http://x?a=1",
+        ] {
             assert!(validate_base_url(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn encodes_path_segments() {
-        assert_eq!(percent_encode("did:web:uni.example"), "did%3Aweb%3Auni.example");
+        assert_eq!(
+            percent_encode("did:web:uni.example"),
+            "did%3Aweb%3Auni.example"
+        );
         assert_eq!(
             percent_encode("https://a.example/x?y=1"),
             "https%3A%2F%2Fa.example%2Fx%3Fy%3D1"
@@ -277,7 +294,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match problem_from(StatusCode::BAD_GATEWAY, "upstream down") {
-            ClientError::Problem(p) => assert_eq!((p.status, p.detail.as_str()), (502, "upstream down")),
+            ClientError::Problem(p) => {
+                assert_eq!((p.status, p.detail.as_str()), (502, "upstream down"))
+            }
             other => panic!("{other:?}"),
         }
     }

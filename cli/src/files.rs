@@ -41,11 +41,17 @@ pub enum Overwrite {
 /// Writes `contents` to `path` atomically.
 pub fn write_atomic(path: &Path, contents: &[u8], overwrite: Overwrite) -> Result<()> {
     if overwrite == Overwrite::Refuse && path.exists() {
-        bail!("{} already exists; refusing to overwrite it", path.display());
+        bail!(
+            "{} already exists; refusing to overwrite it",
+            path.display()
+        );
     }
     let tmp = temp_path(path);
     let result = (|| -> std::io::Result<()> {
-        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         f.write_all(contents)?;
         f.sync_all()?;
         if overwrite == Overwrite::Refuse {

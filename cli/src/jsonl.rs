@@ -86,7 +86,11 @@ impl<R: BufRead> Iterator for BoundedLines<R> {
                 Err(e) => {
                     self.failed = true;
                     let text = Err(format!("read failed: {e}"));
-                    return Some(Line { number, bytes: 0, text });
+                    return Some(Line {
+                        number,
+                        bytes: 0,
+                        text,
+                    });
                 }
             };
             let text = if too_long {
@@ -98,7 +102,11 @@ impl<R: BufRead> Iterator for BoundedLines<R> {
                     Err(_) => Err("line is not UTF-8".to_string()),
                 }
             };
-            return Some(Line { number, bytes, text });
+            return Some(Line {
+                number,
+                bytes,
+                text,
+            });
         }
     }
 }

@@ -17,7 +17,11 @@ use registry_cli::ClientError;
 use cmd::Ctx;
 
 #[derive(Debug, Parser)]
-#[command(name = "registry", version, about = "Trust registry: keys, genesis, signing, queries")]
+#[command(
+    name = "registry",
+    version,
+    about = "Trust registry: keys, genesis, signing, queries"
+)]
 struct Cli {
     #[command(flatten)]
     global: cmd::GlobalArgs,

@@ -65,7 +65,8 @@ fn sign_and_submit(
     nonce: Option<u64>,
 ) -> Result<ExitCode> {
     let keys = keys::load_all(key_files)?;
-    let named: Vec<(&Path, &SecretKey)> = key_files.iter().map(|p| p.as_path()).zip(&keys).collect();
+    let named: Vec<(&Path, &SecretKey)> =
+        key_files.iter().map(|p| p.as_path()).zip(&keys).collect();
     let client = ctx.client()?;
     let status = client
         .status()

@@ -169,16 +169,31 @@ mod tests {
 
     #[test]
     fn a_did_web_subject_needs_a_controller() {
-        let a = parse(&["--subject", "did:web:uni.example", "--grant", "issue:Degree"]);
+        let a = parse(&[
+            "--subject",
+            "did:web:uni.example",
+            "--grant",
+            "issue:Degree",
+        ]);
         let a = a.unwrap_or_else(|e| panic!("{e}"));
-        let e = a.op(Timestamp(5)).err().map(|e| e.to_string()).unwrap_or_default();
+        let e = a
+            .op(Timestamp(5))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("--controller"), "{e}");
         let key = DidKey::from_public_key([3; 32]).to_string();
         let a = parse(&["--subject", &key, "--grant", "issue:Degree", "accredit:*"]);
         let a = a.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(a.grants.len(), 2);
         let op = a.op(Timestamp(5)).unwrap_or_else(|e| panic!("{e}"));
-        let body = body(RegistryId::default(), Author::Roots, op, Timestamp(5), Some(1));
+        let body = body(
+            RegistryId::default(),
+            Author::Roots,
+            op,
+            Timestamp(5),
+            Some(1),
+        );
         assert!(body.is_ok());
     }
 
@@ -188,12 +203,36 @@ mod tests {
         let argv = ["--subject", &key, "--grant", "a:b", "--grant", "a:b"];
         let a = parse(&argv).unwrap_or_else(|e| panic!("{e}"));
         let op = a.op(Timestamp(5)).unwrap_or_else(|e| panic!("{e}"));
-        let r = body(RegistryId::default(), Author::Roots, op, Timestamp(5), Some(1));
-        assert!(r.err().is_some_and(|e| e.to_string().contains("listed twice")));
-        let argv = ["--subject", &key, "--grant", "a:b", "--valid-from", "10", "--valid-until", "9"];
+        let r = body(
+            RegistryId::default(),
+            Author::Roots,
+            op,
+            Timestamp(5),
+            Some(1),
+        );
+        assert!(r
+            .err()
+            .is_some_and(|e| e.to_string().contains("listed twice")));
+        let argv = [
+            "--subject",
+            &key,
+            "--grant",
+            "a:b",
+            "--valid-from",
+            "10",
+            "--valid-until",
+            "9",
+        ];
         let a = parse(&argv).unwrap_or_else(|e| panic!("{e}"));
         let op = a.op(Timestamp(5)).unwrap_or_else(|e| panic!("{e}"));
-        assert!(body(RegistryId::default(), Author::Roots, op, Timestamp(5), Some(1)).is_err());
+        assert!(body(
+            RegistryId::default(),
+            Author::Roots,
+            op,
+            Timestamp(5),
+            Some(1)
+        )
+        .is_err());
         assert!(parse(&["--subject", &key, "--grant", "nocolon"]).is_err());
         assert!(parse(&["--subject", "uni.example", "--grant", "a:b"]).is_err());
     }

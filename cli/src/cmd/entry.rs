@@ -95,16 +95,23 @@ impl DraftCommand {
     fn run(self, ctx: &Ctx) -> Result<ExitCode> {
         let now = args::now();
         let (op, nonce, author, target) = match self {
-            DraftCommand::Accredit { accreditation, author, target } => {
-                (accreditation.op(now)?, accreditation.nonce, author, target)
-            }
-            DraftCommand::Revoke { revocation, author, target } => {
-                (revocation.op(now), revocation.nonce, author, target)
-            }
+            DraftCommand::Accredit {
+                accreditation,
+                author,
+                target,
+            } => (accreditation.op(now)?, accreditation.nonce, author, target),
+            DraftCommand::Revoke {
+                revocation,
+                author,
+                target,
+            } => (revocation.op(now), revocation.nonce, author, target),
         };
         let registry = registry_id(ctx, &target)?;
         let body = draft::body(registry, author.author(), op, now, nonce)?;
-        let entry = SignedEntry { body, signatures: Vec::new() };
+        let entry = SignedEntry {
+            body,
+            signatures: Vec::new(),
+        };
         files::write_entry(&target.out, &entry, Overwrite::Refuse)?;
         let id = entry.id().to_hex();
         ctx.print(&json!({ "id": id, "path": target.out }), || {
@@ -175,11 +182,17 @@ fn show(ctx: &Ctx, a: FileArg) -> Result<ExitCode> {
         .signatures
         .iter()
         .map(|s| {
-            let one = SignedEntry { body: entry.body.clone(), signatures: vec![s.clone()] };
+            let one = SignedEntry {
+                body: entry.body.clone(),
+                signatures: vec![s.clone()],
+            };
             (s.signer.to_string(), verifier.verify_entry(&one).is_ok())
         })
         .collect();
-    let sigs: Vec<_> = checks.iter().map(|(s, ok)| json!({ "signer": s, "valid": ok })).collect();
+    let sigs: Vec<_> = checks
+        .iter()
+        .map(|(s, ok)| json!({ "signer": s, "valid": ok }))
+        .collect();
     let value = json!({ "id": id, "entry": entry, "signatures": sigs });
     ctx.print(&value, || print_entry(&entry, &checks))?;
     Ok(ExitCode::SUCCESS)
@@ -203,7 +216,9 @@ fn print_entry(entry: &SignedEntry, checks: &[(String, bool)]) {
             for c in &a.controllers {
                 println!("  controller  {c}");
             }
-            let until = a.valid_until.map_or("(no end)".to_string(), |t| t.to_string());
+            let until = a
+                .valid_until
+                .map_or("(no end)".to_string(), |t| t.to_string());
             println!("  valid       {} .. {until}", a.valid_from);
             if let Some(l) = &a.label {
                 println!("  label       {l}");

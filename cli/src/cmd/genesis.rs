@@ -73,13 +73,14 @@ fn new(ctx: &Ctx, a: NewArgs) -> Result<ExitCode> {
     text.push('\n');
     write_atomic(&a.out, text.as_bytes(), Overwrite::Refuse)?;
     let id = genesis.registry_id().to_hex();
-    ctx.print(&json!({ "registry_id": id, "path": a.out }), || println!("{id}"))?;
+    ctx.print(&json!({ "registry_id": id, "path": a.out }), || {
+        println!("{id}")
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Reads and validates a genesis file.
 pub fn read(path: &std::path::Path) -> Result<Genesis> {
     let text = crate::files::read_bounded(path)?;
-    Genesis::from_json(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    Genesis::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }

@@ -83,6 +83,11 @@ fn damaged(ctx: &Ctx, dir: &Path, e: &VerifyError) -> Result<ExitCode> {
     if ctx.json {
         println!("{}", serde_json::to_string_pretty(&value)?);
     }
-    eprintln!("error: ledger {} is damaged at block {}: {}", dir.display(), e.height, e.problem);
+    eprintln!(
+        "error: ledger {} is damaged at block {}: {}",
+        dir.display(),
+        e.height,
+        e.problem
+    );
     Ok(ExitCode::from(1))
 }

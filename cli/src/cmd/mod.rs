@@ -29,7 +29,12 @@ use serde::Serialize;
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Base URL of the node's HTTP API.
-    #[arg(long, global = true, env = "REGISTRY_NODE", default_value = "http://127.0.0.1:7070")]
+    #[arg(
+        long,
+        global = true,
+        env = "REGISTRY_NODE",
+        default_value = "http://127.0.0.1:7070"
+    )]
     pub node: String,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]

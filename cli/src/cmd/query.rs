@@ -49,7 +49,10 @@ impl TrustCommand {
             at: self.at.map(Timestamp::to_rfc3339),
             kind: self.recognition.then_some(Kind::Recognition),
         };
-        let answer = ctx.client()?.trust(&params).context("cannot ask the node")?;
+        let answer = ctx
+            .client()?
+            .trust(&params)
+            .context("cannot ask the node")?;
         ctx.print(&answer, || print_answer(&answer))?;
         Ok(if answer.authorized {
             ExitCode::SUCCESS
@@ -71,7 +74,9 @@ fn print_answer(a: &TrustAnswer) {
             println!("  {role:<13} {id}");
         }
     } else {
-        let reason = a.reason.map_or("no reason given".to_string(), |r| r.to_string());
+        let reason = a
+            .reason
+            .map_or("no reason given".to_string(), |r| r.to_string());
         println!("not {verb}: {reason}");
         if let Some(id) = a.accreditation {
             println!("  accreditation {id}");
@@ -102,7 +107,11 @@ impl SubjectCommand {
             other => other.context("cannot ask the node")?,
         };
         ctx.print(&view, || {
-            println!("{} ({} accreditation(s))", view.entity_id, view.accreditations.len());
+            println!(
+                "{} ({} accreditation(s))",
+                view.entity_id,
+                view.accreditations.len()
+            );
             for a in &view.accreditations {
                 let state = match (a.effective_now, a.reason_now) {
                     (true, _) => "effective".to_string(),
@@ -110,8 +119,11 @@ impl SubjectCommand {
                     (false, None) => "not effective".to_string(),
                 };
                 println!("{}  {:?}  {state}", a.id, a.kind);
-                let grants: Vec<String> =
-                    a.grants.iter().map(|g| format!("{}:{}", g.action, g.resource)).collect();
+                let grants: Vec<String> = a
+                    .grants
+                    .iter()
+                    .map(|g| format!("{}:{}", g.action, g.resource))
+                    .collect();
                 println!("  grants    {}", grants.join(" "));
                 if let Some(l) = &a.label {
                     println!("  label     {l}");
@@ -136,16 +148,27 @@ pub fn status(ctx: &Ctx) -> Result<ExitCode> {
         println!("height       {} (head {})", s.height, s.head);
         println!("state root   {}", s.state_root);
         println!("entries      {} accepted, {} pending", s.entries, s.pending);
-        println!("roots        {} (threshold {}, max depth {})", s.roots.len(), s.threshold, s.max_depth);
+        println!(
+            "roots        {} (threshold {}, max depth {})",
+            s.roots.len(),
+            s.threshold,
+            s.max_depth
+        );
         for r in &s.roots {
             println!("  {r}");
         }
-        println!("peer id      {}", s.peer_id.as_deref().unwrap_or("(networking off)"));
+        println!(
+            "peer id      {}",
+            s.peer_id.as_deref().unwrap_or("(networking off)")
+        );
         println!("peers        {}", s.peers);
         for a in &s.listen_addrs {
             println!("  listen     {a}");
         }
-        println!("last sync    {}", s.last_sync_at.as_deref().unwrap_or("never"));
+        println!(
+            "last sync    {}",
+            s.last_sync_at.as_deref().unwrap_or("never")
+        );
         println!("version      {}", s.version);
     })?;
     Ok(ExitCode::SUCCESS)

@@ -93,7 +93,9 @@ impl ImportCommand {
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         let client = ctx.client()?;
         // Fail fast, before reading anything, when no node answers.
-        client.status().context("cannot reach the node to import into")?;
+        client
+            .status()
+            .context("cannot reach the node to import into")?;
         let bar = progress(ctx.json, size);
         let lines = BoundedLines::new(BufReader::new(file), MAX_LINE_BYTES);
         let items = lines.map(|line| {
@@ -110,7 +112,11 @@ impl ImportCommand {
         bar.finish_and_clear();
         let s = summary.context("import stopped")?;
         report(ctx, &s)?;
-        Ok(if s.rejected > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        Ok(if s.rejected > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        })
     }
 }
 
