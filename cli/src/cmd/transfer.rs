@@ -11,6 +11,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use registry_cli::bulk::{self, Summary};
 use registry_cli::jsonl::{self, BoundedLines, MAX_LINE_BYTES};
+use registry_cli::Client;
 use serde_json::json;
 
 use super::Ctx;
@@ -40,40 +41,26 @@ pub struct ImportCommand {
 impl ExportCommand {
     pub fn run(self, ctx: &Ctx) -> Result<ExitCode> {
         let client = ctx.client()?;
-        let mut out: Box<dyn Write> = match &self.out {
+        let count = match &self.out {
+            None => write_all(&client, BufWriter::new(std::io::stdout().lock()))?,
             Some(path) => {
+                // Written beside the target and renamed into place only when complete.
                 let tmp = files::temp_path(path);
                 let f = File::create(&tmp)
                     .with_context(|| format!("cannot write {}", tmp.display()))?;
-                Box::new(BufWriter::new(f))
+                let written = write_all(&client, BufWriter::new(&f))
+                    .and_then(|n| Ok(f.sync_all().map(|()| n)?))
+                    .and_then(|n| {
+                        std::fs::rename(&tmp, path)
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                        Ok(n)
+                    });
+                if written.is_err() {
+                    let _ = std::fs::remove_file(&tmp);
+                }
+                written?
             }
-            None => Box::new(BufWriter::new(std::io::stdout().lock())),
         };
-        let mut from = 1u64;
-        let mut count = 0u64;
-        loop {
-            let page = client
-                .entries_page(from, PAGE_BLOCKS)
-                .with_context(|| format!("cannot read entries from height {from}"))?;
-            for entry in &page.entries {
-                serde_json::to_writer(&mut out, entry)?;
-                out.write_all(b"\n")?;
-                count += 1;
-            }
-            match page.next_height {
-                Some(next) if next > from => from = next,
-                Some(next) => bail!("the node sent next_height {next} after asking from {from}"),
-                None => break,
-            }
-        }
-        out.flush()?;
-        drop(out);
-        if let Some(path) = &self.out {
-            let tmp = files::temp_path(path);
-            File::open(&tmp).and_then(|f| f.sync_all())?;
-            std::fs::rename(&tmp, path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
         let value = json!({ "entries": count, "path": self.out });
         if ctx.json && self.out.is_some() {
             println!("{value}");
@@ -84,6 +71,29 @@ impl ExportCommand {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// Pages through the node's entries in ledger order, one JSON line each; returns how many.
+fn write_all(client: &Client, mut out: impl Write) -> Result<u64> {
+    let mut from = 1u64;
+    let mut count = 0u64;
+    loop {
+        let page = client
+            .entries_page(from, PAGE_BLOCKS)
+            .with_context(|| format!("cannot read entries from height {from}"))?;
+        for entry in &page.entries {
+            serde_json::to_writer(&mut out, entry)?;
+            out.write_all(b"\n")?;
+            count += 1;
+        }
+        match page.next_height {
+            Some(next) if next > from => from = next,
+            Some(next) => bail!("the node sent next_height {next} after asking from {from}"),
+            None => break,
+        }
+    }
+    out.flush()?;
+    Ok(count)
 }
 
 impl ImportCommand {
