@@ -1,0 +1,168 @@
+//! `registry accredit` and `registry revoke`: build the entry, check locally that the
+//! given keys can author it (current roots meeting the threshold, or controllers of the
+//! `--as` accreditation), sign with every key, submit, and print the entry id.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use registry_cli::{Client, ClientError};
+use registry_core::api::{Status, SubmitStatus, Submitted};
+use registry_core::entry::{Op, SignedEntry};
+use registry_core::hash::EntryId;
+use registry_core::SecretKey;
+
+use super::draft::{self, AccreditArgs, AsArgs, RevokeArgs};
+use super::{keys, Ctx};
+use crate::args;
+
+#[derive(Debug, Args)]
+pub struct AccreditCommand {
+    #[command(flatten)]
+    pub accreditation: AccreditArgs,
+    /// Key file to sign with (repeat, or list several): root keys, or with --as a
+    /// controller key of that accreditation.
+    #[arg(long = "key", value_name = "FILE", required = true, num_args = 1..)]
+    pub keys: Vec<PathBuf>,
+    #[command(flatten)]
+    pub author: AsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeCommand {
+    #[command(flatten)]
+    pub revocation: RevokeArgs,
+    /// Key file to sign with (repeat --key for several).
+    #[arg(long = "key", value_name = "FILE", required = true)]
+    pub keys: Vec<PathBuf>,
+    #[command(flatten)]
+    pub author: AsArgs,
+}
+
+impl AccreditCommand {
+    pub fn run(self, ctx: &Ctx) -> Result<ExitCode> {
+        let now = args::now();
+        let op = self.accreditation.op(now)?;
+        sign_and_submit(ctx, &self.keys, &self.author, op, self.accreditation.nonce)
+    }
+}
+
+impl RevokeCommand {
+    pub fn run(self, ctx: &Ctx) -> Result<ExitCode> {
+        let now = args::now();
+        let op = self.revocation.op(now);
+        sign_and_submit(ctx, &self.keys, &self.author, op, self.revocation.nonce)
+    }
+}
+
+/// Loads the keys, checks they may author `op`, signs and submits.
+fn sign_and_submit(
+    ctx: &Ctx,
+    key_files: &[PathBuf],
+    author: &AsArgs,
+    op: Op,
+    nonce: Option<u64>,
+) -> Result<ExitCode> {
+    let keys = keys::load_all(key_files)?;
+    let named: Vec<(&Path, &SecretKey)> =
+        key_files.iter().map(|p| p.as_path()).zip(&keys).collect();
+    let client = ctx.client()?;
+    let status = client
+        .status()
+        .context("cannot learn the registry id and roots from the node")?;
+    match author.accreditation {
+        None => check_roots(&named, &status)?,
+        Some(id) => check_holder(&client, id, &named)?,
+    }
+    if let Op::Revoke(r) = &op {
+        known(&client, r.target, "the entry to revoke")?;
+    }
+    let body = draft::body(status.registry_id, author.author(), op, args::now(), nonce)?;
+    let entry = body.sign(&keys.iter().collect::<Vec<_>>());
+    submit(ctx, &client, &entry)
+}
+
+/// Every key is a current root, and there are at least `threshold` of them.
+fn check_roots(keys: &[(&Path, &SecretKey)], status: &Status) -> Result<()> {
+    let roots = || {
+        let list: Vec<String> = status.roots.iter().map(ToString::to_string).collect();
+        list.join(", ")
+    };
+    for (path, key) in keys {
+        if !status.roots.contains(&key.did()) {
+            bail!(
+                "key {} ({}) is not a current root key of this registry (roots: {}); \
+                 to act as an accredited holder, pass --as ACCREDITATION_ID",
+                key.did(),
+                path.display(),
+                roots()
+            );
+        }
+    }
+    if keys.len() < usize::from(status.threshold) {
+        bail!(
+            "{} root key(s) given but this registry needs {} root signatures (threshold); \
+             add more --key, or collect signatures offline with `registry entry draft`",
+            keys.len(),
+            status.threshold
+        );
+    }
+    Ok(())
+}
+
+/// The accreditation exists and every key is one of its controllers.
+fn check_holder(client: &Client, id: EntryId, keys: &[(&Path, &SecretKey)]) -> Result<()> {
+    let view = known(client, id, "the --as accreditation")?;
+    let acc = view.entry.accreditation().ok_or_else(|| {
+        anyhow!("entry {id} is not an accreditation, so no one can act as its holder (--as)")
+    })?;
+    for (path, key) in keys {
+        if !acc.is_controller(&key.did()) {
+            let list: Vec<String> = acc.controllers.iter().map(ToString::to_string).collect();
+            bail!(
+                "key {} ({}) is not a controller of accreditation {id} (subject {}; controllers: {})",
+                key.did(),
+                path.display(),
+                acc.subject,
+                if list.is_empty() { "none".to_string() } else { list.join(", ") }
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Fetches an entry, with a clear error when the node does not know it.
+fn known(client: &Client, id: EntryId, what: &str) -> Result<registry_core::api::EntryView> {
+    match client.entry(&id) {
+        Ok(v) => Ok(v),
+        Err(ClientError::NotFound) => bail!(
+            "{what}, entry {id}, is not known to the node at {}",
+            client.base_url()
+        ),
+        Err(e) => Err(e).with_context(|| format!("cannot fetch entry {id}")),
+    }
+}
+
+/// Submits a signed entry and prints its id (stdout) and status (stderr, or all as JSON).
+pub fn submit(ctx: &Ctx, client: &Client, entry: &SignedEntry) -> Result<ExitCode> {
+    let submitted = client
+        .submit(entry)
+        .with_context(|| format!("entry {} was not accepted", entry.id()))?;
+    print_submitted(ctx, &submitted)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn print_submitted(ctx: &Ctx, s: &Submitted) -> Result<()> {
+    ctx.print(s, || {
+        println!("{}", s.id);
+        match s.status {
+            SubmitStatus::Accepted => eprintln!("accepted"),
+            SubmitStatus::Duplicate => eprintln!("duplicate (the node already had it)"),
+            SubmitStatus::Pending => {
+                let missing: Vec<String> = s.missing.iter().map(ToString::to_string).collect();
+                eprintln!("pending: waits for {}", missing.join(", "));
+            }
+        }
+    })
+}

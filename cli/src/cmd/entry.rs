@@ -1,0 +1,253 @@
+//! `registry entry draft|sign|show|submit`: offline multi-signature. A draft is the JSON
+//! of a `SignedEntry` with no signatures; each key holder adds a signature on their own
+//! machine (no node needed), and anyone submits the result.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use registry_core::entry::{Author, Op, Signature, SignedEntry, MAX_SIGNATURES};
+use registry_core::hash::RegistryId;
+use registry_core::verify::Verifier;
+use serde_json::json;
+
+use super::draft::{self, AccreditArgs, AsArgs, RevokeArgs};
+use super::{author, genesis, keys, Ctx};
+use crate::args;
+use crate::files::{self, Overwrite};
+
+#[derive(Debug, Subcommand)]
+pub enum EntryCommand {
+    /// Write an unsigned entry to a file.
+    #[command(subcommand)]
+    Draft(DraftCommand),
+    /// Add a signature to an entry file, in place.
+    Sign(SignArgs),
+    /// Print an entry file and check its signatures.
+    Show(FileArg),
+    /// Submit a signed entry file to the node.
+    Submit(FileArg),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DraftCommand {
+    /// Draft an accreditation (same flags as `registry accredit`, without --key).
+    Accredit {
+        #[command(flatten)]
+        accreditation: AccreditArgs,
+        #[command(flatten)]
+        author: AsArgs,
+        #[command(flatten)]
+        target: DraftTarget,
+    },
+    /// Draft a revocation (same flags as `registry revoke`, without --key).
+    Revoke {
+        #[command(flatten)]
+        revocation: RevokeArgs,
+        #[command(flatten)]
+        author: AsArgs,
+        #[command(flatten)]
+        target: DraftTarget,
+    },
+}
+
+/// Where the registry id comes from, and where the draft goes.
+#[derive(Debug, Args)]
+pub struct DraftTarget {
+    /// Take the registry id from this genesis file (works offline); else ask the node.
+    #[arg(long, value_name = "FILE")]
+    pub genesis: Option<PathBuf>,
+    /// Where to write the draft; an existing file is never overwritten.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The entry file, changed in place.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Key file to sign with (repeat --key for several).
+    #[arg(long = "key", value_name = "KEY_FILE", required = true)]
+    pub keys: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FileArg {
+    /// The entry file (JSON).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+impl EntryCommand {
+    pub fn run(self, ctx: &Ctx) -> Result<ExitCode> {
+        match self {
+            EntryCommand::Draft(d) => d.run(ctx),
+            EntryCommand::Sign(a) => sign(ctx, a),
+            EntryCommand::Show(a) => show(ctx, a),
+            EntryCommand::Submit(a) => submit(ctx, a),
+        }
+    }
+}
+
+impl DraftCommand {
+    fn run(self, ctx: &Ctx) -> Result<ExitCode> {
+        let now = args::now();
+        let (op, nonce, author, target) = match self {
+            DraftCommand::Accredit {
+                accreditation,
+                author,
+                target,
+            } => (accreditation.op(now)?, accreditation.nonce, author, target),
+            DraftCommand::Revoke {
+                revocation,
+                author,
+                target,
+            } => (revocation.op(now), revocation.nonce, author, target),
+        };
+        let registry = registry_id(ctx, &target)?;
+        let body = draft::body(registry, author.author(), op, now, nonce)?;
+        let entry = SignedEntry {
+            body,
+            signatures: Vec::new(),
+        };
+        files::write_entry(&target.out, &entry, Overwrite::Refuse)?;
+        let id = entry.id().to_hex();
+        ctx.print(&json!({ "id": id, "path": target.out }), || {
+            println!("{id}");
+            eprintln!(
+                "wrote {}; sign it with `registry entry sign {} --key KEY_FILE`",
+                target.out.display(),
+                target.out.display()
+            );
+        })?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn registry_id(ctx: &Ctx, target: &DraftTarget) -> Result<RegistryId> {
+    match &target.genesis {
+        Some(path) => Ok(genesis::read(path)?.registry_id()),
+        None => Ok(ctx
+            .client()?
+            .status()
+            .context("cannot learn the registry id from the node (or pass --genesis FILE)")?
+            .registry_id),
+    }
+}
+
+/// Verifies every signature present; the error names the signer whose signature fails.
+fn verify_present(entry: &SignedEntry, file: &std::path::Path) -> Result<()> {
+    Verifier::new().verify_entry(entry).with_context(|| {
+        format!(
+            "{}: an existing signature does not match the entry (was it changed after signing?)",
+            file.display()
+        )
+    })
+}
+
+fn sign(ctx: &Ctx, a: SignArgs) -> Result<ExitCode> {
+    let mut entry = files::read_entry(&a.file)?;
+    verify_present(&entry, &a.file)?;
+    draft::check_unsigned(&entry.body)?;
+    let id = entry.id();
+    for key in keys::load_all(&a.keys)? {
+        let did = key.did();
+        if entry.signers().any(|s| *s == did) {
+            bail!("{} is already signed by {did}", a.file.display());
+        }
+        if entry.signatures.len() >= MAX_SIGNATURES {
+            bail!("an entry carries at most {MAX_SIGNATURES} signatures");
+        }
+        entry.signatures.push(Signature {
+            signer: did,
+            sig: key.sign(id.as_bytes()),
+        });
+    }
+    files::write_entry(&a.file, &entry, Overwrite::Replace)?;
+    let signers: Vec<String> = entry.signers().map(ToString::to_string).collect();
+    ctx.print(&json!({ "id": id, "signers": signers }), || {
+        println!("{id}");
+        eprintln!("{} signature(s): {}", signers.len(), signers.join(", "));
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(ctx: &Ctx, a: FileArg) -> Result<ExitCode> {
+    let entry = files::read_entry(&a.file)?;
+    let id = entry.id();
+    let mut verifier = Verifier::new();
+    let checks: Vec<(String, bool)> = entry
+        .signatures
+        .iter()
+        .map(|s| {
+            let one = SignedEntry {
+                body: entry.body.clone(),
+                signatures: vec![s.clone()],
+            };
+            (s.signer.to_string(), verifier.verify_entry(&one).is_ok())
+        })
+        .collect();
+    let sigs: Vec<_> = checks
+        .iter()
+        .map(|(s, ok)| json!({ "signer": s, "valid": ok }))
+        .collect();
+    let value = json!({ "id": id, "entry": entry, "signatures": sigs });
+    ctx.print(&value, || print_entry(&entry, &checks))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_entry(entry: &SignedEntry, checks: &[(String, bool)]) {
+    let b = &entry.body;
+    println!("id          {}", entry.id());
+    println!("registry    {}", b.registry);
+    println!("issued_at   {}", b.issued_at);
+    match b.author {
+        Author::Roots => println!("author      roots"),
+        Author::Holder { accreditation } => println!("author      holder of {accreditation}"),
+    }
+    match &b.op {
+        Op::Accredit(a) => {
+            println!("op          accredit {} ({:?})", a.subject, a.kind);
+            for g in &a.grants {
+                println!("  grant       {}:{}", g.action, g.resource);
+            }
+            for c in &a.controllers {
+                println!("  controller  {c}");
+            }
+            let until = a
+                .valid_until
+                .map_or("(no end)".to_string(), |t| t.to_string());
+            println!("  valid       {} .. {until}", a.valid_from);
+            if let Some(l) = &a.label {
+                println!("  label       {l}");
+            }
+        }
+        Op::Revoke(r) => {
+            println!("op          revoke {}", r.target);
+            println!("  effective   {}", r.effective_at);
+            println!("  reason      {}", r.reason);
+        }
+        Op::Governance(g) => println!("op          governance {g:?}"),
+    }
+    println!("nonce       {}", b.nonce);
+    println!("signatures  {}", checks.len());
+    for (signer, ok) in checks {
+        println!("  {signer}  {}", if *ok { "valid" } else { "INVALID" });
+    }
+}
+
+fn submit(ctx: &Ctx, a: FileArg) -> Result<ExitCode> {
+    let entry = files::read_entry(&a.file)?;
+    if entry.signatures.is_empty() {
+        bail!(
+            "{} has no signatures; sign it first with `registry entry sign {} --key KEY_FILE`",
+            a.file.display(),
+            a.file.display()
+        );
+    }
+    verify_present(&entry, &a.file)?;
+    let client = ctx.client()?;
+    author::submit(ctx, &client, &entry)
+}

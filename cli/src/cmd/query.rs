@@ -1,0 +1,175 @@
+//! `registry trust`, `registry subject` and `registry status`: questions to a node.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use registry_cli::ClientError;
+use registry_core::api::{Freshness, TrustAnswer, TrustParams};
+use registry_core::did::EntityId;
+use registry_core::entry::Kind;
+use registry_core::time::Timestamp;
+
+use super::Ctx;
+use crate::args;
+
+#[derive(Debug, Args)]
+pub struct TrustCommand {
+    /// The entity asked about: any DID or an https URL.
+    #[arg(value_name = "ENTITY", value_parser = args::entity)]
+    pub entity: EntityId,
+    /// The action, e.g. issue.
+    #[arg(long, value_name = "A")]
+    pub action: String,
+    /// The resource, e.g. UniversityDegree.
+    #[arg(long, value_name = "R")]
+    pub resource: String,
+    /// The time asked about (RFC 3339 or unix seconds); default now.
+    #[arg(long, value_name = "T", value_parser = args::time)]
+    pub at: Option<Timestamp>,
+    /// Ask a recognition question instead of an authorization one.
+    #[arg(long)]
+    pub recognition: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SubjectCommand {
+    /// The entity: any DID or an https URL.
+    #[arg(value_name = "ENTITY", value_parser = args::entity)]
+    pub entity: EntityId,
+}
+
+impl TrustCommand {
+    /// Exit 0 when authorized, 1 when not; errors (exit 2) come back as `Err`.
+    pub fn run(self, ctx: &Ctx) -> Result<ExitCode> {
+        let params = TrustParams {
+            entity_id: self.entity.to_string(),
+            action: self.action,
+            resource: self.resource,
+            at: self.at.map(Timestamp::to_rfc3339),
+            kind: self.recognition.then_some(Kind::Recognition),
+        };
+        let answer = ctx
+            .client()?
+            .trust(&params)
+            .context("cannot ask the node")?;
+        ctx.print(&answer, || print_answer(&answer))?;
+        Ok(if answer.authorized {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
+    }
+}
+
+fn print_answer(a: &TrustAnswer) {
+    let verb = match a.kind {
+        Kind::Authorization => "authorized",
+        Kind::Recognition => "recognized",
+    };
+    if a.authorized {
+        println!("{verb}");
+        for (i, id) in a.chain.iter().enumerate() {
+            let role = if i == 0 { "accreditation" } else { "issued by" };
+            println!("  {role:<13} {id}");
+        }
+    } else {
+        let reason = a
+            .reason
+            .map_or("no reason given".to_string(), |r| r.to_string());
+        println!("not {verb}: {reason}");
+        if let Some(id) = a.accreditation {
+            println!("  accreditation {id}");
+        }
+    }
+    let at = a.time_requested.as_deref().unwrap_or(&a.time_evaluated);
+    println!("  at            {at}");
+    println!("  height        {} (state root {})", a.height, a.state_root);
+    println!("  freshness     {}", freshness(&a.freshness));
+}
+
+fn freshness(f: &Freshness) -> String {
+    match (&f.last_sync_at, f.seconds_since_sync) {
+        (Some(t), Some(s)) => format!("last sync {t} ({s} s ago), {} peer(s)", f.peers),
+        _ => format!("never synced, {} peer(s)", f.peers),
+    }
+}
+
+impl SubjectCommand {
+    pub fn run(self, ctx: &Ctx) -> Result<ExitCode> {
+        let client = ctx.client()?;
+        let view = match client.subject(self.entity.as_str()) {
+            Err(ClientError::NotFound) => anyhow::bail!(
+                "the node at {} knows no accreditation of {}",
+                client.base_url(),
+                self.entity
+            ),
+            other => other.context("cannot ask the node")?,
+        };
+        ctx.print(&view, || {
+            println!(
+                "{} ({} accreditation(s))",
+                view.entity_id,
+                view.accreditations.len()
+            );
+            for a in &view.accreditations {
+                let state = match (a.effective_now, a.reason_now) {
+                    (true, _) => "effective".to_string(),
+                    (false, Some(r)) => format!("not effective: {r}"),
+                    (false, None) => "not effective".to_string(),
+                };
+                println!("{}  {:?}  {state}", a.id, a.kind);
+                let grants: Vec<String> = a
+                    .grants
+                    .iter()
+                    .map(|g| format!("{}:{}", g.action, g.resource))
+                    .collect();
+                println!("  grants    {}", grants.join(" "));
+                if let Some(l) = &a.label {
+                    println!("  label     {l}");
+                }
+                let until = a.valid_until.as_deref().unwrap_or("(no end)");
+                println!("  valid     {} .. {until}", a.valid_from);
+                for r in &a.revocations {
+                    println!("  revoked by {r}");
+                }
+            }
+        })?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// `registry status`.
+pub fn status(ctx: &Ctx) -> Result<ExitCode> {
+    let s = ctx.client()?.status().context("cannot ask the node")?;
+    ctx.print(&s, || {
+        println!("registry     {} ({})", s.registry_id, s.name);
+        println!("authority    {}", s.authority_id);
+        println!("height       {} (head {})", s.height, s.head);
+        println!("state root   {}", s.state_root);
+        println!("entries      {} accepted, {} pending", s.entries, s.pending);
+        println!(
+            "roots        {} (threshold {}, max depth {})",
+            s.roots.len(),
+            s.threshold,
+            s.max_depth
+        );
+        for r in &s.roots {
+            println!("  {r}");
+        }
+        println!(
+            "peer id      {}",
+            s.peer_id.as_deref().unwrap_or("(networking off)")
+        );
+        println!("peers        {}", s.peers);
+        for a in &s.listen_addrs {
+            println!("  listen     {a}");
+        }
+        println!(
+            "last sync    {}",
+            s.last_sync_at.as_deref().unwrap_or("never")
+        );
+        println!("version      {}", s.version);
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
