@@ -137,10 +137,25 @@ impl Metrics {
     /// The Prometheus text exposition (format 0.0.4).
     pub fn render(&self, g: &Gauges) -> String {
         let mut out = String::with_capacity(4096);
-        gauge(&mut out, "registry_entries", "Accepted entries in the ledger.", g.entries);
+        gauge(
+            &mut out,
+            "registry_entries",
+            "Accepted entries in the ledger.",
+            g.entries,
+        );
         let pending = g.pending as u64;
-        gauge(&mut out, "registry_pending", "Entries waiting for a reference.", pending);
-        gauge(&mut out, "registry_height", "Height of the local ledger.", g.height);
+        gauge(
+            &mut out,
+            "registry_pending",
+            "Entries waiting for a reference.",
+            pending,
+        );
+        gauge(
+            &mut out,
+            "registry_height",
+            "Height of the local ledger.",
+            g.height,
+        );
         let _ = writeln!(
             out,
             "# HELP registry_pending_dropped_total Pending entries dropped because the pool was full.\n\
@@ -192,7 +207,10 @@ impl Metrics {
             }
             let count = h.count.load(Ordering::Relaxed);
             let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-            let _ = writeln!(out, "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}");
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
+            );
             let _ = writeln!(out, "{name}_sum{{route=\"{route}\"}} {sum}");
             let _ = writeln!(out, "{name}_count{{route=\"{route}\"}} {count}");
         }
@@ -200,7 +218,10 @@ impl Metrics {
 }
 
 fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+    );
 }
 
 #[cfg(test)]

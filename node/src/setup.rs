@@ -76,8 +76,7 @@ pub fn read_genesis(path: &Path) -> anyhow::Result<Genesis> {
     }
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read genesis file {}", path.display()))?;
-    Genesis::from_json(&text)
-        .with_context(|| format!("{} is not a valid genesis", path.display()))
+    Genesis::from_json(&text).with_context(|| format!("{} is not a valid genesis", path.display()))
 }
 
 /// `registry-node init`: node key, copy of the genesis, empty ledger. Refuses a data

@@ -59,23 +59,28 @@ fn trust_follows_accreditation_revocation_and_time() {
     assert_eq!(submit(&node, &authority)["status"], "duplicate");
     let view = node.get(&format!("/v1/entries/{}", uni_acc.id())).json();
     assert_eq!(view["status"], "accepted");
-    assert_eq!(view["height"], 1, "released with its reference, in the same block");
+    assert_eq!(
+        view["height"], 1,
+        "released with its reference, in the same block"
+    );
     assert_eq!(view["effective_now"], true);
 
     let t = trust(&node, "");
     assert_eq!(t["authorized"], true, "{t}");
-    assert_eq!(t["chain"], json!([uni_acc.id().to_hex(), authority.id().to_hex()]));
+    assert_eq!(
+        t["chain"],
+        json!([uni_acc.id().to_hex(), authority.id().to_hex()])
+    );
     assert_eq!(t["accreditation"], uni_acc.id().to_hex());
     assert_eq!(t["time_requested"], Value::Null);
     assert_eq!(t["state_root"], node.status()["state_root"]);
     assert_eq!(t["freshness"]["peers"], 0);
 
     // The roots revoke the authority: its accreditations stop counting from then on.
-    let revoke = s
-        .fx
-        .revoke(authority.id(), REVOKED_AT)
-        .issued_at(REVOKED_AT)
-        .by_roots(&s.fx.root_keys(1));
+    let revoke =
+        s.fx.revoke(authority.id(), REVOKED_AT)
+            .issued_at(REVOKED_AT)
+            .by_roots(&s.fx.root_keys(1));
     assert_eq!(submit(&node, &revoke)["status"], "accepted");
     let t = trust(&node, "");
     assert_eq!(t["authorized"], false);
@@ -88,7 +93,10 @@ fn trust_follows_accreditation_revocation_and_time() {
     assert_eq!(view["revocations"], json!([revoke.id().to_hex()]));
 
     let subject = node.get(&format!("/v1/subjects/{UNI}")).json();
-    let accs = subject["accreditations"].as_array().cloned().unwrap_or_default();
+    let accs = subject["accreditations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(accs.len(), 1);
     assert_eq!(accs[0]["effective_now"], false);
     assert_eq!(accs[0]["reason_now"], "issuer_revoked");
@@ -96,7 +104,10 @@ fn trust_follows_accreditation_revocation_and_time() {
     // Blocks and the export page list what was accepted, in ledger order.
     let blocks = node.get("/v1/blocks").json();
     assert_eq!(blocks["height"], 2);
-    assert_eq!(node.get("/v1/blocks/2").json()["entries"], json!([revoke.id().to_hex()]));
+    assert_eq!(
+        node.get("/v1/blocks/2").json()["entries"],
+        json!([revoke.id().to_hex()])
+    );
     node.get("/v1/blocks/3").problem(404);
     let page = node.get("/v1/entries?from_height=1&max_blocks=1").json();
     assert_eq!(page["entries"].as_array().map(Vec::len), Some(2));
@@ -126,17 +137,19 @@ fn trqp_authorization_and_recognition() {
     let authority = testkit::authority(&s.fx);
     submit(&node, &authority);
     submit(&node, &uni_accreditation(&s.fx, &authority));
-    let recognized = s
-        .fx
-        .accredit(&uni())
-        .recognition()
-        .grant("issue", "UniversityDegree")
-        .controller(key(21).did())
-        .by_roots(&s.fx.root_keys(1));
+    let recognized =
+        s.fx.accredit(&uni())
+            .recognition()
+            .grant("issue", "UniversityDegree")
+            .controller(key(21).did())
+            .by_roots(&s.fx.root_keys(1));
     submit(&node, &recognized);
 
     let r = node.post("/authorization", &trqp(&s.fx, json!({})));
-    assert_eq!((r.status, r.content_type.as_str()), (200, "application/json"));
+    assert_eq!(
+        (r.status, r.content_type.as_str()),
+        (200, "application/json")
+    );
     let a = r.json();
     assert_eq!(a["entity_id"], UNI);
     assert_eq!(a["authority_id"], "did:web:registry.example");
@@ -144,8 +157,12 @@ fn trqp_authorization_and_recognition() {
     assert_eq!(a["resource"], "UniversityDegree");
     assert_eq!(a["authorized"], true);
     assert!(a.get("time_requested").is_none(), "{a}");
-    assert!(a["time_evaluated"].as_str().is_some_and(|t| t.ends_with('Z')));
-    assert!(a["message"].as_str().is_some_and(|m| m.contains("is authorized")));
+    assert!(a["time_evaluated"]
+        .as_str()
+        .is_some_and(|t| t.ends_with('Z')));
+    assert!(a["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("is authorized")));
 
     // Another action: a known authority that does not authorize is 200 with false.
     let ctx = json!({"context": {"time": "2025-01-01T00:00:00Z", "purpose": "test"}});
@@ -154,8 +171,16 @@ fn trqp_authorization_and_recognition() {
     let a = node.post("/authorization", &body).json();
     assert_eq!(a["authorized"], false);
     assert_eq!(a["time_requested"], "2025-01-01T00:00:00Z");
-    assert_eq!(a["context"], json!({"time": "2025-01-01T00:00:00Z", "purpose": "test"}));
-    assert!(a["message"].as_str().is_some_and(|m| m.contains("no_accreditation")), "{a}");
+    assert_eq!(
+        a["context"],
+        json!({"time": "2025-01-01T00:00:00Z", "purpose": "test"})
+    );
+    assert!(
+        a["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no_accreditation")),
+        "{a}"
+    );
 
     let r = node.post("/recognition", &trqp(&s.fx, json!({})));
     let a = r.json();
@@ -163,20 +188,35 @@ fn trqp_authorization_and_recognition() {
     assert!(a.get("authorized").is_none());
     // At a time before the recognition's validity? It is valid from 0: still recognized.
     let a = node
-        .post("/recognition", &trqp(&s.fx, json!({"context": {"time": "1971-01-01T00:00:00Z"}})))
+        .post(
+            "/recognition",
+            &trqp(&s.fx, json!({"context": {"time": "1971-01-01T00:00:00Z"}})),
+        )
         .json();
     assert_eq!(a["recognized"], true, "{a}");
 
-    let r = node.post("/authorization", &trqp(&s.fx, json!({"authority_id": "did:web:other.example"})));
+    let r = node.post(
+        "/authorization",
+        &trqp(&s.fx, json!({"authority_id": "did:web:other.example"})),
+    );
     assert_eq!(r.problem(404), "unknown_authority");
     let bad_time = json!({"context": {"time": "2025-01-01T01:00:00+01:00"}});
     let r = node.post("/authorization", &trqp(&s.fx, bad_time));
     assert_eq!(r.problem(400), "invalid_time");
-    let r = node.post("/recognition", &trqp(&s.fx, json!({"context": {"time": "soon"}})));
+    let r = node.post(
+        "/recognition",
+        &trqp(&s.fx, json!({"context": {"time": "soon"}})),
+    );
     assert_eq!(r.problem(400), "invalid_time");
-    let r = node.post("/authorization", &json!({"entity_id": UNI, "action": "issue"}));
+    let r = node.post(
+        "/authorization",
+        &json!({"entity_id": UNI, "action": "issue"}),
+    );
     assert_eq!(r.problem(422), "invalid_body");
-    let r = node.post("/authorization", &trqp(&s.fx, json!({"context": {"time": 5}})));
+    let r = node.post(
+        "/authorization",
+        &trqp(&s.fx, json!({"context": {"time": 5}})),
+    );
     assert_eq!(r.problem(422), "invalid_body");
     let r = node.post("/authorization", &trqp(&s.fx, json!({"action": ""})));
     assert_eq!(r.problem(400), "missing_parameter");
@@ -210,23 +250,43 @@ fn bad_requests_get_problems_and_the_node_keeps_serving() {
     forged.body.nonce += 1; // the signature no longer matches the entry id
     let r = node.post("/v1/entries", &forged);
     assert_eq!(r.problem(400), "bad_signature");
-    assert!(r.json()["detail"].as_str().is_some_and(|d| d.contains("does not verify")), "{r:?}");
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("does not verify")),
+        "{r:?}"
+    );
     let other = Fixture::new(2, 1, 4);
     let r = node.post("/v1/entries", &testkit::authority(&other));
     assert_eq!(r.problem(400), "wrong_registry");
     let mut unsigned = good.clone();
     unsigned.signatures.clear();
-    assert_eq!(node.post("/v1/entries", &unsigned).problem(400), "malformed");
+    assert_eq!(
+        node.post("/v1/entries", &unsigned).problem(400),
+        "malformed"
+    );
 
     assert_eq!(node.get("/v1/nowhere").problem(404), "not_found");
-    assert_eq!(node.request("DELETE", "/v1/status").problem(405), "method_not_allowed");
-    assert_eq!(node.request("PUT", "/authorization").problem(405), "method_not_allowed");
+    assert_eq!(
+        node.request("DELETE", "/v1/status").problem(405),
+        "method_not_allowed"
+    );
+    assert_eq!(
+        node.request("PUT", "/authorization").problem(405),
+        "method_not_allowed"
+    );
     assert_eq!(node.get("/v1/entries/xyz").problem(400), "invalid_id");
     let unknown = format!("/v1/entries/{}", good.id());
     assert_eq!(node.get(&unknown).problem(404), "unknown_entry");
     assert_eq!(node.get("/v1/blocks/-1").problem(400), "invalid_height");
-    assert_eq!(node.get("/v1/blocks?limit=many").problem(400), "invalid_query");
-    assert_eq!(node.get("/v1/trust?entity_id=x&action=a").problem(400), "invalid_query");
+    assert_eq!(
+        node.get("/v1/blocks?limit=many").problem(400),
+        "invalid_query"
+    );
+    assert_eq!(
+        node.get("/v1/trust?entity_id=x&action=a").problem(400),
+        "invalid_query"
+    );
     let extra = "/v1/trust?entity_id=x&action=a&resource=r&color=red";
     assert_eq!(node.get(extra).problem(400), "invalid_query");
     let offset = "/v1/trust?entity_id=x&action=a&resource=r&at=2025-01-01T00:00:00%2B02:00";
@@ -236,5 +296,8 @@ fn bad_requests_get_problems_and_the_node_keeps_serving() {
     assert_eq!(submit(&node, &good)["status"], "accepted");
     assert_eq!(node.status()["entries"], 1);
     let metrics = node.get("/metrics").text;
-    assert!(metrics.contains("registry_submissions_total{outcome=\"rejected\"} 3\n"), "{metrics}");
+    assert!(
+        metrics.contains("registry_submissions_total{outcome=\"rejected\"} 3\n"),
+        "{metrics}"
+    );
 }

@@ -56,7 +56,10 @@ fn concurrent_submitters_share_flushes_and_a_restart_keeps_everything() {
     let node = Node::run(&s.dir);
     let again = node.status();
     for field in ["state_root", "head", "height", "entries", "registry_id"] {
-        assert_eq!(again[field], status[field], "{field} changed across a restart");
+        assert_eq!(
+            again[field], status[field],
+            "{field} changed across a restart"
+        );
     }
     for entry in entries.iter().chain([&authority]) {
         let v: Value = node.get(&format!("/v1/entries/{}", entry.id())).json();
@@ -82,7 +85,13 @@ fn tamper(dir: &std::path::Path, keys: &[Vec<u8>]) {
 }
 
 fn refused(dir: &std::path::Path) -> String {
-    let out = run_cli(&["run", "--data-dir", &dir.to_string_lossy(), "--api", "127.0.0.1:0"]);
+    let out = run_cli(&[
+        "run",
+        "--data-dir",
+        &dir.to_string_lossy(),
+        "--api",
+        "127.0.0.1:0",
+    ]);
     assert!(!out.status.success(), "a damaged ledger was served");
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     eprintln!("start-up refused: {err}");
@@ -109,7 +118,10 @@ fn a_ledger_missing_its_head_block_is_refused() {
     tamper(&s.dir, &[head_block]);
     let err = refused(&s.dir);
     assert!(err.contains("refusing to start"), "{err}");
-    assert!(err.contains("block 2"), "the message names the damage: {err}");
+    assert!(
+        err.contains("block 2"),
+        "the message names the damage: {err}"
+    );
 }
 
 #[test]
@@ -120,5 +132,8 @@ fn a_ledger_missing_an_entry_is_refused() {
     tamper(&s.dir, &[entry_key]);
     let err = refused(&s.dir);
     assert!(err.contains("refusing to start"), "{err}");
-    assert!(err.contains("entries stored"), "the message names the damage: {err}");
+    assert!(
+        err.contains("entries stored"),
+        "the message names the damage: {err}"
+    );
 }

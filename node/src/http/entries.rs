@@ -42,7 +42,14 @@ pub async fn submit(
         }
     };
     st.metrics.submission(metric);
-    Ok((StatusCode::ACCEPTED, Json(Submitted { id, status, missing })))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Submitted {
+            id,
+            status,
+            missing,
+        }),
+    ))
 }
 
 /// Whether the accreditation `id` is effective at `now`, and why not (`None, None` for
@@ -134,7 +141,10 @@ pub async fn page(
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> Result<Json<EntryPage>, ApiError> {
     let from = p.from_height.unwrap_or(1).max(1);
-    let max = p.max_blocks.unwrap_or(MAX_PAGE_BLOCKS).clamp(1, MAX_PAGE_BLOCKS);
+    let max = p
+        .max_blocks
+        .unwrap_or(MAX_PAGE_BLOCKS)
+        .clamp(1, MAX_PAGE_BLOCKS);
     let page = st
         .writer
         .read(move |l| read_page(l, from, max))

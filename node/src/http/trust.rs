@@ -34,7 +34,13 @@ pub async fn trust(
     let now = crate::now();
     let at = p.at.as_deref().map(|s| parse_time("at", s)).transpose()?;
     let kind = p.kind.unwrap_or(Kind::Authorization);
-    let decision = st.evaluate(&p.entity_id, &p.action, &p.resource, kind, at.unwrap_or(now));
+    let decision = st.evaluate(
+        &p.entity_id,
+        &p.action,
+        &p.resource,
+        kind,
+        at.unwrap_or(now),
+    );
     let head = st.head();
     let (authorized, reason, accreditation, chain) = match decision {
         Decision::Authorized { chain } => (true, None, chain.first().copied(), chain),

@@ -106,7 +106,7 @@ impl Actor {
     /// Queues a submission into `batch` or serves a read at once; true for `Shutdown`.
     fn take(&mut self, command: Command, batch: &mut Vec<WriteRequest>) -> bool {
         match command {
-            Command::Write(request) => batch.push(request),
+            Command::Write(request) => batch.push(*request),
             Command::Read(job) => job(self.ledger.as_ref()),
             Command::Shutdown => return true,
         }

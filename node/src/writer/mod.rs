@@ -65,7 +65,8 @@ pub struct WriteRequest {
 
 /// What the writer's mailbox carries.
 pub enum Command {
-    Write(WriteRequest),
+    /// Boxed: an entry is large, and reads and shutdowns share the mailbox.
+    Write(Box<WriteRequest>),
     Read(ReadJob),
     /// Finish what is queued before this, flush, and stop.
     Shutdown,
@@ -93,7 +94,7 @@ impl WriterHandle {
     /// instead of queueing without bound.
     pub async fn submit(&self, entry: SignedEntry) -> Result<Outcome, WriterError> {
         let (reply, rx) = oneshot::channel();
-        self.try_send(Command::Write(WriteRequest { entry, reply }))?;
+        self.try_send(Command::Write(Box::new(WriteRequest { entry, reply })))?;
         rx.await.map_err(|_| WriterError::Stopped)?
     }
 

@@ -42,7 +42,11 @@ pub fn init(data_dir: &Path, genesis: &Genesis) -> Output {
         "--genesis",
         &file.to_string_lossy(),
     ]);
-    assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "init failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -90,7 +94,10 @@ impl Reply {
         assert_eq!(self.content_type, "application/problem+json", "{self:?}");
         let p = self.json();
         assert_eq!(p["status"], status, "{self:?}");
-        assert!(p["title"].as_str().is_some_and(|t| !t.is_empty()), "{self:?}");
+        assert!(
+            p["title"].as_str().is_some_and(|t| !t.is_empty()),
+            "{self:?}"
+        );
         assert!(p["detail"].as_str().is_some(), "{self:?}");
         let kind = p["type"].as_str().unwrap_or_default();
         kind.strip_prefix("urn:trust-registry:problem:")
@@ -157,7 +164,9 @@ impl Node {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn reply(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Reply, ureq::Error> {
+    fn reply(
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Reply, ureq::Error> {
         let mut resp = resp?;
         let content_type = resp
             .headers()
@@ -177,7 +186,8 @@ impl Node {
     }
 
     pub fn get(&self, path: &str) -> Reply {
-        self.try_get(path).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        self.try_get(path)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
     pub fn post(&self, path: &str, body: &impl serde::Serialize) -> Reply {
@@ -220,7 +230,11 @@ impl Node {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "node did not stop: {}", self.logs());
+            assert!(
+                Instant::now() < deadline,
+                "node did not stop: {}",
+                self.logs()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
