@@ -73,9 +73,18 @@ fn init_validates_the_genesis_and_refuses_to_run_twice() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid genesis"));
     assert!(!other.exists(), "nothing is created for an invalid genesis");
 
-    let node = Node::run(&dir);
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let node = Node::spawn(
+        &["run", "--data-dir", &dir_arg, "--log-format", "json"],
+        tmp.path(),
+    );
     let status = node.status();
     assert_eq!(status["threshold"], 2);
+    let logs = node.logs();
+    let first = logs.lines().next().unwrap_or_default();
+    let line: serde_json::Value = serde_json::from_str(first)
+        .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {first}"));
+    assert_eq!(line["level"], "INFO", "{line}");
     assert_eq!(status["roots"].as_array().map(Vec::len), Some(3));
     assert!(node.stop().success());
 }
