@@ -1,1 +1,195 @@
-fn main() {}
+//! `registry-node`: the trust registry daemon (DESIGN section 10).
+//!
+//! # Layout
+//! - `config`: configuration structs; defaults, then a TOML file, then flags.
+//! - `setup`: the data directory, `init`, and the dev registry of `--dev`.
+//! - `dev`: what `--dev` prints for people trying the registry.
+//! - `daemon`: start-up checks, serving, and shutdown on SIGINT/SIGTERM.
+//! - `writer`: the one owner of the ledger; group commit on its own thread.
+//! - `http`: the HTTP API (native, TRQP v2, metrics) and its problem+json errors.
+//! - `metrics`: Prometheus counters and histograms in atomics.
+
+mod config;
+mod daemon;
+mod dev;
+mod http;
+mod metrics;
+mod setup;
+mod writer;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use registry_core::Timestamp;
+
+use config::{ApiConfig, Config, LogFormat, Overrides};
+use setup::DataDir;
+
+/// The data directory of `--dev` when none is given.
+const DEV_DATA_DIR: &str = "./.registry-dev";
+
+/// The trust registry daemon.
+#[derive(Debug, Parser)]
+#[command(
+    name = "registry-node",
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    arg_required_else_help = true
+)]
+struct Cli {
+    /// Run one node on an embedded development registry, created on first use.
+    #[arg(long)]
+    dev: bool,
+    /// With --dev: the data directory [default: ./.registry-dev].
+    #[arg(long, value_name = "DIR", requires = "dev")]
+    data_dir: Option<PathBuf>,
+    /// With --dev: the address the HTTP API listens on.
+    #[arg(long, value_name = "ADDR", requires = "dev")]
+    api: Option<SocketAddr>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a data directory: node key, copy of the genesis, empty ledger.
+    Init {
+        /// The data directory to create.
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+        /// The registry's genesis file (JSON).
+        #[arg(long, value_name = "FILE")]
+        genesis: PathBuf,
+    },
+    /// Run a node from an initialised data directory.
+    Run(RunArgs),
+    /// Print the merged configuration (defaults, file, flags) as TOML.
+    DumpConfig(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The node's data directory (made by `init`).
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// Configuration file [default: DIR/config.toml when present].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The address the HTTP API listens on.
+    #[arg(long, value_name = "ADDR")]
+    api: Option<SocketAddr>,
+    /// Log format.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
+}
+
+impl RunArgs {
+    fn config(&self) -> anyhow::Result<Config> {
+        let overrides = Overrides {
+            api_addr: self.api,
+            log_format: self.log_format,
+        };
+        Config::load(&self.data_dir, self.config.as_deref(), &overrides)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Init { data_dir, genesis }) => init(&data_dir, &genesis),
+        Some(Command::Run(args)) => args.config().and_then(|c| run(&args.data_dir, &c, None)),
+        Some(Command::DumpConfig(args)) => args
+            .config()
+            .and_then(|c| c.to_toml())
+            .map(|text| print!("{text}")),
+        None => dev(cli.data_dir, cli.api),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The clock, read in one place: registry-core takes time as a parameter.
+pub fn now() -> Timestamp {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Timestamp(secs)
+}
+
+fn init(data_dir: &std::path::Path, genesis_file: &std::path::Path) -> anyhow::Result<()> {
+    let genesis = setup::read_genesis(genesis_file)?;
+    setup::init(&DataDir::new(data_dir), &genesis)?;
+    println!("{}", genesis.registry_id());
+    eprintln!(
+        "initialised {} for registry {:?} ({}); start it with `registry-node run --data-dir {}`",
+        data_dir.display(),
+        genesis.name,
+        genesis.authority_id,
+        data_dir.display()
+    );
+    Ok(())
+}
+
+fn dev(data_dir: Option<PathBuf>, api: Option<SocketAddr>) -> anyhow::Result<()> {
+    let dir = DataDir::new(&data_dir.unwrap_or_else(|| PathBuf::from(DEV_DATA_DIR)));
+    let overrides = Overrides {
+        api_addr: api,
+        log_format: None,
+    };
+    let config = Config::load(dir.path(), None, &overrides)?;
+    let registry = setup::prepare_dev(&dir)?;
+    let banner_dir = dir.clone();
+    let banner: Banner = Box::new(move |addr| dev::print_banner(&banner_dir, &registry, addr));
+    run(dir.path(), &config, Some(banner))
+}
+
+/// Runs once the API socket is bound.
+type Banner = Box<dyn FnOnce(SocketAddr) + Send>;
+
+fn run(data_dir: &std::path::Path, config: &Config, banner: Option<Banner>) -> anyhow::Result<()> {
+    init_logging(config)?;
+    let loaded = daemon::load(&DataDir::new(data_dir), config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("registry-node")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(daemon::serve(loaded, config, |addr| {
+        if let Some(banner) = banner {
+            banner(addr);
+        }
+    }))
+}
+
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(directives),
+        _ => EnvFilter::try_new(&config.log.level),
+    }
+    .context("invalid log level (log.level or RUST_LOG)")?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let installed = match config.log.format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    installed.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
+}
+
+/// Whether `addr` is the API address clients use when given no `--node`.
+fn is_default_api(addr: SocketAddr) -> bool {
+    addr == ApiConfig::default().addr
+}

@@ -1,0 +1,267 @@
+//! Node configuration: defaults, then a TOML file, then command-line flags.
+//!
+//! Every section and field has a default, so an empty file (or none) is a valid
+//! configuration; unknown fields are errors, so a misspelt setting is never silently
+//! ignored. `node/config.example.toml` documents every field and must equal the defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use registry_core::block::MAX_BLOCK_ENTRIES;
+use serde::{Deserialize, Serialize};
+
+/// The file read from the data directory when no `--config` is given.
+pub const CONFIG_FILE: &str = "config.toml";
+/// Largest configuration file read.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The whole configuration of a node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The HTTP API (native and TRQP).
+    pub api: ApiConfig,
+    /// Acceptance of entries.
+    pub registry: RegistryConfig,
+    /// The ledger writer (group commit).
+    pub writer: WriterConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[api]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Address the HTTP API listens on.
+    pub addr: SocketAddr,
+    /// Largest request body accepted, in bytes; larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// Requests served at once; further requests get 503 until one finishes.
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> ApiConfig {
+        ApiConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 7070)),
+            max_body_bytes: 262_144,
+            max_concurrent_requests: 1024,
+        }
+    }
+}
+
+/// `[registry]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// Entries that may wait for a missing reference; the oldest is dropped past this.
+    pub pending_capacity: usize,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> RegistryConfig {
+        RegistryConfig {
+            pending_capacity: registry_core::registry::DEFAULT_PENDING_CAPACITY,
+        }
+    }
+}
+
+/// `[writer]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WriterConfig {
+    /// Most submissions checked, admitted and flushed together in one group commit.
+    pub max_batch: usize,
+    /// Capacity of the writer's mailbox; submissions beyond it get 503.
+    pub queue: usize,
+}
+
+impl Default for WriterConfig {
+    fn default() -> WriterConfig {
+        WriterConfig {
+            max_batch: 1024,
+            queue: 4096,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `human` (readable lines) or `json` (one object per line).
+    pub format: LogFormat,
+    /// A tracing filter: a level (`info`) or directives (`info,registry_node=debug`);
+    /// the `RUST_LOG` environment variable overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> LogConfig {
+        LogConfig {
+            format: LogFormat::Human,
+            level: "info".into(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Settings given on the command line; they win over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub api_addr: Option<SocketAddr>,
+    pub log_format: Option<LogFormat>,
+}
+
+impl Config {
+    /// Defaults, then `file` (or `DATA_DIR/config.toml` when it exists), then `overrides`.
+    pub fn load(
+        data_dir: &Path,
+        file: Option<&Path>,
+        overrides: &Overrides,
+    ) -> anyhow::Result<Config> {
+        let implicit = data_dir.join(CONFIG_FILE);
+        let path: Option<PathBuf> = match file {
+            Some(f) => Some(f.to_path_buf()),
+            None => implicit.is_file().then_some(implicit),
+        };
+        let mut config = match path {
+            Some(p) => Config::from_toml(&read_limited(&p)?)
+                .with_context(|| format!("invalid configuration file {}", p.display()))?,
+            None => Config::default(),
+        };
+        config.apply(overrides);
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        toml::to_string(self).context("cannot write the configuration as TOML")
+    }
+
+    pub fn apply(&mut self, overrides: &Overrides) {
+        if let Some(addr) = overrides.api_addr {
+            self.api.addr = addr;
+        }
+        if let Some(format) = overrides.log_format {
+            self.log.format = format;
+        }
+    }
+
+    /// Refuses settings the node cannot run with.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.api.max_body_bytes < 1024 {
+            bail!("api.max_body_bytes must be at least 1024");
+        }
+        if self.api.max_concurrent_requests == 0 {
+            bail!("api.max_concurrent_requests must be at least 1");
+        }
+        // Rebuilding state at start-up can hold one block's worth of entries pending (a
+        // block is read in id order, so an entry may come before one it refers to).
+        if self.registry.pending_capacity < MAX_BLOCK_ENTRIES {
+            bail!("registry.pending_capacity must be at least {MAX_BLOCK_ENTRIES}");
+        }
+        if !(1..=65_536).contains(&self.writer.max_batch) {
+            bail!("writer.max_batch must be between 1 and 65536");
+        }
+        if !(1..=1_000_000).contains(&self.writer.queue) {
+            bail!("writer.queue must be between 1 and 1000000");
+        }
+        if self.log.level.trim().is_empty() {
+            bail!("log.level must not be empty");
+        }
+        Ok(())
+    }
+}
+
+fn read_limited(path: &Path) -> anyhow::Result<String> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+    if meta.len() > MAX_CONFIG_BYTES {
+        bail!(
+            "configuration file {} is larger than {MAX_CONFIG_BYTES} bytes",
+            path.display()
+        );
+    }
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read configuration file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Config {
+        Config::from_toml(text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn example_file_documents_the_defaults() {
+        let example = parse(include_str!("../config.example.toml"));
+        assert_eq!(example, Config::default());
+        assert!(example.validate().is_ok());
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults_and_dump_round_trips() {
+        assert_eq!(parse(""), Config::default());
+        let dumped = Config::default().to_toml().unwrap_or_default();
+        assert_eq!(parse(&dumped), Config::default());
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_flags_override_file() {
+        let mut c = parse("[api]\naddr = \"127.0.0.1:9000\"\n[log]\nformat = \"json\"\n");
+        assert_eq!(c.api.addr.port(), 9000);
+        assert_eq!(c.api.max_body_bytes, ApiConfig::default().max_body_bytes);
+        assert_eq!(c.log.format, LogFormat::Json);
+        c.apply(&Overrides {
+            api_addr: Some(SocketAddr::from(([127, 0, 0, 1], 9001))),
+            log_format: None,
+        });
+        assert_eq!(c.api.addr.port(), 9001);
+        assert_eq!(c.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_refused() {
+        assert!(Config::from_toml("[api]\nadr = \"127.0.0.1:1\"\n").is_err());
+        assert!(Config::from_toml("[nope]\n").is_err());
+        assert!(Config::from_toml("[log]\nformat = \"xml\"\n").is_err());
+        let mut c = Config::default();
+        c.writer.max_batch = 0;
+        assert!(c.validate().is_err());
+        let mut c = Config::default();
+        c.registry.pending_capacity = 10;
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn load_reads_the_data_dir_file_unless_one_is_named() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let none = Config::load(dir.path(), None, &Overrides::default());
+        assert_eq!(none.ok(), Some(Config::default()));
+        std::fs::write(dir.path().join(CONFIG_FILE), "[writer]\nqueue = 7\n").unwrap_or(());
+        let implicit = Config::load(dir.path(), None, &Overrides::default());
+        assert_eq!(implicit.map(|c| c.writer.queue).ok(), Some(7));
+        let named = dir.path().join("other.toml");
+        std::fs::write(&named, "[writer]\nqueue = 9\n").unwrap_or(());
+        let explicit = Config::load(dir.path(), Some(&named), &Overrides::default());
+        assert_eq!(explicit.map(|c| c.writer.queue).ok(), Some(9));
+        let missing = dir.path().join("missing.toml");
+        assert!(Config::load(dir.path(), Some(&missing), &Overrides::default()).is_err());
+    }
+}

@@ -1,0 +1,221 @@
+//! Start-up, serving and shutdown of a node.
+//!
+//! Start-up never serves from a damaged ledger: it opens the ledger (the store's cheap
+//! start-up check), rebuilds the registry from every stored entry, and refuses to start
+//! unless the rebuilt state root equals the head block's. Shutdown (SIGINT or SIGTERM)
+//! stops accepting connections, lets in-flight requests finish, lets the writer drain its
+//! mailbox and flush, and returns.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use registry_core::keys::read_key_file;
+use registry_core::registry::{IngestReport, Outcome, Registry};
+use registry_core::store::Ledger;
+use registry_core::trie::Trie;
+use registry_core::Hash;
+use tokio::sync::Semaphore;
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::setup::{read_genesis, DataDir};
+use crate::writer::{self, Head};
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A node whose ledger is open and whose registry is rebuilt, ready to serve.
+#[derive(Debug)]
+pub struct Loaded {
+    dir: DataDir,
+    ledger: Ledger,
+    registry: Registry,
+    trie: Trie,
+    head: Head,
+}
+
+/// Opens and checks everything in the data directory. Blocking; runs before the runtime.
+pub fn load(dir: &DataDir, config: &Config) -> anyhow::Result<Loaded> {
+    let started = Instant::now();
+    if !dir.ledger().exists() {
+        bail!(
+            "{} holds no ledger; create one with `registry-node init --data-dir {} --genesis FILE`",
+            dir.path().display(),
+            dir.path().display()
+        );
+    }
+    read_key_file(&dir.node_key()).context("cannot use the node key")?;
+    let ledger = Ledger::open(&dir.ledger()).map_err(|e| {
+        anyhow!(
+            "refusing to start: {e}. A node never serves from a damaged ledger; \
+             `registry ledger verify --data-dir {}` names the first bad block",
+            dir.path().display()
+        )
+    })?;
+    if dir.genesis().exists() {
+        let copy = read_genesis(&dir.genesis())?;
+        if copy != *ledger.genesis() {
+            bail!(
+                "refusing to start: {} is not the genesis of the ledger in {}",
+                dir.genesis().display(),
+                dir.ledger().display()
+            );
+        }
+    }
+    let (mut registry, mut trie) = rebuild(&ledger, config.registry.pending_capacity)?;
+    let root = trie.root();
+    let expected = ledger.head().map(|b| b.state_root).unwrap_or(Hash::ZERO);
+    if root != expected || registry.state_root() != expected {
+        bail!(
+            "refusing to start: the ledger is damaged: its entries hash to state root {root}, \
+             but its head block (height {}) records {expected}",
+            ledger.height()
+        );
+    }
+    let head = Head {
+        height: ledger.height(),
+        hash: ledger.head_hash(),
+        state_root: root,
+        entries: ledger.entry_count(),
+    };
+    info!(
+        registry = %ledger.registry_id(),
+        entries = head.entries,
+        height = head.height,
+        state_root = %root,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "ledger loaded"
+    );
+    Ok(Loaded {
+        dir: dir.clone(),
+        ledger,
+        registry,
+        trie,
+        head,
+    })
+}
+
+/// Rebuilds the registry from the ledger's entries (their signatures were checked before
+/// they were written), and the trie of the ledger's ids. Every stored entry must be
+/// accepted again: one that is not means the ledger does not hold what the node wrote.
+fn rebuild(ledger: &Ledger, pending_capacity: usize) -> anyhow::Result<(Registry, Trie)> {
+    let entries = ledger
+        .load_all()
+        .map_err(|e| anyhow!("refusing to start: {e}"))?;
+    let mut registry = Registry::new(ledger.genesis().clone(), pending_capacity);
+    let mut trie = Trie::new();
+    let mut report = IngestReport::default();
+    for entry in entries {
+        let id = entry.id();
+        trie.insert(id);
+        if let Outcome::Rejected(why) = registry.offer_checked(entry, &mut report) {
+            bail!("refusing to start: the ledger holds entry {id}, which is invalid: {why}");
+        }
+    }
+    if registry.pending_len() > 0 {
+        bail!(
+            "refusing to start: {} entries of the ledger refer to entries it does not hold",
+            registry.pending_len()
+        );
+    }
+    Ok((registry, trie))
+}
+
+/// Serves the API until SIGINT or SIGTERM, then shuts down cleanly. `on_bound` runs once
+/// the API socket is bound (dev mode prints its banner there).
+pub async fn serve(
+    loaded: Loaded,
+    config: &Config,
+    on_bound: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let genesis = Arc::new(loaded.ledger.genesis().clone());
+    let registry_id = loaded.ledger.registry_id();
+    let registry = Arc::new(RwLock::new(loaded.registry));
+    let head = Arc::new(RwLock::new(loaded.head));
+    let (writer, writer_thread) = writer::spawn(
+        loaded.ledger,
+        loaded.dir.ledger(),
+        loaded.trie,
+        registry.clone(),
+        head.clone(),
+        config.writer.max_batch,
+        config.writer.queue,
+    )
+    .context("cannot start the ledger writer thread")?;
+    let state = AppState {
+        registry,
+        head,
+        writer: writer.clone(),
+        genesis,
+        registry_id,
+        metrics: Arc::new(Metrics::new()),
+        limiter: Arc::new(Semaphore::new(config.api.max_concurrent_requests)),
+    };
+    let app = http::router(state, &config.api);
+    let served = match tokio::net::TcpListener::bind(config.api.addr).await {
+        Ok(listener) => {
+            let addr = listener.local_addr().unwrap_or(config.api.addr);
+            info!(api = %format!("http://{addr}"), "serving the HTTP API");
+            on_bound(addr);
+            run_server(listener, app).await
+        }
+        Err(e) => Err(anyhow!("cannot listen on {}: {e}", config.api.addr)),
+    };
+    // Whatever happened to the server, let the writer finish what it acknowledged.
+    writer.shutdown().await;
+    drop(writer);
+    match tokio::task::spawn_blocking(move || writer_thread.join()).await {
+        Ok(Ok(())) => {}
+        _ => error!("the ledger writer thread panicked"),
+    }
+    served?;
+    info!("stopped");
+    Ok(())
+}
+
+async fn run_server(listener: tokio::net::TcpListener, app: axum::Router) -> anyhow::Result<()> {
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+    });
+    let mut server = std::pin::pin!(std::future::IntoFuture::into_future(server));
+    tokio::select! {
+        result = &mut server => return result.context("the HTTP server failed"),
+        signal = shutdown_signal() => info!(signal, "shutting down: finishing in-flight requests"),
+    }
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(DRAIN_TIMEOUT, server).await {
+        Ok(result) => result.context("the HTTP server failed"),
+        Err(_) => {
+            warn!("in-flight requests did not finish in time; closing them");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM, naming which.
+async fn shutdown_signal() -> &'static str {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => "SIGINT",
+        _ = terminate => "SIGTERM",
+    }
+}

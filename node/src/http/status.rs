@@ -1,0 +1,57 @@
+//! `GET /v1/status` and `GET /metrics`.
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::Json;
+use registry_core::api::Status;
+
+use super::AppState;
+use crate::metrics::Gauges;
+
+/// `GET /v1/status`: identity of the registry, the ledger head, and the roots in force.
+pub async fn status(State(st): State<AppState>) -> Json<Status> {
+    let head = st.head();
+    let (pending, roots, threshold) = {
+        let registry = st.registry();
+        let epoch = registry.state().current_epoch();
+        (registry.pending_len(), epoch.roots.clone(), epoch.threshold)
+    };
+    Json(Status {
+        registry_id: st.registry_id,
+        authority_id: st.genesis.authority_id.to_string(),
+        name: st.genesis.name.clone(),
+        peer_id: None,
+        listen_addrs: Vec::new(),
+        peers: 0,
+        height: head.height,
+        head: head.hash,
+        state_root: head.state_root,
+        entries: head.entries,
+        pending,
+        last_sync_at: None,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        roots,
+        threshold,
+        max_depth: st.genesis.max_depth,
+    })
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
+    let head = st.head();
+    let (pending, pending_dropped) = {
+        let registry = st.registry();
+        (registry.pending_len(), registry.pending_dropped())
+    };
+    let gauges = Gauges {
+        entries: head.entries,
+        pending,
+        height: head.height,
+        pending_dropped,
+    };
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        st.metrics.render(&gauges),
+    )
+}

@@ -1,0 +1,137 @@
+//! TRQP v2.0 HTTPS binding: `POST /authorization` and `POST /recognition`.
+//!
+//! `entity_id` is the accreditation's subject, `authority_id` must be the genesis's
+//! (any other is 404: this node knows no such authority), `context.time` (RFC 3339, Z
+//! only) is the time asked about. A known authority that does not authorize the entity is
+//! an answer (200, `false`), not an error. The context is echoed back.
+
+use axum::extract::State;
+use axum::Json;
+use registry_core::api::{TrqpAuthorization, TrqpRecognition, TrqpRequest};
+use registry_core::entry::Kind;
+use registry_core::eval::{Decision, Reason};
+use registry_core::Timestamp;
+
+use super::problem::{parse_time, required, ApiError, ApiJson};
+use super::AppState;
+use crate::metrics::QueryApi;
+
+/// A checked TRQP question and its answer.
+struct Answered {
+    req: TrqpRequest,
+    yes: bool,
+    time_requested: Option<Timestamp>,
+    time_evaluated: Timestamp,
+    message: String,
+}
+
+fn answer(st: &AppState, req: TrqpRequest, kind: Kind) -> Result<Answered, ApiError> {
+    required("entity_id", &req.entity_id)?;
+    required("authority_id", &req.authority_id)?;
+    required("action", &req.action)?;
+    required("resource", &req.resource)?;
+    if req.authority_id != st.genesis.authority_id.as_str() {
+        let shown: String = req.authority_id.chars().take(200).collect();
+        return Err(ApiError::not_found(
+            "unknown_authority",
+            format!(
+                "this node serves authority {}, not {shown}",
+                st.genesis.authority_id
+            ),
+        ));
+    }
+    let time_requested = match req.context.as_ref().and_then(|c| c.get("time")) {
+        Some(t) => Some(parse_time("context.time", t)?),
+        None => None,
+    };
+    let time_evaluated = crate::now();
+    let at = time_requested.unwrap_or(time_evaluated);
+    let decision = st.evaluate(&req.entity_id, &req.action, &req.resource, kind, at);
+    let yes = decision.is_authorized();
+    let message = explain(&req, kind, &decision);
+    Ok(Answered {
+        req,
+        yes,
+        time_requested,
+        time_evaluated,
+        message,
+    })
+}
+
+/// A sentence for people: what was decided and why.
+fn explain(req: &TrqpRequest, kind: Kind, decision: &Decision) -> String {
+    let (verb, negative) = match kind {
+        Kind::Authorization => ("is authorized", "is not authorized"),
+        Kind::Recognition => ("is recognized", "is not recognized"),
+    };
+    let what = format!(
+        "to {} {} under {}",
+        req.action, req.resource, req.authority_id
+    );
+    match decision {
+        Decision::Authorized { chain } => {
+            let first = chain.first().map(|id| id.to_string()).unwrap_or_default();
+            format!(
+                "{} {verb} {what} (accreditation {first}, chain of {} accreditation(s))",
+                req.entity_id,
+                chain.len()
+            )
+        }
+        Decision::Denied { reason, .. } => format!(
+            "{} {negative} {what}: {reason} ({})",
+            req.entity_id,
+            reason_text(*reason)
+        ),
+    }
+}
+
+fn reason_text(reason: Reason) -> &'static str {
+    match reason {
+        Reason::Revoked => "its accreditation was revoked",
+        Reason::IssuerRevoked => "an accreditation above it in its chain was revoked",
+        Reason::Expired => "its accreditation has expired",
+        Reason::NotYetValid => "its accreditation is not yet valid",
+        Reason::NotEntitled => "the author of its accreditation was not entitled to issue it",
+        Reason::NoAccreditation => "no accreditation grants this action on this resource",
+    }
+}
+
+/// `POST /authorization`.
+pub async fn authorization(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<TrqpRequest>,
+) -> Result<Json<TrqpAuthorization>, ApiError> {
+    let a = answer(&st, req, Kind::Authorization)?;
+    st.metrics.query(QueryApi::Authorization, a.yes);
+    Ok(Json(TrqpAuthorization {
+        entity_id: a.req.entity_id,
+        authority_id: a.req.authority_id,
+        action: a.req.action,
+        resource: a.req.resource,
+        authorized: a.yes,
+        time_requested: a.time_requested.map(Timestamp::to_rfc3339),
+        time_evaluated: a.time_evaluated.to_rfc3339(),
+        message: Some(a.message),
+        context: a.req.context,
+    }))
+}
+
+/// `POST /recognition`.
+pub async fn recognition(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<TrqpRequest>,
+) -> Result<Json<TrqpRecognition>, ApiError> {
+    let a = answer(&st, req, Kind::Recognition)?;
+    st.metrics.query(QueryApi::Recognition, a.yes);
+    Ok(Json(TrqpRecognition {
+        entity_id: a.req.entity_id,
+        authority_id: a.req.authority_id,
+        action: a.req.action,
+        resource: a.req.resource,
+        recognized: a.yes,
+        time_requested: a.time_requested.map(Timestamp::to_rfc3339),
+        time_evaluated: a.time_evaluated.to_rfc3339(),
+        message: Some(a.message),
+        context: a.req.context,
+    }))
+}

@@ -1,0 +1,107 @@
+//! `GET /v1/trust` (is E trusted for (action, resource) at T?) and
+//! `GET /v1/subjects/{entity_id}` (every accreditation of an entity).
+
+use axum::extract::State;
+use axum::Json;
+use registry_core::api::{
+    rfc3339, AccreditationView, Freshness, SubjectView, TrustAnswer, TrustParams,
+};
+use registry_core::entry::Kind;
+use registry_core::eval::{chain_of, Decision};
+
+use super::entries::effective_now;
+use super::problem::{parse_time, required, ApiError, ApiPath, ApiQuery};
+use super::AppState;
+use crate::metrics::QueryApi;
+
+/// How fresh answers are. Networking is not wired in yet: no peers, never synced.
+pub fn freshness() -> Freshness {
+    Freshness {
+        last_sync_at: None,
+        seconds_since_sync: None,
+        peers: 0,
+    }
+}
+
+/// `GET /v1/trust?entity_id=&action=&resource=[&at=RFC3339][&kind=recognition]`.
+pub async fn trust(
+    State(st): State<AppState>,
+    ApiQuery(p): ApiQuery<TrustParams>,
+) -> Result<Json<TrustAnswer>, ApiError> {
+    required("entity_id", &p.entity_id)?;
+    required("action", &p.action)?;
+    required("resource", &p.resource)?;
+    let now = crate::now();
+    let at = p.at.as_deref().map(|s| parse_time("at", s)).transpose()?;
+    let kind = p.kind.unwrap_or(Kind::Authorization);
+    let decision = st.evaluate(
+        &p.entity_id,
+        &p.action,
+        &p.resource,
+        kind,
+        at.unwrap_or(now),
+    );
+    let head = st.head();
+    let (authorized, reason, accreditation, chain) = match decision {
+        Decision::Authorized { chain } => (true, None, chain.first().copied(), chain),
+        Decision::Denied {
+            reason,
+            accreditation,
+        } => (false, Some(reason), accreditation, Vec::new()),
+    };
+    st.metrics.query(QueryApi::Trust, authorized);
+    Ok(Json(TrustAnswer {
+        authorized,
+        entity_id: p.entity_id,
+        action: p.action,
+        resource: p.resource,
+        kind,
+        time_requested: rfc3339(at),
+        time_evaluated: now.to_rfc3339(),
+        reason,
+        accreditation,
+        chain,
+        state_root: head.state_root,
+        height: head.height,
+        freshness: freshness(),
+    }))
+}
+
+/// `GET /v1/subjects/{entity_id}`: every accepted accreditation of the entity, with its
+/// status now (an unknown entity has none; that is not an error).
+pub async fn subject(
+    State(st): State<AppState>,
+    ApiPath(entity_id): ApiPath<String>,
+) -> Result<Json<SubjectView>, ApiError> {
+    required("entity_id", &entity_id)?;
+    let now = crate::now();
+    let registry = st.registry();
+    let state = registry.state();
+    let mut accreditations = Vec::new();
+    for id in state.accreditations_of(&entity_id) {
+        let Some((entry, acc)) = state.accreditation(id) else {
+            continue;
+        };
+        let (effective, reason) = effective_now(state, id, entry, now);
+        accreditations.push(AccreditationView {
+            id: *id,
+            kind: acc.kind,
+            grants: acc.grants.clone(),
+            author: entry.body.author,
+            label: acc.label.clone(),
+            issued_at: entry.body.issued_at.to_rfc3339(),
+            valid_from: acc.valid_from.to_rfc3339(),
+            valid_until: rfc3339(acc.valid_until),
+            effective_now: effective.unwrap_or(false),
+            reason_now: reason,
+            chain: chain_of(state, *id),
+            revocations: state.revocations_of(id).to_vec(),
+        });
+    }
+    drop(registry);
+    Ok(Json(SubjectView {
+        entity_id,
+        time_evaluated: now.to_rfc3339(),
+        accreditations,
+    }))
+}

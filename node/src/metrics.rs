@@ -1,0 +1,256 @@
+//! Prometheus metrics, kept in atomics and written out by hand in the text format.
+//!
+//! Counters and the request-latency histogram live here; gauges (entries, pending,
+//! height) are read from the registry and the ledger head when `/metrics` is scraped.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Route labels of the latency histogram: the router's templates, plus `unmatched`.
+pub const ROUTES: [&str; 11] = [
+    "/v1/status",
+    "/v1/entries",
+    "/v1/entries/{id}",
+    "/v1/trust",
+    "/v1/subjects/{entity_id}",
+    "/v1/blocks",
+    "/v1/blocks/{height}",
+    "/metrics",
+    "/authorization",
+    "/recognition",
+    "unmatched",
+];
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// What became of a submission, for `registry_submissions_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submission {
+    Accepted,
+    Duplicate,
+    Pending,
+    Rejected,
+    /// Queue full, storage failure or shutdown.
+    Error,
+}
+
+const SUBMISSIONS: [(Submission, &str); 5] = [
+    (Submission::Accepted, "accepted"),
+    (Submission::Duplicate, "duplicate"),
+    (Submission::Pending, "pending"),
+    (Submission::Rejected, "rejected"),
+    (Submission::Error, "error"),
+];
+
+/// Which API answered a trust question, for `registry_queries_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryApi {
+    Trust,
+    Authorization,
+    Recognition,
+}
+
+const APIS: [(QueryApi, &str); 3] = [
+    (QueryApi::Trust, "trust"),
+    (QueryApi::Authorization, "authorization"),
+    (QueryApi::Recognition, "recognition"),
+];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    /// Observations per bucket (not cumulative; the last slot is above every bound).
+    buckets: [AtomicU64; BUCKETS.len() + 1],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+/// Values read at scrape time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gauges {
+    pub entries: u64,
+    pub pending: usize,
+    pub height: u64,
+    pub pending_dropped: u64,
+}
+
+/// Every counter and histogram of the node.
+#[derive(Debug)]
+pub struct Metrics {
+    submissions: [AtomicU64; SUBMISSIONS.len()],
+    /// `[api][0 = authorized, 1 = denied]`.
+    queries: [[AtomicU64; 2]; APIS.len()],
+    http: Vec<Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        Metrics {
+            submissions: Default::default(),
+            queries: Default::default(),
+            http: ROUTES.iter().map(|_| Histogram::default()).collect(),
+        }
+    }
+
+    pub fn submission(&self, outcome: Submission) {
+        if let Some(i) = SUBMISSIONS.iter().position(|(o, _)| *o == outcome) {
+            self.submissions[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn query(&self, api: QueryApi, authorized: bool) {
+        if let Some(i) = APIS.iter().position(|(a, _)| *a == api) {
+            self.queries[i][usize::from(!authorized)].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Records one request's latency under its route template (`None`: no route).
+    pub fn observe(&self, route: Option<&str>, elapsed: Duration) {
+        let label = route.unwrap_or("unmatched");
+        let i = ROUTES
+            .iter()
+            .position(|r| *r == label)
+            .unwrap_or(ROUTES.len() - 1);
+        let Some(h) = self.http.get(i) else {
+            return;
+        };
+        let secs = elapsed.as_secs_f64();
+        let slot = BUCKETS
+            .iter()
+            .position(|le| secs <= *le)
+            .unwrap_or(BUCKETS.len());
+        h.buckets[slot].fetch_add(1, Ordering::Relaxed);
+        h.count.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        h.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self, g: &Gauges) -> String {
+        let mut out = String::with_capacity(4096);
+        gauge(
+            &mut out,
+            "registry_entries",
+            "Accepted entries in the ledger.",
+            g.entries,
+        );
+        let pending = g.pending as u64;
+        gauge(
+            &mut out,
+            "registry_pending",
+            "Entries waiting for a reference.",
+            pending,
+        );
+        gauge(
+            &mut out,
+            "registry_height",
+            "Height of the local ledger.",
+            g.height,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP registry_pending_dropped_total Pending entries dropped because the pool was full.\n\
+             # TYPE registry_pending_dropped_total counter\n\
+             registry_pending_dropped_total {}",
+            g.pending_dropped
+        );
+        let _ = writeln!(
+            out,
+            "# HELP registry_submissions_total Entries submitted over HTTP, by outcome.\n\
+             # TYPE registry_submissions_total counter"
+        );
+        for ((_, name), n) in SUBMISSIONS.iter().zip(&self.submissions) {
+            let n = n.load(Ordering::Relaxed);
+            let _ = writeln!(out, "registry_submissions_total{{outcome=\"{name}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP registry_queries_total Trust questions answered, by API and outcome.\n\
+             # TYPE registry_queries_total counter"
+        );
+        for ((_, api), counts) in APIS.iter().zip(&self.queries) {
+            for (outcome, n) in ["authorized", "denied"].iter().zip(counts) {
+                let n = n.load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "registry_queries_total{{api=\"{api}\",outcome=\"{outcome}\"}} {n}"
+                );
+            }
+        }
+        self.render_http(&mut out);
+        out
+    }
+
+    fn render_http(&self, out: &mut String) {
+        let name = "registry_http_request_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time to answer an HTTP request, by route.\n# TYPE {name} histogram"
+        );
+        for (route, h) in ROUTES.iter().zip(&self.http) {
+            let mut cumulative = 0u64;
+            for (le, n) in BUCKETS.iter().zip(&h.buckets) {
+                cumulative += n.load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{route=\"{route}\",le=\"{le}\"}} {cumulative}"
+                );
+            }
+            let count = h.count.load(Ordering::Relaxed);
+            let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
+            );
+            let _ = writeln!(out, "{name}_sum{{route=\"{route}\"}} {sum}");
+            let _ = writeln!(out, "{name}_count{{route=\"{route}\"}} {count}");
+        }
+    }
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_a_cumulative_histogram() {
+        let m = Metrics::new();
+        m.submission(Submission::Accepted);
+        m.submission(Submission::Accepted);
+        m.query(QueryApi::Recognition, false);
+        m.observe(Some("/v1/trust"), Duration::from_micros(700));
+        m.observe(Some("/v1/trust"), Duration::from_secs(10));
+        m.observe(Some("/nope"), Duration::from_millis(3));
+        let text = m.render(&Gauges {
+            entries: 5,
+            pending: 1,
+            height: 2,
+            pending_dropped: 0,
+        });
+        assert!(text.contains("registry_entries 5\n"), "{text}");
+        assert!(text.contains("registry_submissions_total{outcome=\"accepted\"} 2\n"));
+        assert!(text.contains("registry_queries_total{api=\"recognition\",outcome=\"denied\"} 1\n"));
+        let b = "registry_http_request_duration_seconds_bucket{route=\"/v1/trust\"";
+        assert!(text.contains(&format!("{b},le=\"0.0005\"}} 0\n")));
+        assert!(text.contains(&format!("{b},le=\"0.001\"}} 1\n")));
+        assert!(text.contains(&format!("{b},le=\"2.5\"}} 1\n")));
+        assert!(text.contains(&format!("{b},le=\"+Inf\"}} 2\n")));
+        assert!(text.contains("_count{route=\"unmatched\"} 1\n"));
+    }
+}

@@ -1,0 +1,271 @@
+//! The writer's run loop: group commit of submissions into ledger blocks.
+//!
+//! One batch at a time:
+//! 1. block for the first command, then take whatever else is already queued (up to
+//!    `max_batch` submissions) without waiting: concurrent submitters share one flush;
+//! 2. check structure and signatures with `check_batch`, holding no lock;
+//! 3. take the registry's write lock only for `admit` and `state_root`;
+//! 4. append the accepted entries (including pending ones they released) to the ledger,
+//!    in blocks of at most `MAX_BLOCK_ENTRIES`; `append` flushes;
+//! 5. only then answer each submitter.
+//!
+//! Accepted entries that could not be appended (disk full, I/O error) stay in a backlog
+//! that the next batch appends first; their submitters get a storage error. After a failed
+//! append the ledger is reopened, and the set of durable ids re-derived from disk, before
+//! anything else is written.
+//!
+//! Block state roots come from a trie of the ledger's own ids, kept here: the registry's
+//! trie also holds entries not yet durable, and a batch may need several blocks, each of
+//! which must carry the root over the ids up to and including it.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use registry_core::block::MAX_BLOCK_ENTRIES;
+use registry_core::registry::{check_batch, Outcome, Registry};
+use registry_core::store::{Ledger, StoreError};
+use registry_core::trie::Trie;
+use registry_core::verify::Verifier;
+use registry_core::{Hash, RegistryId, SignedEntry};
+use tokio::sync::mpsc;
+use tracing::{debug, error, info, warn};
+
+use super::{Command, Head, SharedHead, WriteRequest, WriterError, WriterHandle};
+
+/// Starts the writer thread. `trie` holds exactly the ids in `ledger`.
+pub fn spawn(
+    ledger: Ledger,
+    ledger_dir: PathBuf,
+    trie: Trie,
+    registry: Arc<RwLock<Registry>>,
+    head: SharedHead,
+    max_batch: usize,
+    queue: usize,
+) -> std::io::Result<(WriterHandle, JoinHandle<()>)> {
+    let (tx, rx) = mpsc::channel(queue.max(1));
+    let actor = Actor {
+        rx,
+        max_batch: max_batch.max(1),
+        registry_id: ledger.registry_id(),
+        ledger: Some(ledger),
+        ledger_dir,
+        trie: Some(trie),
+        verifier: Verifier::new(),
+        registry,
+        head,
+        backlog: Vec::new(),
+    };
+    let thread = std::thread::Builder::new()
+        .name("ledger-writer".into())
+        .spawn(move || actor.run())?;
+    Ok((WriterHandle { tx }, thread))
+}
+
+struct Actor {
+    rx: mpsc::Receiver<Command>,
+    max_batch: usize,
+    registry_id: RegistryId,
+    /// `None` after a failed write, until it is reopened.
+    ledger: Option<Ledger>,
+    ledger_dir: PathBuf,
+    /// The ids in the ledger; `None` when a failed append left it uncertain.
+    trie: Option<Trie>,
+    verifier: Verifier,
+    registry: Arc<RwLock<Registry>>,
+    head: SharedHead,
+    /// Accepted (in memory) but not yet durable, in acceptance order.
+    backlog: Vec<Arc<SignedEntry>>,
+}
+
+impl Actor {
+    fn run(mut self) {
+        loop {
+            let Some(first) = self.rx.blocking_recv() else {
+                break;
+            };
+            let mut batch = Vec::new();
+            let mut stop = self.take(first, &mut batch);
+            while !stop && batch.len() < self.max_batch {
+                match self.rx.try_recv() {
+                    Ok(command) => stop = self.take(command, &mut batch),
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() || !self.backlog.is_empty() {
+                self.commit(batch);
+            }
+            if stop {
+                break;
+            }
+        }
+        self.finish();
+    }
+
+    /// Queues a submission into `batch` or serves a read at once; true for `Shutdown`.
+    fn take(&mut self, command: Command, batch: &mut Vec<WriteRequest>) -> bool {
+        match command {
+            Command::Write(request) => batch.push(*request),
+            Command::Read(job) => job(self.ledger.as_ref()),
+            Command::Shutdown => return true,
+        }
+        false
+    }
+
+    fn commit(&mut self, batch: Vec<WriteRequest>) {
+        let started = Instant::now();
+        let size = batch.len();
+        let (entries, replies): (Vec<SignedEntry>, Vec<_>) =
+            batch.into_iter().map(|r| (r.entry, r.reply)).unzip();
+        // Signatures are the expensive part; they need no registry state.
+        let checked = check_batch(&self.registry_id, &mut self.verifier, entries);
+        let (report, registry_root) = {
+            let mut registry = match self.registry.write() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let report = registry.admit(checked);
+            let root = registry.state_root();
+            (report, root)
+        };
+        for (id, why) in &report.late_rejections {
+            debug!(entry = %id, reason = %why, "released pending entry turned out invalid");
+        }
+        let accepted = report.accepted.len();
+        self.backlog.extend(report.accepted);
+        let durable = self.append_backlog();
+        if durable.is_ok() {
+            let ledger_root = self.trie.as_mut().map(Trie::root);
+            if ledger_root.is_some_and(|r| r != registry_root) {
+                error!(ledger = %ledger_root.unwrap_or_default(), registry = %registry_root,
+                    "state root of the ledger differs from the registry's");
+            }
+        }
+        for ((_, outcome), reply) in report.outcomes.into_iter().zip(replies) {
+            let answer = match (&durable, outcome) {
+                (Err(e), Outcome::Accepted | Outcome::Duplicate) => {
+                    Err(WriterError::Storage(e.clone()))
+                }
+                (_, outcome) => Ok(outcome),
+            };
+            let _ = reply.send(answer);
+        }
+        debug!(submitted = size, accepted, elapsed = ?started.elapsed(), "batch committed");
+    }
+
+    /// Appends the backlog to the ledger in blocks; empties it on success.
+    fn append_backlog(&mut self) -> Result<(), String> {
+        if self.backlog.is_empty() {
+            return Ok(());
+        }
+        self.ensure_ledger()?;
+        let (Some(ledger), Some(trie)) = (self.ledger.as_mut(), self.trie.as_mut()) else {
+            return Err("the ledger is unavailable".into());
+        };
+        while !self.backlog.is_empty() {
+            let n = self.backlog.len().min(MAX_BLOCK_ENTRIES);
+            let chunk: Vec<SignedEntry> = self.backlog[..n].iter().map(|e| (**e).clone()).collect();
+            for e in &chunk {
+                trie.insert(e.id());
+            }
+            let root = trie.root();
+            match ledger.append(&chunk, crate::now(), root) {
+                Ok(block) => {
+                    self.backlog.drain(..n);
+                    set_head(&self.head, ledger, block.hash(), root);
+                }
+                Err(e) => {
+                    error!(error = %e, waiting = self.backlog.len(),
+                        "ledger append failed; accepted entries wait for the next batch");
+                    // The trie now holds ids that may not be on disk; what is there is
+                    // re-derived from the reopened ledger before the next append.
+                    self.trie = None;
+                    if !matches!(e, StoreError::BadBatch(_) | StoreError::Duplicate(_)) {
+                        self.ledger = None;
+                    }
+                    return Err(e.to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reopens the ledger after a failure and re-derives the durable ids, dropping from
+    /// the backlog whatever reached the disk after all.
+    fn ensure_ledger(&mut self) -> Result<(), String> {
+        if self.ledger.is_none() {
+            let ledger = Ledger::open(&self.ledger_dir)
+                .map_err(|e| format!("cannot reopen the ledger: {e}"))?;
+            if ledger.registry_id() != self.registry_id {
+                return Err("the reopened ledger belongs to another registry".into());
+            }
+            info!("ledger reopened after a storage failure");
+            self.ledger = Some(ledger);
+            self.trie = None;
+        }
+        if self.trie.is_some() {
+            return Ok(());
+        }
+        let Some(ledger) = self.ledger.as_ref() else {
+            return Err("the ledger is unavailable".into());
+        };
+        let stored = ledger
+            .load_all()
+            .map_err(|e| format!("cannot read the ledger back: {e}"))?;
+        let mut trie = Trie::new();
+        for e in &stored {
+            trie.insert(e.id());
+        }
+        let root = trie.root();
+        let expected = ledger.head().map(|b| b.state_root).unwrap_or(Hash::ZERO);
+        if root != expected {
+            return Err(format!(
+                "the ledger's entries hash to state root {root}, its head block says {expected}"
+            ));
+        }
+        let before = self.backlog.len();
+        self.backlog
+            .retain(|e| !matches!(ledger.contains(&e.id()), Ok(true)));
+        if self.backlog.len() != before {
+            warn!(
+                on_disk = before - self.backlog.len(),
+                "entries of a failed append reached the disk"
+            );
+        }
+        set_head(&self.head, ledger, ledger.head_hash(), root);
+        self.trie = Some(trie);
+        Ok(())
+    }
+
+    /// Appends what is left, flushes, and says how it went.
+    fn finish(mut self) {
+        if !self.backlog.is_empty() {
+            if let Err(e) = self.append_backlog() {
+                error!(error = %e, lost = self.backlog.len(),
+                    "accepted entries could not be stored before exit (none was acknowledged)");
+            }
+        }
+        if let Some(ledger) = self.ledger.take() {
+            if let Err(e) = ledger.flush() {
+                error!(error = %e, "final ledger flush failed");
+            }
+            let height = ledger.height();
+            drop(ledger);
+            info!(height, "ledger writer stopped");
+        }
+    }
+}
+
+fn set_head(head: &SharedHead, ledger: &Ledger, hash: Hash, state_root: Hash) {
+    let next = Head {
+        height: ledger.height(),
+        hash,
+        state_root,
+        entries: ledger.entry_count(),
+    };
+    match head.write() {
+        Ok(mut h) => *h = next,
+        Err(poisoned) => *poisoned.into_inner() = next,
+    }
+}
