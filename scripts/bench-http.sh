@@ -4,7 +4,8 @@
 # measures with the project's own load generator (node/examples/loadgen.rs):
 #   1. the ceiling of the HTTP stack here: GET /v1/status, closed loop;
 #   2. trust queries (GET /v1/trust over random issuers), closed loop: throughput and its
-#      ratio to the ceiling (target >= 0.8);
+#      ratio to the ceiling (target >= 0.8); 1 and 2 alternate ROUNDS times and the
+#      medians are compared;
 #   3. trust queries at a fixed rate of half the ceiling, open loop: p99 (target < 2 ms).
 # Everything runs on loopback and stops by itself.
 set -Eeuo pipefail
@@ -13,9 +14,12 @@ cd "$(dirname "$0")/.."
 usage() {
     cat <<USAGE
 usage: scripts/bench-http.sh
-  environment: ENTRIES (default 100000), RUN_SECONDS per run (default 20),
-               CONNECTIONS (default 64), BACKGROUND_WRITES (entries written during the
-               runs, default 20000)
+  environment: ENTRIES (default 100000), RUN_SECONDS per closed-loop run (default 10;
+               the paced run lasts twice as long), ROUNDS of alternating ceiling and
+               trust runs whose medians are compared (default 3),
+               CONNECTIONS (default 64), PACED_CONNECTIONS (default CONNECTIONS),
+               BACKGROUND_WRITES (entries written, one at a time, during the runs;
+               default 60000), PIN=1 (node on CPU 0, load generator on CPU 1)
 USAGE
 }
 [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { usage; exit 0; }
@@ -24,9 +28,21 @@ for tool in cargo python3; do
 done
 
 ENTRIES=${ENTRIES:-100000}
-RUN_SECONDS=${RUN_SECONDS:-20}
+RUN_SECONDS=${RUN_SECONDS:-10}
+ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
-BACKGROUND_WRITES=${BACKGROUND_WRITES:-20000}
+BACKGROUND_WRITES=${BACKGROUND_WRITES:-60000}
+PACED_CONNECTIONS=${PACED_CONNECTIONS:-$CONNECTIONS}
+# PIN=1 runs the node on CPU 0 and the load generator on CPU 1 (taskset), so the two do
+# not preempt each other on one CPU.
+PIN=${PIN:-0}
+node_cpu=()
+gen_cpu=()
+if [[ "$PIN" == 1 ]]; then
+    command -v taskset >/dev/null 2>&1 || { echo "PIN=1 needs taskset (util-linux)" >&2; exit 1; }
+    node_cpu=(taskset -c 0)
+    gen_cpu=(taskset -c 1)
+fi
 
 echo "building (release)..." >&2
 cargo build --release --quiet -p registry-node -p registry-cli --bins
@@ -52,7 +68,7 @@ root_did=$("$REG" --json key new --out "$work/root.key" | python3 -c 'import jso
 "$REG" genesis new --authority-id did:web:bench.example --name "HTTP benchmark" \
     --root "$root_did" --threshold 1 --out "$work/genesis.json" >/dev/null
 "$BIN/registry-node" init --data-dir "$work/node" --genesis "$work/genesis.json" >/dev/null
-"$BIN/registry-node" run --data-dir "$work/node" --api "127.0.0.1:$port" --log-format json \
+"${node_cpu[@]}" "$BIN/registry-node" run --data-dir "$work/node" --api "127.0.0.1:$port" --log-format json \
     >"$work/node.log" 2>&1 &
 node_pid=$!
 for _ in $(seq 1 200); do
@@ -86,27 +102,41 @@ PY
 # Entries keep being written while the queries run.
 "$BIN/examples/gen_entries" "$work/genesis.json" "$work/root.key" "$BACKGROUND_WRITES" \
     "$work/more.jsonl" "$work/more-ids.txt" 10000000 2>/dev/null
-"$REG" --node "$url" --json import "$work/more.jsonl" --concurrency 2 >"$work/more-import.json" 2>/dev/null &
+# One submitter: a steady stream of durable writes (one flush each) for all three runs.
+"$REG" --node "$url" --json import "$work/more.jsonl" --concurrency 1 >"$work/more-import.json" 2>/dev/null &
 writer_pid=$!
 entries_before=$("$REG" --node "$url" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["entries"])')
 
-LOADGEN="$BIN/examples/loadgen 127.0.0.1:$port"
-ceiling=$($LOADGEN "$work/status.paths" "$RUN_SECONDS" "$CONNECTIONS" max)
-trust=$($LOADGEN "$work/trust.paths" "$RUN_SECONDS" "$CONNECTIONS" max)
-half=$(python3 -c "import json; print(int(json.loads('''$ceiling''')['rps'] / 2))")
-paced=$($LOADGEN "$work/trust.paths" "$RUN_SECONDS" "$CONNECTIONS" "$half")
+LOADGEN="${gen_cpu[*]} $BIN/examples/loadgen 127.0.0.1:$port"
+# The ceiling and the trust runs alternate, ROUNDS times each, and the medians are
+# compared, so both see the same conditions on this shared machine.
+ceilings=()
+trusts=()
+for _ in $(seq 1 "$ROUNDS"); do
+    ceilings+=("$($LOADGEN "$work/status.paths" "$RUN_SECONDS" "$CONNECTIONS" max)")
+    trusts+=("$($LOADGEN "$work/trust.paths" "$RUN_SECONDS" "$CONNECTIONS" max)")
+done
+median() {
+    printf '%s\n' "$@" | python3 -c 'import json,sys; r=sorted((json.loads(l) for l in sys.stdin), key=lambda x: x["rps"]); print(json.dumps(r[len(r)//2]))'
+}
+ceiling=$(median "${ceilings[@]}")
+trust=$(median "${trusts[@]}")
+half=$(printf '%s' "$ceiling" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["rps"] / 2))')
+paced=$($LOADGEN "$work/trust.paths" "$((RUN_SECONDS * 2))" "$PACED_CONNECTIONS" "$half")
+still_writing=no
+kill -0 "$writer_pid" 2>/dev/null && still_writing=yes
 entries_after=$("$REG" --node "$url" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["entries"])')
 
-python3 - "$ceiling" "$trust" "$paced" "$import_secs" "$ENTRIES" "$entries_before" "$entries_after" "$RUN_SECONDS" <<'PY'
+python3 - "$ceiling" "$trust" "$paced" "$import_secs" "$ENTRIES" "$entries_before" "$entries_after" "$((RUN_SECONDS * (2 * ROUNDS + 2)))" "$still_writing" <<'PY'
 import json, sys
 c, t, p = (json.loads(x) for x in sys.argv[1:4])
 imp, n, before, after, secs = float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
-writes = (after - before) / (3 * secs)
+writes = (after - before) / secs
 print(f"registry: {n} entries imported in {imp:.1f} s ({n / imp:.0f} entries/s over HTTP, durable)")
-print(f"background writes during the runs: {after - before} entries ({writes:.0f}/s)")
-print(f"{'run':<34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'errors':>8}")
-for name, r in [("GET /v1/status, closed loop", c), ("GET /v1/trust, closed loop", t), (f"GET /v1/trust at {p['mode'][5:]}/s", p)]:
-    print(f"{name:<34}{r['rps']:>9.0f}{r['p50_us']/1000:>9.2f}{r['p99_us']/1000:>9.2f}{r['p999_us']/1000:>10.2f}{r['errors'] + r['non_2xx']:>8}")
+print(f"background writes during the runs: {after - before} entries ({writes:.0f}/s), still writing at the end: {sys.argv[9]}")
+print(f"{'run':<48}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'errors':>8}")
+for name, r in [("GET /v1/status, closed loop, median", c), ("GET /v1/trust, closed loop, median", t), (f"GET /v1/trust at {p['mode'][5:]}/s", p)]:
+    print(f"{name + ' (' + str(r['connections']) + ' conn)':<48}{r['rps']:>9.0f}{r['p50_us']/1000:>9.2f}{r['p99_us']/1000:>9.2f}{r['p999_us']/1000:>10.2f}{r['errors'] + r['non_2xx']:>8}")
 ratio = t["rps"] / c["rps"]
 print(f"trust / ceiling = {ratio:.2f} (target >= 0.8); p99 at half the ceiling = {p['p99_us']/1000:.2f} ms (target < 2 ms)")
 print(json.dumps({"ceiling": c, "trust": t, "paced": p, "ratio": ratio, "import_seconds": imp}))

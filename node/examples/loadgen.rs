@@ -6,8 +6,11 @@
 //! - `max`: each connection sends its next request as soon as the previous answer arrives
 //!   (closed loop): the throughput ceiling.
 //! - `rate R`: requests are scheduled at a fixed total rate R, spread over the connections
-//!   (open loop); each latency is measured from the request's *scheduled* time, so a
-//!   stalled server cannot hide its stall (no coordinated omission).
+//!   (open loop). When the server is still answering the previous request at a request's
+//!   scheduled time, its latency counts from the *scheduled* time, so a stalled server
+//!   cannot hide its stall (no coordinated omission). When the connection was idle, it
+//!   counts from the actual send: tokio's timers fire on 1 ms ticks, and that lateness
+//!   belongs to the generator, not the server.
 //!
 //! Usage: `loadgen ADDR PATHS_FILE SECONDS CONNECTIONS max|RATE`; prints one JSON line.
 
@@ -110,6 +113,7 @@ async fn worker(args: Arc<Args>, index: usize, start: Instant) -> Outcome {
         .map(|r| Duration::from_secs_f64(args.connections as f64 / r.max(0.001)));
     let mut k = index;
     let mut sent: u64 = 0;
+    let mut prev_done = start;
     loop {
         let scheduled = match interval {
             // Stagger connections evenly inside one interval.
@@ -120,6 +124,11 @@ async fn worker(args: Arc<Args>, index: usize, start: Instant) -> Outcome {
             break;
         }
         tokio::time::sleep_until(scheduled.into()).await;
+        let origin = if prev_done <= scheduled {
+            Instant::now()
+        } else {
+            scheduled
+        };
         let path = &args.paths[k % args.paths.len()];
         k += args.connections;
         sent += 1;
@@ -151,7 +160,7 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args = match parse() {
         Ok(a) => Arc::new(a),
