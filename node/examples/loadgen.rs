@@ -137,8 +137,9 @@ async fn worker(args: Arc<Args>, index: usize, start: Instant) -> Outcome {
                 if !(200..300).contains(&status) {
                     out.non_2xx += 1;
                 }
+                prev_done = Instant::now();
                 out.latencies_us
-                    .push(scheduled.elapsed().as_micros() as u64);
+                    .push(prev_done.duration_since(origin).as_micros() as u64);
             }
             Err(_) => {
                 out.errors += 1;
