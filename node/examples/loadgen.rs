@@ -123,7 +123,11 @@ async fn worker(args: Arc<Args>, index: usize, start: Instant) -> Outcome {
         if scheduled >= end {
             break;
         }
-        tokio::time::sleep_until(scheduled.into()).await;
+        // Closed loop sends at once: even a sleep until "now" waits for the timer's next
+        // 1 ms tick.
+        if interval.is_some() {
+            tokio::time::sleep_until(scheduled.into()).await;
+        }
         let origin = if prev_done <= scheduled {
             Instant::now()
         } else {
