@@ -51,6 +51,36 @@ fn truncate(s: &str) -> String {
     s.chars().take(80).collect()
 }
 
+/// A hasher for maps keyed by [`Hash`]: ids are blake3 outputs, already uniform, so their
+/// first 8 bytes serve as the map hash. Nobody can make ids collide in a map without
+/// breaking blake3, so SipHash's protection against chosen keys is not needed here (maps
+/// keyed by strings a sender chooses keep the default hasher).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // `Hash` hashes its 32 bytes in one call (after a length prefix, which arrives
+        // through `write_usize` and is ignored).
+        if let Some(first) = bytes.first_chunk::<8>() {
+            self.0 ^= u64::from_le_bytes(*first);
+        } else {
+            for b in bytes {
+                self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+            }
+        }
+    }
+
+    fn write_usize(&mut self, _: usize) {}
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A `HashMap` keyed by ids, with [`IdHasher`].
+pub type IdMap<V> = std::collections::HashMap<Hash, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// A string that is not 64 hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a 32-byte hex hash (64 hex digits): {input:?}")]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::did::{DidKey, EntityId};
 use crate::entry::{Accreditation, Author, Governance, Op, SignedEntry};
 use crate::genesis::Genesis;
-use crate::hash::{EntryId, Hash, RegistryId};
+use crate::hash::{EntryId, Hash, IdMap, RegistryId};
 use crate::time::Timestamp;
 use crate::trie::Trie;
 
@@ -48,9 +48,9 @@ impl RootEpoch {
 pub struct State {
     genesis: Genesis,
     registry_id: RegistryId,
-    entries: HashMap<EntryId, Arc<SignedEntry>>,
+    entries: IdMap<Arc<SignedEntry>>,
     by_subject: HashMap<EntityId, Vec<EntryId>>,
-    revocations: HashMap<EntryId, Vec<EntryId>>,
+    revocations: IdMap<Vec<EntryId>>,
     /// Governance entries sorted by `(issued_at, id)`.
     governance: Vec<(Timestamp, EntryId)>,
     epochs: Vec<RootEpoch>,
@@ -75,9 +75,9 @@ impl State {
             min_threshold: genesis.threshold,
             genesis,
             registry_id,
-            entries: HashMap::new(),
+            entries: IdMap::default(),
             by_subject: HashMap::new(),
-            revocations: HashMap::new(),
+            revocations: IdMap::default(),
             governance: Vec::new(),
             epochs: vec![epoch],
             trie: Trie::new(),
