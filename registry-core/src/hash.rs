@@ -23,7 +23,20 @@ impl Hash {
     }
 
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        let mut buf = [0u8; 64];
+        self.hex_into(&mut buf).to_string()
+    }
+
+    /// Writes the lowercase hex of the hash into `buf` without allocating (hashes are
+    /// written into every API answer, so this is on the query path).
+    pub fn hex_into<'a>(&self, buf: &'a mut [u8; 64]) -> &'a str {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        for (i, b) in self.0.iter().enumerate() {
+            buf[2 * i] = DIGITS[usize::from(b >> 4)];
+            buf[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
+        }
+        // Every byte written is an ASCII hex digit.
+        std::str::from_utf8(buf).unwrap_or_default()
     }
 
     /// Parses 64 hex digits (either case).
@@ -90,7 +103,7 @@ pub struct HashParseError {
 
 impl fmt::Display for Hash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
+        f.write_str(self.hex_into(&mut [0u8; 64]))
     }
 }
 
@@ -110,7 +123,7 @@ impl std::str::FromStr for Hash {
 impl Serialize for Hash {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if s.is_human_readable() {
-            s.serialize_str(&self.to_hex())
+            s.serialize_str(self.hex_into(&mut [0u8; 64]))
         } else {
             self.0.serialize(s)
         }
@@ -185,6 +198,8 @@ mod tests {
     fn hex_round_trip_and_errors() {
         let h = Hash([0xab; 32]);
         assert_eq!(Hash::from_hex(&h.to_hex()), Ok(h));
+        let mixed = Hash(std::array::from_fn(|i| (i * 37 + 5) as u8));
+        assert_eq!(mixed.to_hex(), hex::encode(mixed.0));
         assert!(Hash::from_hex("abc").is_err());
         assert!(Hash::from_hex(&"zz".repeat(32)).is_err());
         assert_eq!(h.nibble(0), 0xa);
