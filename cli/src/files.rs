@@ -2,11 +2,12 @@
 //! directory, fsync, rename), so a crash never leaves a half-written entry or genesis.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use registry_core::entry::SignedEntry;
+use registry_core::file::{write_atomic as write_atomic_file, Existing};
 
 /// Largest entry or genesis file read.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -46,26 +47,12 @@ pub fn write_atomic(path: &Path, contents: &[u8], overwrite: Overwrite) -> Resul
             path.display()
         );
     }
-    let tmp = temp_path(path);
-    let result = (|| -> std::io::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        if overwrite == Overwrite::Refuse {
-            // A hard link fails if `path` appeared meanwhile, where rename would clobber it.
-            fs::hard_link(&tmp, path)?;
-            fs::remove_file(&tmp)
-        } else {
-            fs::rename(&tmp, path)
-        }
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot write {}", path.display()))
+    let existing = match overwrite {
+        Overwrite::Refuse => Existing::Refuse,
+        Overwrite::Replace => Existing::Replace,
+    };
+    write_atomic_file(path, contents, None, existing)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Writes an entry as pretty JSON.
@@ -75,15 +62,7 @@ pub fn write_entry(path: &Path, entry: &SignedEntry, overwrite: Overwrite) -> Re
     write_atomic(path, text.as_bytes(), overwrite)
 }
 
-/// `dir/.name.tmp-<pid>`, next to `path` so the rename stays on one file system.
+/// The temporary file used while writing `path` (see `registry_core::file`).
 pub fn temp_path(path: &Path) -> PathBuf {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    dir.join(format!(".{name}.tmp-{}", std::process::id()))
+    registry_core::file::temp_path(path)
 }

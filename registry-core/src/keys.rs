@@ -7,7 +7,6 @@
 
 use std::fmt;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signer, SigningKey};
@@ -98,35 +97,10 @@ pub fn write_key_file(path: &Path, key: &SecretKey) -> Result<(), KeyFileError> 
         secret_key: key.seed_hex(),
     })
     .map_err(|e| werr(std::io::Error::other(e)))?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp)?;
-        f.write_all(body.as_bytes())?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        // A hard link fails if `path` appeared meanwhile, where rename would clobber it.
-        fs::hard_link(&tmp, path)?;
-        fs::remove_file(&tmp)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(werr)
+    let mut contents = body.into_bytes();
+    contents.push(b'\n');
+    crate::file::write_atomic(path, &contents, Some(0o600), crate::file::Existing::Refuse)
+        .map_err(werr)
 }
 
 /// Reads a key file, refusing one that group or others can read.

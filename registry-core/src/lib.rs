@@ -8,6 +8,7 @@
 //! - [`hash`]: 32-byte hashes, entry and registry ids.
 //! - [`time`]: unix-second timestamps and their RFC 3339 spelling.
 //! - [`did`]: `did:key` author keys and entity ids (any DID or an https URL).
+//! - [`file`]: atomic file writes (temporary file, fsync, link or rename).
 //! - [`keys`]: ed25519 signing keys and 0600 key files.
 //! - [`genesis`]: the definition of a registry and its id.
 //! - [`entry`]: signed entries and their structural checks.
@@ -26,6 +27,7 @@ pub mod codec;
 pub mod did;
 pub mod entry;
 pub mod eval;
+pub mod file;
 pub mod genesis;
 pub mod hash;
 pub mod keys;

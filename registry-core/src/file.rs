@@ -1,0 +1,75 @@
+//! Atomic file writes: a temporary file beside the target, fsync, then a hard link (when
+//! the target must not exist yet) or a rename (when it may be replaced). A crash never
+//! leaves a half-written key, genesis or entry file, and a file that must be new is never
+//! clobbered by one that appeared meanwhile.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// What to do when the target already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Fail with `io::ErrorKind::AlreadyExists`.
+    Refuse,
+    /// Replace it atomically.
+    Replace,
+}
+
+/// `dir/.name.tmp-<pid>`, next to `path` so the final link or rename stays on one file
+/// system.
+pub fn temp_path(path: &Path) -> PathBuf {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dir.join(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Writes `contents` to `path` atomically. `mode` (unix permission bits) applies from the
+/// moment the temporary file is created, so a secret is never readable by others, even
+/// briefly.
+pub fn write_atomic(
+    path: &Path,
+    contents: &[u8],
+    mode: Option<u32>,
+    existing: Existing,
+) -> io::Result<()> {
+    if existing == Existing::Refuse && path.exists() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} already exists", path.display()),
+        ));
+    }
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(mode);
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut f = opts.open(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        match existing {
+            Existing::Refuse => {
+                // A hard link fails if `path` appeared meanwhile, where rename would clobber it.
+                fs::hard_link(&tmp, path)?;
+                fs::remove_file(&tmp)
+            }
+            Existing::Replace => fs::rename(&tmp, path),
+        }
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
