@@ -35,16 +35,7 @@ fn build(dir: &Path) -> Result<Vec<SignedEntry>, Box<dyn std::error::Error>> {
 /// Opens the closed ledger's sled database (waiting for sled to release its lock) and
 /// flips the last byte of `key`'s value.
 fn flip_last_byte(dir: &Path, key: &[u8]) -> TestResult {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let db = loop {
-        match sled::open(dir) {
-            Ok(db) => break db,
-            Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("lock") => {
-                std::thread::yield_now();
-            }
-            Err(e) => return Err(e.into()),
-        }
-    };
+    let db = registry_core::store::open_raw_database(dir)?;
     let mut value = db.get(key)?.map(|v| v.to_vec()).ok_or("no such key")?;
     if let Some(b) = value.last_mut() {
         *b ^= 0x5a;

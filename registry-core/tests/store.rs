@@ -117,20 +117,10 @@ fn ledger_with(
     Ok((fx, ledger, blocks))
 }
 
-/// Opens the closed ledger's sled database directly, lets `f` change it, flushes.
-/// sled releases the lock of a just-closed database from a background thread, so wait for
-/// it (with a deadline), as `Ledger::open` does.
+/// Opens the closed ledger's sled database directly (waiting for sled's lock as
+/// `Ledger::open` does), lets `f` change it, flushes.
 fn tamper(dir: &Path, f: impl FnOnce(&sled::Db) -> Result<(), sled::Error>) -> TestResult {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let db = loop {
-        match sled::open(dir) {
-            Ok(db) => break db,
-            Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("lock") => {
-                std::thread::yield_now();
-            }
-            Err(e) => return Err(e.into()),
-        }
-    };
+    let db = registry_core::store::open_raw_database(dir)?;
     f(&db)?;
     db.flush()?;
     Ok(())

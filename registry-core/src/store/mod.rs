@@ -436,6 +436,13 @@ impl Ledger {
 /// How long [`open_db`] waits for the database's file lock.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// The ledger's raw sled database, for tests that damage a closed ledger on purpose
+/// (opened with the same wait for sled's lock as [`Ledger::open`]).
+#[cfg(any(test, feature = "test-utils"))]
+pub fn open_raw_database(dir: &Path) -> Result<sled::Db, StoreError> {
+    open_db(dir)
+}
+
 /// Opens the sled database in `dir`. sled releases its file lock from a background thread
 /// some time after a `Db` is dropped, so a ledger closed and reopened in one process (a
 /// restart, a rebuild) can find the lock still held for a moment: wait for it, briefly.
