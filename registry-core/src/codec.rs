@@ -112,7 +112,7 @@ fn classify(e: bincode::error::DecodeError, limit: usize) -> DecodeError {
 /// Deserializes a `Vec` of at most `N` elements. A longer declared length is refused
 /// before anything is allocated: serde's own `Vec` visitor would pre-allocate up to
 /// 1 MiB for whatever length the input declares, outside bincode's limit.
-pub(crate) fn bounded_vec<'de, D, T, const N: usize>(d: D) -> Result<Vec<T>, D::Error>
+pub fn bounded_vec<'de, D, T, const N: usize>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: serde::Deserialize<'de>,
