@@ -50,6 +50,8 @@ enum Command {
     Subject(cmd::query::SubjectCommand),
     /// The node's status.
     Status,
+    /// The node's connected peers; `peers deny|allow PEER_ID` edits its deny-list.
+    Peers(cmd::peers::PeersCommand),
     /// Offline checks of a node's ledger.
     #[command(subcommand)]
     Ledger(cmd::ledger::LedgerCommand),
@@ -70,6 +72,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Trust(c) => c.run(&ctx),
         Command::Subject(c) => c.run(&ctx),
         Command::Status => cmd::query::status(&ctx),
+        Command::Peers(c) => c.run(&ctx),
         Command::Ledger(c) => c.run(&ctx),
         Command::Export(c) => c.run(&ctx),
         Command::Import(c) => c.run(&ctx),

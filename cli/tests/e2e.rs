@@ -40,6 +40,9 @@ impl Node {
         let api = format!("127.0.0.1:{port}");
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--api", &api]);
+        if args.first() == Some(&"run") {
+            all.extend(["--listen", "/ip4/127.0.0.1/tcp/0"]);
+        }
         let child = Command::new(node_bin())
             .args(&all)
             .stdout(Stdio::null())

@@ -4,10 +4,13 @@
 //! configuration; unknown fields are errors, so a misspelt setting is never silently
 //! ignored. `node/config.example.toml` documents every field and must equal the defaults.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use p2p::sync::SyncConfig;
+use p2p::{Multiaddr, NetworkConfig, PeerId};
 use registry_core::block::MAX_BLOCK_ENTRIES;
 use serde::{Deserialize, Serialize};
 
@@ -26,8 +29,84 @@ pub struct Config {
     pub registry: RegistryConfig,
     /// The ledger writer (group commit).
     pub writer: WriterConfig,
+    /// Peers: listening, discovery, gossip and sync.
+    pub p2p: P2pConfig,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// `[p2p]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct P2pConfig {
+    /// Multiaddrs to listen on for peers.
+    pub listen: Vec<String>,
+    /// Multiaddrs of peers to connect to at start (`/ip4/1.2.3.4/tcp/7071/p2p/12D3...`).
+    pub bootstrap: Vec<String>,
+    /// Find peers on the local network by mDNS.
+    pub mdns: bool,
+    /// Established connections in all, and per peer.
+    pub max_connections: u32,
+    pub max_connections_per_peer: u32,
+    /// Peer ids refused from the start (the admin API adds and removes at run time).
+    pub deny: Vec<String>,
+    /// IP addresses exempt from gossipsub's IP-colocation penalty. A testnet of many
+    /// nodes on one machine lists "127.0.0.1"; elsewhere, leave it empty.
+    pub colocation_whitelist: Vec<IpAddr>,
+    /// Seconds between syncs with a random connected peer.
+    pub sync_period_secs: u64,
+}
+
+impl Default for P2pConfig {
+    fn default() -> P2pConfig {
+        P2pConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/7071".into()],
+            bootstrap: Vec::new(),
+            mdns: false,
+            max_connections: 64,
+            max_connections_per_peer: 2,
+            deny: Vec::new(),
+            colocation_whitelist: Vec::new(),
+            sync_period_secs: 10,
+        }
+    }
+}
+
+impl P2pConfig {
+    /// The network's settings, with every address and peer id parsed.
+    pub fn network(&self) -> anyhow::Result<NetworkConfig> {
+        let addrs = |list: &[String], what: &str| -> anyhow::Result<Vec<Multiaddr>> {
+            list.iter()
+                .map(|a| {
+                    a.parse::<Multiaddr>()
+                        .with_context(|| format!("p2p.{what}: {a:?} is not a multiaddr"))
+                })
+                .collect()
+        };
+        let deny = self
+            .deny
+            .iter()
+            .map(|p| {
+                p.parse::<PeerId>()
+                    .with_context(|| format!("p2p.deny: {p:?} is not a peer id"))
+            })
+            .collect::<anyhow::Result<Vec<PeerId>>>()?;
+        let defaults = NetworkConfig::default();
+        Ok(NetworkConfig {
+            listen: addrs(&self.listen, "listen")?,
+            bootstrap: addrs(&self.bootstrap, "bootstrap")?,
+            mdns: self.mdns,
+            max_connections: self.max_connections,
+            max_connections_per_peer: self.max_connections_per_peer,
+            deny,
+            colocation_whitelist: self.colocation_whitelist.clone(),
+            sync: SyncConfig {
+                period: Duration::from_secs(self.sync_period_secs),
+                ..defaults.sync.clone()
+            },
+            ..defaults
+        })
+    }
 }
 
 /// `[api]`.
@@ -120,6 +199,12 @@ pub enum LogFormat {
 pub struct Overrides {
     pub api_addr: Option<SocketAddr>,
     pub log_format: Option<LogFormat>,
+    /// `--listen`: replaces `p2p.listen` when given.
+    pub listen: Vec<String>,
+    /// `--bootstrap`: added to `p2p.bootstrap`.
+    pub bootstrap: Vec<String>,
+    /// `--mdns`: turns mDNS on.
+    pub mdns: bool,
 }
 
 impl Config {
@@ -159,6 +244,15 @@ impl Config {
         if let Some(format) = overrides.log_format {
             self.log.format = format;
         }
+        if !overrides.listen.is_empty() {
+            self.p2p.listen = overrides.listen.clone();
+        }
+        for addr in &overrides.bootstrap {
+            if !self.p2p.bootstrap.contains(addr) {
+                self.p2p.bootstrap.push(addr.clone());
+            }
+        }
+        self.p2p.mdns |= overrides.mdns;
     }
 
     /// Refuses settings the node cannot run with.
@@ -180,6 +274,16 @@ impl Config {
         if !(1..=1_000_000).contains(&self.writer.queue) {
             bail!("writer.queue must be between 1 and 1000000");
         }
+        if self.p2p.listen.is_empty() {
+            bail!("p2p.listen must name at least one address");
+        }
+        if self.p2p.max_connections == 0 || self.p2p.max_connections_per_peer == 0 {
+            bail!("p2p.max_connections and p2p.max_connections_per_peer must be at least 1");
+        }
+        if !(1..=86_400).contains(&self.p2p.sync_period_secs) {
+            bail!("p2p.sync_period_secs must be between 1 and 86400");
+        }
+        self.p2p.network()?;
         if self.log.level.trim().is_empty() {
             bail!("log.level must not be empty");
         }
@@ -230,10 +334,17 @@ mod tests {
         assert_eq!(c.log.format, LogFormat::Json);
         c.apply(&Overrides {
             api_addr: Some(SocketAddr::from(([127, 0, 0, 1], 9001))),
-            log_format: None,
+            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+            bootstrap: vec!["/ip4/127.0.0.1/tcp/9".into()],
+            mdns: true,
+            ..Overrides::default()
         });
         assert_eq!(c.api.addr.port(), 9001);
         assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.p2p.listen, vec!["/ip4/127.0.0.1/tcp/0".to_string()]);
+        assert_eq!(c.p2p.bootstrap, vec!["/ip4/127.0.0.1/tcp/9".to_string()]);
+        assert!(c.p2p.mdns);
+        assert!(c.validate().is_ok());
     }
 
     #[test]
@@ -247,6 +358,15 @@ mod tests {
         let mut c = Config::default();
         c.registry.pending_capacity = 10;
         assert!(c.validate().is_err());
+        for bad in [
+            "[p2p]\nlisten = [\"tcp:7071\"]\n",
+            "[p2p]\nbootstrap = [\"127.0.0.1:7071\"]\n",
+            "[p2p]\ndeny = [\"not-a-peer\"]\n",
+            "[p2p]\nlisten = []\n",
+        ] {
+            assert!(parse(bad).validate().is_err(), "{bad}");
+        }
+        assert!(Config::from_toml("[p2p]\ncolocation_whitelist = [\"nope\"]\n").is_err());
     }
 
     #[test]

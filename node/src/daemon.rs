@@ -15,13 +15,14 @@ use registry_core::keys::read_key_file;
 use registry_core::registry::{IngestReport, Outcome, Registry};
 use registry_core::store::Ledger;
 use registry_core::trie::Trie;
-use registry_core::Hash;
+use registry_core::{Hash, SecretKey};
 use tokio::sync::Semaphore;
 use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
+use crate::net::NodeHost;
 use crate::setup::{read_genesis, DataDir};
 use crate::writer::{self, Head};
 
@@ -36,6 +37,7 @@ pub struct Loaded {
     registry: Registry,
     trie: Trie,
     head: Head,
+    node_key: SecretKey,
 }
 
 /// Opens and checks everything in the data directory. Blocking; runs before the runtime.
@@ -48,7 +50,7 @@ pub fn load(dir: &DataDir, config: &Config) -> anyhow::Result<Loaded> {
             dir.path().display()
         );
     }
-    read_key_file(&dir.node_key()).context("cannot use the node key")?;
+    let node_key = read_key_file(&dir.node_key()).context("cannot use the node key")?;
     let ledger = Ledger::open(&dir.ledger()).map_err(|e| {
         anyhow!(
             "refusing to start: {e}. A node never serves from a damaged ledger; \
@@ -96,6 +98,7 @@ pub fn load(dir: &DataDir, config: &Config) -> anyhow::Result<Loaded> {
         registry,
         trie,
         head,
+        node_key,
     })
 }
 
@@ -146,9 +149,26 @@ pub async fn serve(
         config.writer.queue,
     )
     .context("cannot start the ledger writer thread")?;
+    let network_config = config.p2p.network()?;
+    let keypair = p2p::keypair_from_seed(loaded.node_key.to_seed())?;
+    let host = Arc::new(NodeHost {
+        registry: registry.clone(),
+        writer: writer.clone(),
+    });
+    let (network, network_task) = match p2p::spawn(network_config, keypair, registry_id, host) {
+        Ok(n) => n,
+        Err(e) => {
+            writer.shutdown().await;
+            drop(writer);
+            let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+            return Err(e.into());
+        }
+    };
+    info!(peer_id = %network.info().peer_id, "networking started");
     let state = AppState {
         registry,
         head,
+        network: network.clone(),
         writer: writer.clone(),
         genesis,
         registry_id,
@@ -165,7 +185,12 @@ pub async fn serve(
         }
         Err(e) => Err(anyhow!("cannot listen on {}: {e}", config.api.addr)),
     };
-    // Whatever happened to the server, let the writer finish what it acknowledged.
+    // Whatever happened to the server: stop the network (no more entries from peers),
+    // then let the writer finish what it acknowledged.
+    network.shutdown().await;
+    if network_task.await.is_err() {
+        error!("the network task panicked");
+    }
     writer.shutdown().await;
     drop(writer);
     match tokio::task::spawn_blocking(move || writer_thread.join()).await {
@@ -179,6 +204,7 @@ pub async fn serve(
 
 async fn run_server(listener: tokio::net::TcpListener, app: axum::Router) -> anyhow::Result<()> {
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
     });

@@ -14,6 +14,7 @@ mod daemon;
 mod dev;
 mod http;
 mod metrics;
+mod net;
 mod setup;
 mod writer;
 
@@ -85,6 +86,15 @@ struct RunArgs {
     /// Log format.
     #[arg(long, value_enum, value_name = "FORMAT")]
     log_format: Option<LogFormat>,
+    /// A multiaddr to listen on for peers (repeatable; replaces p2p.listen).
+    #[arg(long, value_name = "MULTIADDR")]
+    listen: Vec<String>,
+    /// A peer to connect to at start (repeatable; added to p2p.bootstrap).
+    #[arg(long, value_name = "MULTIADDR")]
+    bootstrap: Vec<String>,
+    /// Find peers on the local network by mDNS.
+    #[arg(long)]
+    mdns: bool,
 }
 
 impl RunArgs {
@@ -92,6 +102,9 @@ impl RunArgs {
         let overrides = Overrides {
             api_addr: self.api,
             log_format: self.log_format,
+            listen: self.listen.clone(),
+            bootstrap: self.bootstrap.clone(),
+            mdns: self.mdns,
         };
         Config::load(&self.data_dir, self.config.as_deref(), &overrides)
     }
@@ -142,9 +155,12 @@ fn init(data_dir: &std::path::Path, genesis_file: &std::path::Path) -> anyhow::R
 
 fn dev(data_dir: Option<PathBuf>, api: Option<SocketAddr>) -> anyhow::Result<()> {
     let dir = DataDir::new(&data_dir.unwrap_or_else(|| PathBuf::from(DEV_DATA_DIR)));
+    // A dev node is alone: it listens for peers on a free loopback port (shown by
+    // `registry status`), so it never collides with a node already on the default port.
     let overrides = Overrides {
         api_addr: api,
-        log_format: None,
+        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+        ..Overrides::default()
     };
     let config = Config::load(dir.path(), None, &overrides)?;
     let registry = setup::prepare_dev(&dir)?;

@@ -7,8 +7,10 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use p2p::NetCounters;
+
 /// Route labels of the latency histogram: the router's templates, plus `unmatched`.
-pub const ROUTES: [&str; 11] = [
+pub const ROUTES: [&str; 14] = [
     "/v1/status",
     "/v1/entries",
     "/v1/entries/{id}",
@@ -16,6 +18,9 @@ pub const ROUTES: [&str; 11] = [
     "/v1/subjects/{entity_id}",
     "/v1/blocks",
     "/v1/blocks/{height}",
+    "/v1/peers",
+    "/v1/admin/peers/deny",
+    "/v1/admin/peers/allow",
     "/metrics",
     "/authorization",
     "/recognition",
@@ -188,6 +193,55 @@ impl Metrics {
         }
         self.render_http(&mut out);
         out
+    }
+
+    /// The network's gauges and counters, appended to the exposition.
+    pub fn render_network(out: &mut String, peers: usize, c: &NetCounters) {
+        gauge(out, "registry_peers", "Connected peers.", peers as u64);
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP registry_gossip_messages_total Gossiped entries received, by validation result.\n\
+             # TYPE registry_gossip_messages_total counter\n\
+             registry_gossip_messages_total{{result=\"accepted\"}} {}\n\
+             registry_gossip_messages_total{{result=\"ignored\"}} {}\n\
+             registry_gossip_messages_total{{result=\"rejected\"}} {}",
+            load(&c.gossip_accepted),
+            load(&c.gossip_ignored),
+            load(&c.gossip_rejected)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP registry_sync_sessions_total Sync sessions with a peer, by result.\n\
+             # TYPE registry_sync_sessions_total counter\n\
+             registry_sync_sessions_total{{result=\"completed\"}} {}\n\
+             registry_sync_sessions_total{{result=\"failed\"}} {}",
+            load(&c.sync_completed),
+            load(&c.sync_failed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP registry_sync_entries_total Entries received by sync.\n\
+             # TYPE registry_sync_entries_total counter\n\
+             registry_sync_entries_total {}",
+            load(&c.sync_entries)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP registry_sync_bytes_total Bytes of sync messages, by direction.\n\
+             # TYPE registry_sync_bytes_total counter\n\
+             registry_sync_bytes_total{{direction=\"in\"}} {}\n\
+             registry_sync_bytes_total{{direction=\"out\"}} {}",
+            load(&c.sync_bytes_in),
+            load(&c.sync_bytes_out)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP registry_peer_penalties_total Penalties given to peers that broke the rules.\n\
+             # TYPE registry_peer_penalties_total counter\n\
+             registry_peer_penalties_total {}",
+            load(&c.penalties)
+        );
     }
 
     fn render_http(&self, out: &mut String) {

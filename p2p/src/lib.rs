@@ -3,6 +3,17 @@
 //! - [`protocol`]: the sync protocol's messages, limits and encoding.
 //! - [`sync`]: the sync state machine (messages and time in, actions out; no sockets) and
 //!   the responder's side, over any [`sync::LocalSet`].
+//! - [`codec`]: framing of sync messages on libp2p streams.
+//! - [`network`]: the libp2p swarm (TCP + noise + yamux, identify, ping, Kademlia, mDNS,
+//!   gossipsub, sync, connection limits, deny-list) and the task that drives it.
 
+pub mod codec;
+pub mod network;
 pub mod protocol;
 pub mod sync;
+
+pub use libp2p::{Multiaddr, PeerId};
+pub use network::{
+    keypair_from_seed, spawn, Host, NetCounters, NetInfo, NetworkConfig, NetworkError,
+    NetworkHandle, PeerInfo, Submission,
+};

@@ -224,6 +224,16 @@ pub struct PeerRequest {
     pub peer_id: String,
 }
 
+/// The answer of `POST /v1/admin/peers/deny` and `/allow`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerChange {
+    pub peer_id: String,
+    /// Whether this request changed the deny-list (false: it already said so).
+    pub changed: bool,
+    /// Whether the peer is denied now.
+    pub denied: bool,
+}
+
 /// RFC 7807 problem details, the body of every error (`application/problem+json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {

@@ -32,6 +32,12 @@ impl SecretKey {
         self.0.sign(message).to_bytes()
     }
 
+    /// The 32-byte RFC 8032 secret key, for handing the same key to another library (the
+    /// node's libp2p identity). Callers must not log or store it elsewhere.
+    pub fn to_seed(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
     fn seed_hex(&self) -> String {
         hex::encode(self.0.to_bytes())
     }

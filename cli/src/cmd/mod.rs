@@ -17,6 +17,7 @@ pub mod entry;
 pub mod genesis;
 pub mod keys;
 pub mod ledger;
+pub mod peers;
 pub mod query;
 pub mod transfer;
 

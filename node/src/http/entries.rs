@@ -28,6 +28,9 @@ pub async fn submit(
     ApiJson(entry): ApiJson<SignedEntry>,
 ) -> Result<(StatusCode, Json<Submitted>), ApiError> {
     let id = entry.id();
+    // Kept for gossip: an entry is published once durable (or pending: peers may hold
+    // what it waits for), never before.
+    let copy = entry.clone();
     let outcome = st.writer.submit(entry).await.map_err(|e| {
         st.metrics.submission(Submission::Error);
         writer_error(e)
@@ -42,6 +45,9 @@ pub async fn submit(
         }
     };
     st.metrics.submission(metric);
+    if status != SubmitStatus::Duplicate {
+        st.network.publish(&copy);
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(Submitted {

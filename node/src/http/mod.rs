@@ -7,10 +7,12 @@
 //!
 //! Handlers by concern: `status` (status, metrics), `entries` (submit, look up, pages),
 //! `trust` (trust questions, subjects), `trqp` (TRQP `/authorization`, `/recognition`),
-//! `blocks` (the local ledger's blocks); `problem` holds errors and extractors.
+//! `blocks` (the local ledger's blocks), `peers` (peers and the deny-list); `problem`
+//! holds errors and extractors.
 
 mod blocks;
 mod entries;
+mod peers;
 pub mod problem;
 mod status;
 mod trqp;
@@ -29,6 +31,8 @@ use registry_core::registry::Registry;
 use registry_core::{Genesis, Kind, RegistryId, Timestamp};
 use tokio::sync::Semaphore;
 
+use p2p::NetworkHandle;
+
 use crate::config::ApiConfig;
 use crate::metrics::Metrics;
 use crate::writer::{read_head, Head, SharedHead, WriterHandle};
@@ -40,6 +44,7 @@ pub struct AppState {
     pub registry: Arc<RwLock<Registry>>,
     pub head: SharedHead,
     pub writer: WriterHandle,
+    pub network: NetworkHandle,
     pub genesis: Arc<Genesis>,
     pub registry_id: RegistryId,
     pub metrics: Arc<Metrics>,
@@ -88,6 +93,9 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
         .route("/v1/subjects/{entity_id}", get(trust::subject))
         .route("/v1/blocks", get(blocks::list))
         .route("/v1/blocks/{height}", get(blocks::get_block))
+        .route("/v1/peers", get(peers::list))
+        .route("/v1/admin/peers/deny", post(peers::deny))
+        .route("/v1/admin/peers/allow", post(peers::allow))
         .route("/metrics", get(status::metrics))
         .route("/authorization", post(trqp::authorization))
         .route("/recognition", post(trqp::recognition))

@@ -7,7 +7,8 @@ use axum::Json;
 use registry_core::api::Status;
 
 use super::AppState;
-use crate::metrics::Gauges;
+use super::trust::sync_time;
+use crate::metrics::{Gauges, Metrics};
 
 /// `GET /v1/status`: identity of the registry, the ledger head, and the roots in force.
 pub async fn status(State(st): State<AppState>) -> Json<Status> {
@@ -17,19 +18,24 @@ pub async fn status(State(st): State<AppState>) -> Json<Status> {
         let epoch = registry.state().current_epoch();
         (registry.pending_len(), epoch.roots.clone(), epoch.threshold)
     };
+    let net = st.network.info();
     Json(Status {
         registry_id: st.registry_id,
         authority_id: st.genesis.authority_id.to_string(),
         name: st.genesis.name.clone(),
-        peer_id: None,
-        listen_addrs: Vec::new(),
-        peers: 0,
+        peer_id: Some(net.peer_id.to_string()),
+        listen_addrs: net
+            .listen_addrs
+            .iter()
+            .map(|a| format!("{a}/p2p/{}", net.peer_id))
+            .collect(),
+        peers: net.peers,
         height: head.height,
         head: head.hash,
         state_root: head.state_root,
         entries: head.entries,
         pending,
-        last_sync_at: None,
+        last_sync_at: net.last_sync_at.map(|t| sync_time(t).to_rfc3339()),
         version: env!("CARGO_PKG_VERSION").to_string(),
         roots,
         threshold,
@@ -50,8 +56,10 @@ pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
         height: head.height,
         pending_dropped,
     };
+    let mut text = st.metrics.render(&gauges);
+    Metrics::render_network(&mut text, st.network.info().peers, st.network.counters());
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        st.metrics.render(&gauges),
+        text,
     )
 }

@@ -8,18 +8,33 @@ use registry_core::api::{
 };
 use registry_core::entry::Kind;
 use registry_core::eval::{chain_of, Decision};
+use registry_core::Timestamp;
+use std::time::SystemTime;
 
 use super::entries::effective_now;
 use super::problem::{parse_time, required, ApiError, ApiPath, ApiQuery};
 use super::AppState;
 use crate::metrics::QueryApi;
 
-/// How fresh answers are. Networking is not wired in yet: no peers, never synced.
-pub fn freshness() -> Freshness {
+/// A sync time as a registry timestamp (whole seconds).
+pub fn sync_time(t: SystemTime) -> Timestamp {
+    Timestamp(
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    )
+}
+
+/// How fresh this node's answers are: when it last completed a sync with a peer (after
+/// which it held everything that peer held), and how many peers it is connected to now.
+pub fn freshness(st: &AppState) -> Freshness {
+    let net = st.network.info();
     Freshness {
-        last_sync_at: None,
-        seconds_since_sync: None,
-        peers: 0,
+        last_sync_at: net.last_sync_at.map(|t| sync_time(t).to_rfc3339()),
+        seconds_since_sync: net
+            .last_sync_at
+            .map(|t| t.elapsed().map(|d| d.as_secs()).unwrap_or(0)),
+        peers: net.peers,
     }
 }
 
@@ -63,7 +78,7 @@ pub async fn trust(
         chain,
         state_root: head.state_root,
         height: head.height,
-        freshness: freshness(),
+        freshness: freshness(&st),
     }))
 }
 

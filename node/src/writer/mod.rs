@@ -98,6 +98,17 @@ impl WriterHandle {
         rx.await.map_err(|_| WriterError::Stopped)?
     }
 
+    /// Like [`WriterHandle::submit`], but waits for room in a full mailbox instead of
+    /// failing: for entries fetched by sync, which the network task paces by awaiting.
+    pub async fn submit_waiting(&self, entry: SignedEntry) -> Result<Outcome, WriterError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Write(Box::new(WriteRequest { entry, reply })))
+            .await
+            .map_err(|_| WriterError::Stopped)?;
+        rx.await.map_err(|_| WriterError::Stopped)?
+    }
+
     /// Runs `f` against the ledger on the writer thread and returns its result.
     pub async fn read<T, F>(&self, f: F) -> Result<T, WriterError>
     where

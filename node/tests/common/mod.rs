@@ -114,9 +114,16 @@ impl Node {
         let n = std::fs::read_dir(log_dir).map(|d| d.count()).unwrap_or(0);
         let log = log_dir.join(format!("node-{n}.stderr"));
         let stdout = log_dir.join(format!("node-{n}.stdout"));
+        // Every test node listens for peers on a port of its own.
+        let listen: &[&str] = if args.first() == Some(&"run") {
+            &["--listen", "/ip4/127.0.0.1/tcp/0"]
+        } else {
+            &[]
+        };
         let child = Command::new(BIN)
             .args(args)
             .args(["--api", &api])
+            .args(listen)
             .stdin(Stdio::null())
             .stdout(File::create(&stdout).unwrap_or_else(|e| panic!("{e}")))
             .stderr(File::create(&log).unwrap_or_else(|e| panic!("{e}")))

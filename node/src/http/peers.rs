@@ -1,0 +1,96 @@
+//! `GET /v1/peers` and the deny-list: `POST /v1/admin/peers/deny` and
+//! `POST /v1/admin/peers/allow`.
+//!
+//! The admin routes answer only clients on a loopback address (the TCP peer of the
+//! request, whatever the API binds to): an operator on the node's machine, or the
+//! testnet driving its own nodes. Anyone else gets 403.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Extensions, StatusCode};
+use axum::Json;
+use p2p::{NetworkError, PeerId};
+use registry_core::api::{PeerChange, PeerList, PeerRequest, PeerView};
+
+use super::problem::{ApiError, ApiJson};
+use super::AppState;
+
+fn stopped(e: NetworkError) -> ApiError {
+    ApiError::unavailable("network_stopped", e.to_string())
+}
+
+/// `GET /v1/peers`: connected peers with their addresses and gossipsub score.
+pub async fn list(State(st): State<AppState>) -> Result<Json<PeerList>, ApiError> {
+    let peers = st.network.peers().await.map_err(stopped)?;
+    Ok(Json(PeerList {
+        peers: peers
+            .into_iter()
+            .map(|p| PeerView {
+                peer_id: p.peer_id.to_string(),
+                addresses: p.addresses.iter().map(ToString::to_string).collect(),
+                score: p.score,
+            })
+            .collect(),
+    }))
+}
+
+fn loopback_only(extensions: &Extensions) -> Result<(), ApiError> {
+    match extensions.get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(addr)) if addr.ip().is_loopback() => Ok(()),
+        Some(ConnectInfo(addr)) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin_loopback_only",
+            format!(
+                "the admin API answers only clients on this machine (loopback); {} is not",
+                addr.ip()
+            ),
+        )),
+        None => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin_loopback_only",
+            "the client's address is unknown, so the admin API does not answer",
+        )),
+    }
+}
+
+fn parse_peer(raw: &str) -> Result<PeerId, ApiError> {
+    raw.parse::<PeerId>().map_err(|e| {
+        ApiError::bad_request(
+            "invalid_peer_id",
+            format!("peer_id {raw:?} is not a libp2p peer id: {e}"),
+        )
+    })
+}
+
+/// `POST /v1/admin/peers/deny {"peer_id": ...}`: disconnect and refuse the peer.
+pub async fn deny(
+    State(st): State<AppState>,
+    extensions: Extensions,
+    ApiJson(req): ApiJson<PeerRequest>,
+) -> Result<Json<PeerChange>, ApiError> {
+    loopback_only(&extensions)?;
+    let peer = parse_peer(&req.peer_id)?;
+    let changed = st.network.deny(peer).await.map_err(stopped)?;
+    Ok(Json(PeerChange {
+        peer_id: req.peer_id,
+        changed,
+        denied: true,
+    }))
+}
+
+/// `POST /v1/admin/peers/allow {"peer_id": ...}`: undo a deny (and reconnect).
+pub async fn allow(
+    State(st): State<AppState>,
+    extensions: Extensions,
+    ApiJson(req): ApiJson<PeerRequest>,
+) -> Result<Json<PeerChange>, ApiError> {
+    loopback_only(&extensions)?;
+    let peer = parse_peer(&req.peer_id)?;
+    let changed = st.network.allow(peer).await.map_err(stopped)?;
+    Ok(Json(PeerChange {
+        peer_id: req.peer_id,
+        changed,
+        denied: false,
+    }))
+}
