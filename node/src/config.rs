@@ -5,8 +5,8 @@
 //! ignored. `node/config.example.toml` documents every field and must equal the defaults.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use p2p::sync::SyncConfig;

@@ -82,7 +82,9 @@ pub struct NetworkConfig {
 impl Default for NetworkConfig {
     fn default() -> NetworkConfig {
         NetworkConfig {
-            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap_or_else(|_| Multiaddr::empty())],
+            listen: vec!["/ip4/127.0.0.1/tcp/0"
+                .parse()
+                .unwrap_or_else(|_| Multiaddr::empty())],
             bootstrap: Vec::new(),
             mdns: false,
             max_connections: 64,
@@ -139,6 +141,8 @@ pub struct PeerInfo {
     pub peer_id: PeerId,
     pub addresses: Vec<Multiaddr>,
     pub score: f64,
+    /// Whether the peer has told us it subscribes to the registry's gossip topic.
+    pub subscribed: bool,
 }
 
 /// Why a command to the network task failed.
@@ -372,11 +376,7 @@ pub fn spawn(
         last_redial: None,
         last_kad: None,
     };
-    let handle = NetworkHandle {
-        tx,
-        info,
-        counters,
-    };
+    let handle = NetworkHandle { tx, info, counters };
     Ok((handle, tokio::spawn(task.run())))
 }
 
@@ -515,7 +515,10 @@ impl Task {
                 if self.swarm.is_connected(&peer) || self.denied.contains(&peer) {
                     continue;
                 }
-                self.swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+                self.swarm
+                    .behaviour_mut()
+                    .kad
+                    .add_address(&peer, addr.clone());
             }
             if let Err(e) = self.swarm.dial(addr.clone()) {
                 debug!(%addr, error = %e, "cannot dial bootstrap peer");
@@ -542,7 +545,10 @@ impl Task {
         };
         self.apply(actions);
         let peers = self.swarm.connected_peers().count();
-        if self.last_redial.is_none_or(|t| now.duration_since(t) >= REDIAL) {
+        if self
+            .last_redial
+            .is_none_or(|t| now.duration_since(t) >= REDIAL)
+        {
             self.last_redial = Some(now);
             if peers == 0 {
                 self.dial_bootstrap();
@@ -558,7 +564,11 @@ impl Task {
                 }
             }
         }
-        if peers > 0 && self.last_kad.is_none_or(|t| now.duration_since(t) >= KAD_REFRESH) {
+        if peers > 0
+            && self
+                .last_kad
+                .is_none_or(|t| now.duration_since(t) >= KAD_REFRESH)
+        {
             self.last_kad = Some(now);
             let _ = self.swarm.behaviour_mut().kad.bootstrap();
         }
@@ -590,6 +600,12 @@ impl Task {
             }
             Command::Peers(reply) => {
                 let gossip = &self.swarm.behaviour().gossip;
+                let topic = self.topic.hash();
+                let subscribed: HashSet<PeerId> = gossip
+                    .all_peers()
+                    .filter(|(_, topics)| topics.contains(&&topic))
+                    .map(|(p, _)| *p)
+                    .collect();
                 let mut peers: Vec<PeerInfo> = self
                     .swarm
                     .connected_peers()
@@ -597,6 +613,7 @@ impl Task {
                         peer_id: *p,
                         addresses: self.addresses.get(p).cloned().unwrap_or_default(),
                         score: gossip.peer_score(p).unwrap_or(0.0),
+                        subscribed: subscribed.contains(p),
                     })
                     .collect();
                 peers.sort_by_key(|p| p.peer_id);
@@ -616,11 +633,15 @@ impl Task {
                 self.validating = self.validating.saturating_sub(1);
                 let acceptance = match result {
                     Ok(Outcome::Accepted) => {
-                        self.counters.gossip_accepted.fetch_add(1, Ordering::Relaxed);
+                        self.counters
+                            .gossip_accepted
+                            .fetch_add(1, Ordering::Relaxed);
                         gossipsub::MessageAcceptance::Accept
                     }
                     Ok(Outcome::Rejected(why)) => {
-                        self.counters.gossip_rejected.fetch_add(1, Ordering::Relaxed);
+                        self.counters
+                            .gossip_rejected
+                            .fetch_add(1, Ordering::Relaxed);
                         self.penalise(source, &format!("gossiped an invalid entry: {why}"));
                         gossipsub::MessageAcceptance::Reject
                     }
@@ -834,10 +855,9 @@ impl Task {
                 }
             }
             BehaviourEvent::Kad(kad::Event::RoutingUpdated { peer, .. }) => {
-                let below_limit = (self.swarm.connected_peers().count() as u32)
-                    < self.config.max_connections / 2;
-                if below_limit && !self.swarm.is_connected(&peer) && !self.denied.contains(&peer)
-                {
+                let below_limit =
+                    (self.swarm.connected_peers().count() as u32) < self.config.max_connections / 2;
+                if below_limit && !self.swarm.is_connected(&peer) && !self.denied.contains(&peer) {
                     let _ = self.swarm.dial(peer);
                 }
             }
@@ -863,13 +883,18 @@ impl Task {
         message: gossipsub::Message,
     ) {
         let reject = |task: &mut Task, why: String| {
-            task.counters.gossip_rejected.fetch_add(1, Ordering::Relaxed);
+            task.counters
+                .gossip_rejected
+                .fetch_add(1, Ordering::Relaxed);
             task.penalise(source, &why);
-            task.swarm.behaviour_mut().gossip.report_message_validation_result(
-                &message_id,
-                &source,
-                gossipsub::MessageAcceptance::Reject,
-            );
+            task.swarm
+                .behaviour_mut()
+                .gossip
+                .report_message_validation_result(
+                    &message_id,
+                    &source,
+                    gossipsub::MessageAcceptance::Reject,
+                );
         };
         let entry = match codec::decode::<SignedEntry>(&message.data, MAX_MESSAGE_BYTES) {
             Ok(e) => e,
@@ -877,11 +902,14 @@ impl Task {
         };
         if self.validating >= self.config.max_validations {
             self.counters.gossip_ignored.fetch_add(1, Ordering::Relaxed);
-            self.swarm.behaviour_mut().gossip.report_message_validation_result(
-                &message_id,
-                &source,
-                gossipsub::MessageAcceptance::Ignore,
-            );
+            self.swarm
+                .behaviour_mut()
+                .gossip
+                .report_message_validation_result(
+                    &message_id,
+                    &source,
+                    gossipsub::MessageAcceptance::Ignore,
+                );
             return;
         }
         self.validating += 1;

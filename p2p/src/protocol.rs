@@ -111,7 +111,9 @@ pub enum SyncResponse {
         entries: Vec<SignedEntry>,
     },
     /// The entries under the prefix do not fit in one reply; `count` of them.
-    TooLarge { count: u64 },
+    TooLarge {
+        count: u64,
+    },
     /// The requested entries the responder holds (a subset, possibly shortened to fit the
     /// budget: the requester asks again for the rest).
     Entries {
@@ -119,7 +121,9 @@ pub enum SyncResponse {
         entries: Vec<SignedEntry>,
     },
     /// The responder will not answer now (overloaded, or the request was refused).
-    Refused { reason: String },
+    Refused {
+        reason: String,
+    },
 }
 
 impl SyncRequest {

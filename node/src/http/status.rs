@@ -6,8 +6,8 @@ use axum::response::IntoResponse;
 use axum::Json;
 use registry_core::api::Status;
 
-use super::AppState;
 use super::trust::sync_time;
+use super::AppState;
 use crate::metrics::{Gauges, Metrics};
 
 /// `GET /v1/status`: identity of the registry, the ledger head, and the roots in force.
