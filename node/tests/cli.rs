@@ -16,7 +16,17 @@ fn dev_mode_creates_a_registry_once_and_prints_what_to_try() {
     assert_eq!(status["name"], "Development registry");
     assert_eq!(status["threshold"], 1);
     assert_eq!(status["max_depth"], 4);
-    assert_eq!(status["peer_id"], serde_json::Value::Null);
+    // Networking is on even for a lone dev node: it has a peer id and a loopback address.
+    assert!(
+        status["peer_id"].as_str().is_some_and(|p| p.starts_with("12D3")),
+        "{status}"
+    );
+    assert!(
+        status["listen_addrs"][0]
+            .as_str()
+            .is_some_and(|a| a.starts_with("/ip4/127.0.0.1/tcp/")),
+        "{status}"
+    );
     let root = registry_core::keys::read_key_file(&dir.join("root.key"))
         .unwrap_or_else(|e| panic!("the root key must be a 0600 key file: {e}"));
     assert_eq!(status["roots"], serde_json::json!([root.did().to_string()]));

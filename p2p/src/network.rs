@@ -55,6 +55,11 @@ const TICK: Duration = Duration::from_millis(250);
 /// Kademlia.
 const REDIAL: Duration = Duration::from_secs(5);
 const KAD_REFRESH: Duration = Duration::from_secs(30);
+/// A peer that dialled us gets to run its sync session first; ours with it starts once
+/// it has sent no sync request for this long (or after [`DEFER_AT_MOST`]). After its
+/// session, ours usually finds equal roots at once, so a repair costs one walk, not two.
+const DEFER_QUIET: Duration = Duration::from_millis(300);
+const DEFER_AT_MOST: Duration = Duration::from_secs(5);
 /// Slack over the 64 KiB entry limit for gossipsub's own framing of one message.
 const GOSSIP_FRAME_SLACK: usize = 2 * 1024;
 
@@ -375,6 +380,7 @@ pub fn spawn(
         addresses: HashMap::new(),
         last_redial: None,
         last_kad: None,
+        deferred: HashMap::new(),
     };
     let handle = NetworkHandle { tx, info, counters };
     Ok((handle, tokio::spawn(task.run())))
@@ -481,6 +487,9 @@ struct Task {
     addresses: HashMap<PeerId, Vec<Multiaddr>>,
     last_redial: Option<Instant>,
     last_kad: Option<Instant>,
+    /// Peers that dialled us, whose sync with us runs before ours with them: when they
+    /// connected, and their last sync request.
+    deferred: HashMap<PeerId, (Instant, Option<Instant>)>,
 }
 
 impl Task {
@@ -528,6 +537,21 @@ impl Task {
 
     fn on_tick(&mut self) {
         let now = Instant::now();
+        let ready: Vec<PeerId> = self
+            .deferred
+            .iter()
+            .filter(|(_, (since, last))| {
+                let quiet_since = last.map_or(*since, |l| l.max(*since));
+                now.duration_since(quiet_since) >= DEFER_QUIET
+                    || now.duration_since(*since) >= DEFER_AT_MOST
+            })
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in ready {
+            self.deferred.remove(&peer);
+            let actions = self.engine.peer_connected(peer, now);
+            self.apply(actions);
+        }
         let actions = {
             let host = self.host.clone();
             let mut registry = match host.registry().write() {
@@ -814,8 +838,12 @@ impl Task {
                     debug!(peer = %peer_id, "peer connected");
                     let peers = self.swarm.connected_peers().count();
                     self.set_info(|i| i.peers = peers);
-                    let actions = self.engine.peer_connected(peer_id, Instant::now());
-                    self.apply(actions);
+                    if endpoint.is_dialer() {
+                        let actions = self.engine.peer_connected(peer_id, Instant::now());
+                        self.apply(actions);
+                    } else {
+                        self.deferred.insert(peer_id, (Instant::now(), None));
+                    }
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -830,6 +858,7 @@ impl Task {
                 if num_established == 0 {
                     debug!(peer = %peer_id, "peer disconnected");
                     self.addresses.remove(&peer_id);
+                    self.deferred.remove(&peer_id);
                     let peers = self.swarm.connected_peers().count();
                     self.set_info(|i| i.peers = peers);
                     let actions = self.engine.peer_disconnected(peer_id, Instant::now());
@@ -938,6 +967,9 @@ impl Task {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
+                    if let Some((_, last)) = self.deferred.get_mut(&peer) {
+                        *last = Some(now);
+                    }
                     let response = answer(&request, &mut *self.registry());
                     let _ = self
                         .swarm

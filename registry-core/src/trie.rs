@@ -183,14 +183,22 @@ impl FromStr for Prefix {
     }
 }
 
-/// In JSON, the hex digits of the path; in the binary encoding, `(len, 32 packed bytes)`.
+/// In JSON, the hex digits of the path. In the binary encoding, the length in nibbles and
+/// then only the packed bytes that hold them (`1 + ceil(len / 2)` bytes: the root is one
+/// byte), since sync requests and replies carry many prefixes.
 impl Serialize for Prefix {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if s.is_human_readable() {
-            s.serialize_str(&self.to_string())
-        } else {
-            (self.len, self.packed).serialize(s)
+            return s.serialize_str(&self.to_string());
         }
+        use serde::ser::SerializeTuple;
+        let used = self.len().div_ceil(2);
+        let mut t = s.serialize_tuple(1 + used)?;
+        t.serialize_element(&self.len)?;
+        for b in &self.packed[..used] {
+            t.serialize_element(b)?;
+        }
+        t.end()
     }
 }
 
@@ -198,11 +206,33 @@ impl<'de> Deserialize<'de> for Prefix {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         if d.is_human_readable() {
             let s = String::deserialize(d)?;
-            s.parse().map_err(de::Error::custom)
-        } else {
-            let (len, packed) = <(u8, [u8; 32])>::deserialize(d)?;
-            Prefix::validated(len, packed).map_err(de::Error::custom)
+            return s.parse().map_err(de::Error::custom);
         }
+        struct Packed;
+        impl<'de> de::Visitor<'de> for Packed {
+            type Value = Prefix;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a prefix: its length in nibbles, then its packed bytes")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Prefix, A::Error> {
+                let len: u8 = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                let n = usize::from(len);
+                if n > MAX_DEPTH {
+                    return Err(de::Error::custom(PrefixError::TooLong { len: n }));
+                }
+                let mut packed = [0u8; 32];
+                for (i, slot) in packed.iter_mut().take(n.div_ceil(2)).enumerate() {
+                    *slot = seq
+                        .next_element()?
+                        .ok_or_else(|| de::Error::invalid_length(i + 1, &self))?;
+                }
+                Prefix::validated(len, packed).map_err(de::Error::custom)
+            }
+        }
+        // The longest encoding; the visitor reads only as many bytes as the length needs.
+        d.deserialize_tuple(1 + MAX_DEPTH / 2, Packed)
     }
 }
 

@@ -218,6 +218,21 @@ proptest! {
     }
 }
 
+#[test]
+fn prefixes_encode_in_one_byte_plus_their_packed_nibbles() {
+    let id = Hash([0xab; 32]);
+    for len in 0..=64 {
+        let p = Prefix::of_id(&id, len).unwrap_or_else(|| panic!("prefix of length {len}"));
+        let bytes = codec::encode(&p);
+        assert_eq!(bytes.len(), 1 + len.div_ceil(2), "length {len}");
+        assert_eq!(codec::decode::<Prefix>(&bytes, 64), Ok(p));
+    }
+    // A nibble past the length, a length over 64, and missing bytes are refused.
+    assert!(codec::decode::<Prefix>(&[1, 0xab], 64).is_err());
+    assert!(codec::decode::<Prefix>(&[65], 64).is_err());
+    assert!(codec::decode::<Prefix>(&[4, 0xab], 64).is_err());
+}
+
 /// The sync walk between two nodes, simulated: from the root, compare hashes; descend
 /// only where they differ; where either side is a leaf or empty, or both hold at most
 /// `small` ids, exchange the ids. Returns the ids only in `a`, only in `b`, and the number
