@@ -153,6 +153,29 @@ impl Client {
         self.get("/v1/blocks", &query)
     }
 
+    /// `GET /metrics`: the Prometheus text.
+    pub fn metrics(&self) -> Result<String, ClientError> {
+        let mut response = self
+            .agent
+            .get(self.url("/metrics"))
+            .call()
+            .map_err(|e| self.transport(e))?;
+        let status = response.status();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES)
+            .lossy_utf8(true)
+            .read_to_string()
+            .map_err(|e| ClientError::BadResponse {
+                detail: format!("HTTP {status}: {e}"),
+            })?;
+        if !status.is_success() {
+            return Err(problem_from(status, &text));
+        }
+        Ok(text)
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

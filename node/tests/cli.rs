@@ -18,7 +18,9 @@ fn dev_mode_creates_a_registry_once_and_prints_what_to_try() {
     assert_eq!(status["max_depth"], 4);
     // Networking is on even for a lone dev node: it has a peer id and a loopback address.
     assert!(
-        status["peer_id"].as_str().is_some_and(|p| p.starts_with("12D3")),
+        status["peer_id"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("12D3")),
         "{status}"
     );
     assert!(
