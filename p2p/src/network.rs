@@ -55,6 +55,12 @@ const TICK: Duration = Duration::from_millis(250);
 /// Kademlia.
 const REDIAL: Duration = Duration::from_secs(5);
 const KAD_REFRESH: Duration = Duration::from_secs(30);
+/// Below this many peers, the node dials peers it knows from Kademlia (every [`REDIAL`]),
+/// so that losing some links (a partition, a crash) does not leave it cut off from peers
+/// it could still reach.
+const TARGET_PEERS: usize = 8;
+/// Most such dials per round.
+const DIALS_PER_ROUND: usize = 4;
 /// A peer that dialled us gets to run its sync session first; ours with it starts once
 /// it has sent no sync request for this long (or after [`DEFER_AT_MOST`]). After its
 /// session, ours usually finds equal roots at once, so a repair costs one walk, not two.
@@ -587,6 +593,9 @@ impl Task {
                     }
                 }
             }
+            if peers < TARGET_PEERS {
+                self.dial_known_peers();
+            }
         }
         if peers > 0
             && self
@@ -595,6 +604,26 @@ impl Task {
         {
             self.last_kad = Some(now);
             let _ = self.swarm.behaviour_mut().kad.bootstrap();
+        }
+    }
+
+    /// Dials a few peers of the Kademlia routing table that are neither connected nor
+    /// denied.
+    fn dial_known_peers(&mut self) {
+        let mut known: Vec<PeerId> = Vec::new();
+        for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
+            for entry in bucket.iter() {
+                known.push(*entry.node.key.preimage());
+            }
+        }
+        let candidates: Vec<PeerId> = known
+            .into_iter()
+            .filter(|p| !self.swarm.is_connected(p) && !self.denied.contains(p))
+            .filter(|p| self.penalties.get(p).copied().unwrap_or(0) < BAN_PENALTIES)
+            .take(DIALS_PER_ROUND)
+            .collect();
+        for peer in candidates {
+            let _ = self.swarm.dial(peer);
         }
     }
 

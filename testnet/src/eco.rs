@@ -91,6 +91,14 @@ impl Ecosystem {
             .by_holder(self.authority.id(), &[&self.authority_key])
     }
 
+    /// The roots accredit issuer `n` directly: a second accreditation of the same subject,
+    /// which a revocation of the authority's does not touch.
+    pub fn issuer_by_roots(&self, n: u64, nonce: u64) -> SignedEntry {
+        self.issuer_draft(n)
+            .nonce(nonce)
+            .by_roots(&self.fx.root_keys(1))
+    }
+
     /// The authority revokes accreditation `target` from now on.
     pub fn revoke(&self, target: EntryId, nonce: u64) -> SignedEntry {
         let t = now();

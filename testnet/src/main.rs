@@ -6,7 +6,7 @@
 //! testnet down --dir DIR                        stop them
 //! testnet run SCENARIO [--nodes N] [--seed S] [--json] ...
 //! ```
-//! Scenarios: propagation, late-join (see `scenario`). Each prints what it measured and
+//! Scenarios: propagation, partition, crash, late-join, load (see `scenario`). Each prints what it measured and
 //! its seed, and exits 1 when an invariant broke.
 
 mod eco;
@@ -67,7 +67,10 @@ enum Command {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ScenarioName {
     Propagation,
+    Partition,
+    Crash,
     LateJoin,
+    Load,
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,10 +84,10 @@ struct RunArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// Rounds (propagation).
+    /// Rounds (propagation), kills (crash), seconds of load (load).
     #[arg(long, default_value_t = 20)]
     rounds: usize,
-    /// Entries the network holds (late-join).
+    /// Entries the network holds (late-join, load).
     #[arg(long, default_value_t = 10_000)]
     entries: usize,
     /// Percentage of the entries the joining node holds before it joins (late-join).
@@ -181,7 +184,10 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     let seed = args.seed.unwrap_or_else(random_seed);
     let name = match args.scenario {
         ScenarioName::Propagation => "propagation",
+        ScenarioName::Partition => "partition",
+        ScenarioName::Crash => "crash",
         ScenarioName::LateJoin => "late-join",
+        ScenarioName::Load => "load",
     };
     let (dir, temporary) = match &args.dir {
         Some(d) => (d.clone(), false),
@@ -213,7 +219,10 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         )?;
         let result = match args.scenario {
             ScenarioName::Propagation => scenario::propagation::run(&mut net, &params, &mut report),
+            ScenarioName::Partition => scenario::partition::run(&mut net, &params, &mut report),
+            ScenarioName::Crash => scenario::crash::run(&mut net, &params, &mut report),
             ScenarioName::LateJoin => scenario::late_join::run(&mut net, &params, &mut report),
+            ScenarioName::Load => scenario::load::run(&mut net, &params, &mut report),
         };
         net.down()?;
         result

@@ -64,12 +64,17 @@ fn wait_entries(client: &Client, entries: u64, deadline: Duration) -> anyhow::Re
     }
 }
 
-pub fn run(net: &mut Testnet, p: &Params, report: &mut Report) -> anyhow::Result<()> {
-    let mut rng = Rng::new(p.seed);
-    install_authority(net, report)?;
+/// Submits `p.entries` issuer accreditations (numbered from `first`) through node 0 and
+/// waits until every node holds them; returns them.
+pub fn load_network(
+    net: &Testnet,
+    p: &Params,
+    report: &mut Report,
+    first: u64,
+) -> anyhow::Result<Vec<SignedEntry>> {
     let started = Instant::now();
     let entries: Vec<SignedEntry> = (0..p.entries as u64)
-        .map(|k| net.eco.issuer(1_000_000 + k))
+        .map(|k| net.eco.issuer(first + k))
         .collect();
     report.figure(
         "entries",
@@ -83,9 +88,8 @@ pub fn run(net: &mut Testnet, p: &Params, report: &mut Report) -> anyhow::Result
     let started = Instant::now();
     submit(&net.client(0)?, &entries).context("loading the network")?;
     let total = p.entries as u64 + 1;
-    let deadline = Duration::from_secs(120 + p.entries as u64 / 500);
     for i in 0..net.nodes.len() {
-        wait_entries(&net.client(i)?, total, deadline)?;
+        wait_entries(&net.client(i)?, total, load_deadline(p))?;
     }
     report.figure(
         "network_loaded_s",
@@ -96,6 +100,19 @@ pub fn run(net: &mut Testnet, p: &Params, report: &mut Report) -> anyhow::Result
             net.nodes.len()
         ),
     );
+    Ok(entries)
+}
+
+fn load_deadline(p: &Params) -> Duration {
+    Duration::from_secs(120 + p.entries as u64 / 500)
+}
+
+pub fn run(net: &mut Testnet, p: &Params, report: &mut Report) -> anyhow::Result<()> {
+    let mut rng = Rng::new(p.seed);
+    install_authority(net, report)?;
+    let entries = load_network(net, p, report, 1_000_000)?;
+    let total = p.entries as u64 + 1;
+    let deadline = load_deadline(p);
 
     // The new node, alone first when it is preloaded.
     let preload: Vec<&SignedEntry> = entries

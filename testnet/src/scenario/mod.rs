@@ -2,7 +2,10 @@
 //! returns a [`Report`]. They wait on conditions with deadlines (polling the nodes' HTTP
 //! APIs); none sleeps in the hope that something has happened.
 
+pub mod crash;
 pub mod late_join;
+pub mod load;
+pub mod partition;
 pub mod propagation;
 
 use std::time::{Duration, Instant};
