@@ -61,6 +61,13 @@ const KAD_REFRESH: Duration = Duration::from_secs(30);
 const TARGET_PEERS: usize = 8;
 /// Most such dials per round.
 const DIALS_PER_ROUND: usize = 4;
+/// A peer whose connection dropped (it crashed, restarted, or the network failed) is
+/// redialled after 0.5 s, then with doubling delays up to 30 s, at most this many times.
+const REDIAL_LOST_ATTEMPTS: u32 = 10;
+const REDIAL_LOST_FIRST: Duration = Duration::from_millis(500);
+const REDIAL_LOST_MAX: Duration = Duration::from_secs(30);
+/// Most lost peers remembered for redialling.
+const MAX_LOST: usize = 256;
 /// A peer that dialled us gets to run its sync session first; ours with it starts once
 /// it has sent no sync request for this long (or after [`DEFER_AT_MOST`]). After its
 /// session, ours usually finds equal roots at once, so a repair costs one walk, not two.
@@ -387,6 +394,7 @@ pub fn spawn(
         last_redial: None,
         last_kad: None,
         deferred: HashMap::new(),
+        lost: HashMap::new(),
     };
     let handle = NetworkHandle { tx, info, counters };
     Ok((handle, tokio::spawn(task.run())))
@@ -496,6 +504,8 @@ struct Task {
     /// Peers that dialled us, whose sync with us runs before ours with them: when they
     /// connected, and their last sync request.
     deferred: HashMap<PeerId, (Instant, Option<Instant>)>,
+    /// Peers whose connection dropped: attempts so far and when to dial next.
+    lost: HashMap<PeerId, (u32, Instant)>,
 }
 
 impl Task {
@@ -558,6 +568,7 @@ impl Task {
             let actions = self.engine.peer_connected(peer, now);
             self.apply(actions);
         }
+        self.redial_lost(now);
         let actions = {
             let host = self.host.clone();
             let mut registry = match host.registry().write() {
@@ -604,6 +615,33 @@ impl Task {
         {
             self.last_kad = Some(now);
             let _ = self.swarm.behaviour_mut().kad.bootstrap();
+        }
+    }
+
+    /// Redials peers whose connection dropped, with backoff.
+    fn redial_lost(&mut self, now: Instant) {
+        let due: Vec<PeerId> = self
+            .lost
+            .iter()
+            .filter(|(_, (_, next))| *next <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in due {
+            let Some((attempts, _)) = self.lost.get(&peer).copied() else {
+                continue;
+            };
+            if self.swarm.is_connected(&peer)
+                || self.denied.contains(&peer)
+                || attempts >= REDIAL_LOST_ATTEMPTS
+            {
+                self.lost.remove(&peer);
+                continue;
+            }
+            let delay = REDIAL_LOST_FIRST
+                .saturating_mul(1 << attempts.min(16))
+                .min(REDIAL_LOST_MAX);
+            self.lost.insert(peer, (attempts + 1, now + delay));
+            let _ = self.swarm.dial(peer);
         }
     }
 
@@ -858,6 +896,7 @@ impl Task {
                     let _ = self.swarm.disconnect_peer_id(peer_id);
                     return;
                 }
+                self.lost.remove(&peer_id);
                 let addr = endpoint.get_remote_address().clone();
                 let known = self.addresses.entry(peer_id).or_default();
                 if !known.contains(&addr) {
@@ -888,6 +927,12 @@ impl Task {
                     debug!(peer = %peer_id, "peer disconnected");
                     self.addresses.remove(&peer_id);
                     self.deferred.remove(&peer_id);
+                    let banned =
+                        self.penalties.get(&peer_id).copied().unwrap_or(0) >= BAN_PENALTIES;
+                    if !banned && !self.denied.contains(&peer_id) && self.lost.len() < MAX_LOST {
+                        self.lost
+                            .insert(peer_id, (0, Instant::now() + REDIAL_LOST_FIRST));
+                    }
                     let peers = self.swarm.connected_peers().count();
                     self.set_info(|i| i.peers = peers);
                     let actions = self.engine.peer_disconnected(peer_id, Instant::now());
