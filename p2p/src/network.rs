@@ -51,9 +51,9 @@ const PENALTY_SCORE: f64 = -10.0;
 const MAX_PENALISED: usize = 10_000;
 /// How often the engine is ticked and pending references are looked for.
 const TICK: Duration = Duration::from_millis(250);
-/// How often a node without peers redials its bootstrap addresses, and refreshes
-/// Kademlia.
-const REDIAL: Duration = Duration::from_secs(5);
+/// How often bootstrap peers that are not connected are redialled (and, below
+/// [`TARGET_PEERS`], peers known from Kademlia).
+const REDIAL: Duration = Duration::from_secs(2);
 const KAD_REFRESH: Duration = Duration::from_secs(30);
 /// Below this many peers, the node dials peers it knows from Kademlia (every [`REDIAL`]),
 /// so that losing some links (a partition, a crash) does not leave it cut off from peers
@@ -395,6 +395,7 @@ pub fn spawn(
         last_kad: None,
         deferred: HashMap::new(),
         lost: HashMap::new(),
+        bootstrap_peers: HashMap::new(),
     };
     let handle = NetworkHandle { tx, info, counters };
     Ok((handle, tokio::spawn(task.run())))
@@ -506,6 +507,8 @@ struct Task {
     deferred: HashMap<PeerId, (Instant, Option<Instant>)>,
     /// Peers whose connection dropped: attempts so far and when to dial next.
     lost: HashMap<PeerId, (u32, Instant)>,
+    /// The peer each bootstrap address led to, once a dial to it succeeded.
+    bootstrap_peers: HashMap<Multiaddr, PeerId>,
 }
 
 impl Task {
@@ -534,9 +537,14 @@ impl Task {
         }
     }
 
+    /// Dials every bootstrap address whose peer is not connected now. The peer behind an
+    /// address without `/p2p/<id>` is learnt when a dial to it succeeds; until then the
+    /// address is dialled on every round, whatever other peers the node has (a bootstrap
+    /// peer that started after this node is found once it is up).
     fn dial_bootstrap(&mut self) {
         for addr in self.config.bootstrap.clone() {
-            if let Some(peer) = peer_of(&addr) {
+            let peer = peer_of(&addr).or_else(|| self.bootstrap_peers.get(&addr).copied());
+            if let Some(peer) = peer {
                 if self.swarm.is_connected(&peer) || self.denied.contains(&peer) {
                     continue;
                 }
@@ -591,19 +599,7 @@ impl Task {
             .is_none_or(|t| now.duration_since(t) >= REDIAL)
         {
             self.last_redial = Some(now);
-            if peers == 0 {
-                self.dial_bootstrap();
-            } else {
-                // Bootstrap peers named by id are redialled when not connected (after a
-                // restart of theirs, or an allow).
-                for addr in self.config.bootstrap.clone() {
-                    if let Some(peer) = peer_of(&addr) {
-                        if !self.swarm.is_connected(&peer) && !self.denied.contains(&peer) {
-                            let _ = self.swarm.dial(addr);
-                        }
-                    }
-                }
-            }
+            self.dial_bootstrap();
             if peers < TARGET_PEERS {
                 self.dial_known_peers();
             }
@@ -898,6 +894,15 @@ impl Task {
                 }
                 self.lost.remove(&peer_id);
                 let addr = endpoint.get_remote_address().clone();
+                if endpoint.is_dialer() {
+                    let bare: Multiaddr = addr
+                        .iter()
+                        .filter(|p| !matches!(p, Protocol::P2p(_)))
+                        .collect();
+                    if self.config.bootstrap.contains(&bare) {
+                        self.bootstrap_peers.insert(bare, peer_id);
+                    }
+                }
                 let known = self.addresses.entry(peer_id).or_default();
                 if !known.contains(&addr) {
                     known.push(addr);
