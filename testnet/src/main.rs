@@ -6,7 +6,7 @@
 //! testnet down --dir DIR                        stop them
 //! testnet run SCENARIO [--nodes N] [--seed S] [--json] ...
 //! ```
-//! Scenarios: propagation, late-join (see `scenario`). Each prints what it measured and
+//! Scenarios: propagation, late-join, byzantine (see `scenario`). Each prints what it measured and
 //! its seed, and exits 1 when an invariant broke.
 
 mod eco;
@@ -68,6 +68,7 @@ enum Command {
 enum ScenarioName {
     Propagation,
     LateJoin,
+    Byzantine,
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,7 +82,7 @@ struct RunArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// Rounds (propagation).
+    /// Rounds (propagation); seconds of attack (byzantine).
     #[arg(long, default_value_t = 20)]
     rounds: usize,
     /// Entries the network holds (late-join).
@@ -182,6 +183,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     let name = match args.scenario {
         ScenarioName::Propagation => "propagation",
         ScenarioName::LateJoin => "late-join",
+        ScenarioName::Byzantine => "byzantine",
     };
     let (dir, temporary) = match &args.dir {
         Some(d) => (d.clone(), false),
@@ -214,6 +216,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         let result = match args.scenario {
             ScenarioName::Propagation => scenario::propagation::run(&mut net, &params, &mut report),
             ScenarioName::LateJoin => scenario::late_join::run(&mut net, &params, &mut report),
+            ScenarioName::Byzantine => scenario::byzantine::run(&mut net, &params, &mut report),
         };
         net.down()?;
         result
