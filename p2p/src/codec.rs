@@ -42,10 +42,9 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, limit: usize) -> io
     io.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
     if len > limit {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("sync message of {len} bytes exceeds the limit of {limit} bytes"),
-        ));
+        return Err(invalid(format!(
+            "sync message of {len} bytes exceeds the limit of {limit} bytes"
+        )));
     }
     let mut buf = vec![0u8; len];
     io.read_exact(&mut buf).await?;
@@ -60,8 +59,24 @@ async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> 
     io.close().await
 }
 
+/// The peer's bytes broke the protocol: a length over the limit, or a message that does
+/// not decode. Only reads fail this way ([`broke_protocol`] relies on it).
 fn invalid(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+/// Our own message over the limit: a local fault, never the peer's.
+fn too_large(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{what} over the limit"),
+    )
+}
+
+/// Whether a sync stream failed because of what the peer sent (penalised), rather than a
+/// timeout, a closed connection or a local fault, which honest peers meet too.
+pub fn broke_protocol(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::InvalidData
 }
 
 impl request_response::Codec for SyncCodec {
@@ -98,7 +113,7 @@ impl request_response::Codec for SyncCodec {
     {
         let bytes = request.encode();
         if bytes.len() > MAX_REQUEST_BYTES {
-            return Err(invalid("sync request over the limit"));
+            return Err(too_large("sync request"));
         }
         self.wrote(bytes.len());
         write_frame(io, &bytes).await
@@ -115,9 +130,50 @@ impl request_response::Codec for SyncCodec {
     {
         let bytes = response.encode();
         if bytes.len() > MAX_RESPONSE_BYTES {
-            return Err(invalid("sync reply over the limit"));
+            return Err(too_large("sync reply"));
         }
         self.wrote(bytes.len());
         write_frame(io, &bytes).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+    use futures::io::Cursor;
+    use request_response::Codec;
+
+    use super::*;
+
+    fn read_reply(bytes: Vec<u8>) -> io::Result<SyncResponse> {
+        let protocol = StreamProtocol::new("/test/sync/1");
+        block_on(SyncCodec::default().read_response(&protocol, &mut Cursor::new(bytes)))
+    }
+
+    #[test]
+    fn replies_that_break_the_protocol_are_told_apart_from_failures() {
+        // A length prefix of 4 GiB is refused before anything is read or allocated.
+        let mut huge = u32::MAX.to_be_bytes().to_vec();
+        huge.extend_from_slice(&[0xa5; 64]);
+        let e = read_reply(huge).map(|_| ()).err();
+        assert!(e.as_ref().is_some_and(broke_protocol), "{e:?}");
+        // A well-framed message that does not decode.
+        let mut garbage = 3u32.to_be_bytes().to_vec();
+        garbage.extend_from_slice(&[0xff, 0xff, 0xff]);
+        let e = read_reply(garbage).map(|_| ()).err();
+        assert!(e.as_ref().is_some_and(broke_protocol), "{e:?}");
+        // A stream that ends early may be an honest peer going away: not penalised.
+        let mut short = 100u32.to_be_bytes().to_vec();
+        short.extend_from_slice(&[0; 10]);
+        let e = read_reply(short).map(|_| ()).err();
+        assert!(e.as_ref().is_some_and(|e| !broke_protocol(e)), "{e:?}");
+        // A valid reply still reads.
+        let ok = SyncResponse::TooLarge { count: 3 }.encode();
+        let mut framed = (ok.len() as u32).to_be_bytes().to_vec();
+        framed.extend_from_slice(&ok);
+        assert_eq!(
+            read_reply(framed).map_err(|e| e.to_string()),
+            Ok(SyncResponse::TooLarge { count: 3 })
+        );
     }
 }

@@ -13,9 +13,10 @@
 //! sender's gossipsub score drops) and a penalty. At most `max_validations` messages are
 //! validated at once; past that they are ignored (sync repairs what is lost).
 //!
-//! Penalties (invalid gossip, a sync reply that does not answer its request, an invalid
-//! entry in a sync reply) lower the peer's application score in gossipsub; at
-//! [`BAN_PENALTIES`] the peer is disconnected and refused while the node runs.
+//! Penalties (invalid gossip, a sync request or reply whose bytes break the protocol, a
+//! sync reply that does not answer its request, an invalid entry in a sync reply) lower
+//! the peer's application score in gossipsub; at [`BAN_PENALTIES`] the peer is
+//! disconnected and refused while the node runs.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -39,7 +40,7 @@ use registry_core::{EntryId, RegistryId, SignedEntry};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::codec::SyncCodec;
+use crate::codec::{broke_protocol, SyncCodec};
 use crate::protocol::{SyncRequest, SyncResponse, MAX_IDS};
 use crate::sync::{answer, Action, Engine, SyncConfig};
 
@@ -1084,12 +1085,22 @@ impl Task {
             } => {
                 if let Some((_, id)) = self.outbound.remove(&request_id) {
                     debug!(%peer, %error, "sync request failed");
+                    if let request_response::OutboundFailure::Io(e) = &error {
+                        if broke_protocol(e) {
+                            self.penalise(peer, &format!("sent a sync reply that is not one: {e}"));
+                        }
+                    }
                     let actions = self.engine.on_failure(peer, id, now);
                     self.apply(actions);
                 }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 debug!(%peer, %error, "could not answer a sync request");
+                if let request_response::InboundFailure::Io(e) = &error {
+                    if broke_protocol(e) {
+                        self.penalise(peer, &format!("sent a sync request that is not one: {e}"));
+                    }
+                }
             }
             request_response::Event::ResponseSent { .. } => {}
         }

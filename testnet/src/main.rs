@@ -6,8 +6,8 @@
 //! testnet down --dir DIR                        stop them
 //! testnet run SCENARIO [--nodes N] [--seed S] [--json] ...
 //! ```
-//! Scenarios: propagation, partition, crash, late-join, load (see `scenario`). Each prints what it measured and
-//! its seed, and exits 1 when an invariant broke.
+//! Scenarios: propagation, partition, crash, late-join, byzantine, load (see `scenario`).
+//! Each prints what it measured and its seed, and exits 1 when an invariant broke.
 
 mod eco;
 mod net;
@@ -71,6 +71,7 @@ enum ScenarioName {
     Crash,
     LateJoin,
     Load,
+    Byzantine,
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,7 +85,8 @@ struct RunArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// Rounds (propagation), kills (crash), seconds of load (load).
+    /// Rounds (propagation), kills (crash), seconds of load (load) or of attack
+    /// (byzantine).
     #[arg(long, default_value_t = 20)]
     rounds: usize,
     /// Entries the network holds (late-join, load).
@@ -188,6 +190,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         ScenarioName::Crash => "crash",
         ScenarioName::LateJoin => "late-join",
         ScenarioName::Load => "load",
+        ScenarioName::Byzantine => "byzantine",
     };
     let (dir, temporary) = match &args.dir {
         Some(d) => (d.clone(), false),
@@ -223,6 +226,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
             ScenarioName::Crash => scenario::crash::run(&mut net, &params, &mut report),
             ScenarioName::LateJoin => scenario::late_join::run(&mut net, &params, &mut report),
             ScenarioName::Load => scenario::load::run(&mut net, &params, &mut report),
+            ScenarioName::Byzantine => scenario::byzantine::run(&mut net, &params, &mut report),
         };
         net.down()?;
         result

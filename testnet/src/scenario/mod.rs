@@ -2,6 +2,7 @@
 //! returns a [`Report`]. They wait on conditions with deadlines (polling the nodes' HTTP
 //! APIs); none sleeps in the hope that something has happened.
 
+pub mod byzantine;
 pub mod crash;
 pub mod late_join;
 pub mod load;
