@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# The main job: builds the node and the CLI, starts a real `registry-node` on a dev
-# registry (fresh data directory, free port), and walks the README's walk-through with the
-# `registry` CLI: keys, an accrediting authority, an issuer, a trust query, a revocation,
-# the same query again and about the time before; a TRQP query; then a restart that keeps
-# every entry, and an offline verification of the ledger.
+# The main job: builds everything, starts a real network of registry-node processes on
+# loopback (`testnet up`, fresh genesis and root key), and with the `registry` CLI:
+# accredits an authority through one node and, as that authority, a university through
+# another; shows the university trusted on every node with the time that took; revokes the
+# authority through a third node and shows the revocation on every node with its time;
+# asks about a time before the revocation and over TRQP; then stops the network and
+# verifies every node's ledger offline.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    echo "usage: scripts/demo.sh [DIR]   (default ./.registry-demo, replaced on each run)"
+    echo "usage: scripts/demo.sh [DIR] [NODES]   (default ./.registry-demo, replaced on each run; 3 nodes)"
     exit 0
 fi
 for tool in cargo python3; do
@@ -16,93 +18,110 @@ for tool in cargo python3; do
 done
 
 echo "building (release; the first build takes a few minutes)..."
-cargo build --release --quiet -p registry-node -p registry-cli --bins
+cargo build --release --quiet -p registry-node -p registry-cli -p registry-testnet --bins
 BIN=$PWD/target/release
 dir=${1:-.registry-demo}
+nodes=${2:-3}
+if [[ -f "$dir/net/testnet.json" ]]; then
+    "$BIN/testnet" down --dir "$dir/net" >/dev/null 2>&1 || true
+fi
 rm -rf "$dir"
 mkdir -p "$dir"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export REGISTRY_NODE="http://127.0.0.1:$port"
 registry() { "$BIN/registry" "$@"; }
+now_ms() { python3 -c 'import time; print(int(time.time() * 1000))'; }
 
-node_pid=""
-stop_node() {
-    if [[ -n "$node_pid" ]]; then
-        kill -TERM "$node_pid" 2>/dev/null || true
-        wait "$node_pid" 2>/dev/null || true
-        node_pid=""
+up=0
+down() {
+    if (( up )); then
+        "$BIN/testnet" down --dir "$dir/net" >/dev/null 2>&1 || true
+        up=0
     fi
 }
-trap stop_node EXIT
-start_node() {
-    "$BIN/registry-node" --dev --data-dir "$dir/node" --api "127.0.0.1:$port" >>"$dir/node.log" 2>&1 &
-    node_pid=$!
-    local deadline=$((SECONDS + 30))
-    until registry status >/dev/null 2>&1; do
-        kill -0 "$node_pid" 2>/dev/null || { cat "$dir/node.log" >&2; exit 1; }
-        (( SECONDS < deadline )) || { echo "node did not start in 30 s" >&2; exit 1; }
-        python3 -c 'import time; time.sleep(0.05)'
-    done
-}
+trap down EXIT
 step() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; }
-expect_exit() {  # expect_exit CODE command...
-    local want=$1; shift
-    show "registry ${*}"
-    set +e; registry "$@"; local got=$?; set -e
-    echo "(exit $got)"
-    [[ "$got" == "$want" ]] || { echo "expected exit $want" >&2; exit 1; }
+
+step "1. A network of $nodes nodes on this machine"
+show "testnet up --nodes $nodes --dir $dir/net"
+"$BIN/testnet" up --nodes "$nodes" --dir "$dir/net"
+up=1
+mapfile -t API < <(python3 -c 'import json,sys; [print(n["api"]) for n in json.load(open(sys.argv[1]))["nodes"]]' "$dir/net/testnet.json")
+ROOT_KEY=$dir/net/root.key
+AUTHORITY_ID=$(registry --node "${API[0]}" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["authority_id"])')
+show "registry --node ${API[0]} peers"
+registry --node "${API[0]}" peers
+
+# wait_everywhere WANT_EXIT LABEL trust-args...: asks every node until each gives the
+# expected exit code (0 authorized, 1 not), then prints how long the slowest took.
+wait_everywhere() {
+    local want=$1 label=$2; shift 2
+    local started; started=$(now_ms)
+    local deadline=$((SECONDS + 30))
+    for url in "${API[@]}"; do
+        while true; do
+            set +e; registry --node "$url" trust "$@" >/dev/null 2>&1; local got=$?; set -e
+            [[ "$got" == "$want" ]] && break
+            (( SECONDS < deadline )) || { echo "$url never answered $label" >&2; exit 1; }
+        done
+    done
+    local took=$(( $(now_ms) - started ))
+    printf '%s on all %d nodes within %d ms (every node polled with the CLI)\n' "$label" "${#API[@]}" "$took"
+    for url in "${API[@]}"; do
+        set +e; answer=$(registry --node "$url" trust "$@" 2>&1); set -e
+        printf '  %s  %s\n' "$url" "$(head -n 1 <<<"$answer")"
+    done
 }
 
-step "1. A node on a dev registry (root key, genesis and ledger in $dir/node)"
-start_node
-registry status
-ROOT_KEY=$dir/node/root.key
-
-step "2. Keys for an accrediting authority and an issuer (files mode 0600)"
+step "2. Keys for an accrediting authority and a university (files mode 0600)"
 AUTHORITY_DID=$(registry key new --out "$dir/authority.key")
 ISSUER_DID=$(registry key new --out "$dir/issuer.key")
-echo "authority: $AUTHORITY_DID"
-echo "issuer:    $ISSUER_DID"
+echo "authority:  $AUTHORITY_DID"
+echo "university: $ISSUER_DID"
 
-step "3. The root accredits the accreditation body; it accredits the university"
-show "registry accredit --subject did:web:accreditation.example --grant accredit:UniversityDegree --controller \$AUTHORITY_DID --key $ROOT_KEY"
-AUTH=$(registry accredit --subject did:web:accreditation.example --grant accredit:UniversityDegree \
-    --controller "$AUTHORITY_DID" --label "Accreditation body" --key "$ROOT_KEY")
+step "3. Through node 0, the root accredits the accreditation body"
+show "registry --node ${API[0]} accredit --subject did:web:accreditation.example --grant accredit:UniversityDegree --controller \$AUTHORITY_DID --key $ROOT_KEY"
+AUTH=$(registry --node "${API[0]}" accredit --subject did:web:accreditation.example \
+    --grant accredit:UniversityDegree --controller "$AUTHORITY_DID" \
+    --label "Accreditation body" --key "$ROOT_KEY")
 echo "$AUTH"
-show "registry accredit --subject did:web:uni.example --grant issue:UniversityDegree --controller \$ISSUER_DID --as \$AUTH --key authority.key"
-registry accredit --subject did:web:uni.example --grant issue:UniversityDegree \
-    --controller "$ISSUER_DID" --label "University of Example" --as "$AUTH" --key "$dir/authority.key"
 
-step "4. A relying party asks"
-expect_exit 0 trust did:web:uni.example --action issue --resource UniversityDegree
+step "4. Through node 1, the accreditation body accredits the university"
+# The CLI checks the authority's accreditation on the node it submits to: wait for it there.
+deadline=$((SECONDS + 30))
+until registry --node "${API[1]}" subject did:web:accreditation.example --json | grep -q "$AUTH"; do
+    (( SECONDS < deadline )) || { echo "node 1 never received the authority's accreditation" >&2; exit 1; }
+done
+show "registry --node ${API[1]} accredit --subject did:web:uni.example --grant issue:UniversityDegree --controller \$ISSUER_DID --as \$AUTH --key authority.key"
+registry --node "${API[1]}" accredit --subject did:web:uni.example --grant issue:UniversityDegree \
+    --controller "$ISSUER_DID" --label "University of Example" --as "$AUTH" --key "$dir/authority.key"
+wait_everywhere 0 "authorized" did:web:uni.example --action issue --resource UniversityDegree
 BEFORE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 # Times have one-second resolution: revoke in a later second than the one asked about.
 issued=$(date +%s)
 while (( $(date +%s) <= issued )); do python3 -c 'import time; time.sleep(0.05)'; done
 
-step "5. The root revokes the accreditation body"
-show "registry revoke \$AUTH --reason 'accreditation withdrawn' --key $ROOT_KEY"
-registry revoke "$AUTH" --reason "accreditation withdrawn" --key "$ROOT_KEY"
-expect_exit 1 trust did:web:uni.example --action issue --resource UniversityDegree
-expect_exit 0 trust did:web:uni.example --action issue --resource UniversityDegree --at "$BEFORE"
+last=$(( ${#API[@]} - 1 ))
+step "5. Through node $last, the root revokes the accreditation body"
+show "registry --node ${API[$last]} revoke \$AUTH --reason 'accreditation withdrawn' --key $ROOT_KEY"
+registry --node "${API[$last]}" revoke "$AUTH" --reason "accreditation withdrawn" --key "$ROOT_KEY"
+wait_everywhere 1 "not authorized (issuer_revoked)" did:web:uni.example --action issue --resource UniversityDegree
 
-step "6. The same question over TRQP v2 (POST /authorization)"
-python3 - "$REGISTRY_NODE" <<'PY'
+step "6. Asked about the time before the revocation, every node still says authorized"
+wait_everywhere 0 "authorized at $BEFORE" did:web:uni.example --action issue --resource UniversityDegree --at "$BEFORE"
+
+step "7. The same question over TRQP v2 (POST /authorization on node 0)"
+python3 - "${API[0]}" "$AUTHORITY_ID" <<'PY'
 import json, sys, urllib.request
-body = json.dumps({"entity_id": "did:web:uni.example", "authority_id": "did:web:dev.registry.example",
+body = json.dumps({"entity_id": "did:web:uni.example", "authority_id": sys.argv[2],
                    "action": "issue", "resource": "UniversityDegree"}).encode()
 req = urllib.request.Request(sys.argv[1] + "/authorization", data=body, headers={"content-type": "application/json"})
 print(json.dumps(json.load(urllib.request.urlopen(req)), indent=2))
 PY
 
-step "7. Restart: every acknowledged entry is still there"
-stop_node
-start_node
-registry status
-expect_exit 1 trust did:web:uni.example --action issue --resource UniversityDegree
-
-step "8. Stop the node and verify its ledger offline (chain, ids, signatures, state roots)"
-stop_node
-registry ledger verify --data-dir "$dir/node"
-printf '\ndemo complete: node log in %s/node.log\n' "$dir"
+step "8. Stop the network and verify every ledger offline (chain, ids, signatures, state roots)"
+"$BIN/testnet" status --dir "$dir/net"
+down
+for (( i = 0; i < ${#API[@]}; i++ )); do
+    registry ledger verify --data-dir "$dir/net/node-$i"
+done
+printf '\ndemo complete: node logs in %s/net/node-*/node.log\n' "$dir"
