@@ -5,12 +5,15 @@
 //! of request paths (one per line):
 //! - `max`: each connection sends its next request as soon as the previous answer arrives
 //!   (closed loop): the throughput ceiling.
-//! - `rate R`: requests are scheduled at a fixed total rate R, spread over the connections
-//!   (open loop). When the server is still answering the previous request at a request's
-//!   scheduled time, its latency counts from the *scheduled* time, so a stalled server
-//!   cannot hide its stall (no coordinated omission). When the connection was idle, it
-//!   counts from the actual send: tokio's timers fire on 1 ms ticks, and that lateness
-//!   belongs to the generator, not the server.
+//! - `rate R`: requests are scheduled at a fixed total rate R, request `n` at
+//!   `start + n / R` on connection `n % CONNECTIONS` (open loop). A pacer thread of its own
+//!   releases each request at its time (sleeping with the OS's high-resolution timers, so
+//!   requests go out evenly spaced, not in the bursts that tokio's 1 ms timer wheel would
+//!   make). When the server is still answering the connection's previous request at a
+//!   request's scheduled time, its latency counts from the *scheduled* time, so a stalled
+//!   server cannot hide its stall (no coordinated omission). When the connection was idle,
+//!   it counts from the actual send: lateness of the pacer belongs to the generator, not
+//!   the server.
 //!
 //! Usage: `loadgen ADDR PATHS_FILE SECONDS CONNECTIONS max|RATE`; prints one JSON line.
 
@@ -19,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 
 struct Args {
     addr: String,
@@ -95,7 +99,33 @@ struct Outcome {
     non_2xx: u64,
 }
 
-async fn worker(args: Arc<Args>, index: usize, start: Instant) -> Outcome {
+/// Releases request `n` at `start + n / rate` to connection `n % connections`, until
+/// `start + seconds`; then closes every channel.
+fn pace(args: &Args, rate: f64, start: Instant, permits: Vec<mpsc::UnboundedSender<Instant>>) {
+    let end = start + Duration::from_secs(args.seconds);
+    let step = Duration::from_secs_f64(1.0 / rate.max(0.001));
+    let mut n: u64 = 0;
+    loop {
+        let due = start + step.mul_f64(n as f64);
+        if due >= end {
+            break;
+        }
+        let now = Instant::now();
+        if due > now + Duration::from_micros(50) {
+            std::thread::sleep(due - now);
+        }
+        let _ = permits[(n % permits.len() as u64) as usize].send(due);
+        n += 1;
+    }
+}
+
+/// One connection: sends when released (open loop) or back to back (closed loop).
+async fn worker(
+    args: Arc<Args>,
+    index: usize,
+    start: Instant,
+    mut permits: Option<mpsc::UnboundedReceiver<Instant>>,
+) -> Outcome {
     let mut out = Outcome {
         latencies_us: Vec::new(),
         errors: 0,
@@ -108,26 +138,22 @@ async fn worker(args: Arc<Args>, index: usize, start: Instant) -> Outcome {
     let _ = conn.set_nodelay(true);
     let mut buf = Vec::with_capacity(16 * 1024);
     let end = start + Duration::from_secs(args.seconds);
-    let interval = args
-        .rate
-        .map(|r| Duration::from_secs_f64(args.connections as f64 / r.max(0.001)));
     let mut k = index;
-    let mut sent: u64 = 0;
     let mut prev_done = start;
     loop {
-        let scheduled = match interval {
-            // Stagger connections evenly inside one interval.
-            Some(iv) => start + iv.mul_f64(sent as f64 + index as f64 / args.connections as f64),
-            None => Instant::now(),
+        let scheduled = match permits.as_mut() {
+            Some(rx) => match rx.recv().await {
+                Some(t) => t,
+                None => break,
+            },
+            None => {
+                let now = Instant::now();
+                if now >= end {
+                    break;
+                }
+                now
+            }
         };
-        if scheduled >= end {
-            break;
-        }
-        // Closed loop sends at once: even a sleep until "now" waits for the timer's next
-        // 1 ms tick.
-        if interval.is_some() {
-            tokio::time::sleep_until(scheduled.into()).await;
-        }
         let origin = if prev_done <= scheduled {
             Instant::now()
         } else {
@@ -135,7 +161,6 @@ async fn worker(args: Arc<Args>, index: usize, start: Instant) -> Outcome {
         };
         let path = &args.paths[k % args.paths.len()];
         k += args.connections;
-        sent += 1;
         match request(&mut conn, &mut buf, path).await {
             Ok(status) => {
                 if !(200..300).contains(&status) {
@@ -175,8 +200,25 @@ async fn main() {
         }
     };
     let start = Instant::now() + Duration::from_millis(50);
+    let mut receivers: Vec<Option<mpsc::UnboundedReceiver<Instant>>> = Vec::new();
+    let pacer = match args.rate {
+        Some(rate) => {
+            let (senders, rxs): (Vec<_>, Vec<_>) = (0..args.connections)
+                .map(|_| mpsc::unbounded_channel())
+                .unzip();
+            receivers = rxs.into_iter().map(Some).collect();
+            let args = args.clone();
+            Some(std::thread::spawn(move || {
+                pace(&args, rate, start, senders)
+            }))
+        }
+        None => None,
+    };
     let tasks: Vec<_> = (0..args.connections)
-        .map(|i| tokio::spawn(worker(args.clone(), i, start)))
+        .map(|i| {
+            let permits = receivers.get_mut(i).and_then(Option::take);
+            tokio::spawn(worker(args.clone(), i, start, permits))
+        })
         .collect();
     let mut all = Vec::new();
     let (mut errors, mut non_2xx) = (0, 0);
@@ -186,6 +228,9 @@ async fn main() {
             errors += o.errors;
             non_2xx += o.non_2xx;
         }
+    }
+    if let Some(p) = pacer {
+        let _ = p.join();
     }
     all.sort_unstable();
     let secs = args.seconds as f64;

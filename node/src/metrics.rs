@@ -118,13 +118,17 @@ impl Metrics {
         }
     }
 
-    /// Records one request's latency under its route template (`None`: no route).
-    pub fn observe(&self, route: Option<&str>, elapsed: Duration) {
+    /// The histogram slot of a route template (`None` or unknown: `unmatched`).
+    pub fn route_index(route: Option<&str>) -> usize {
         let label = route.unwrap_or("unmatched");
-        let i = ROUTES
+        ROUTES
             .iter()
             .position(|r| *r == label)
-            .unwrap_or(ROUTES.len() - 1);
+            .unwrap_or(ROUTES.len() - 1)
+    }
+
+    /// Records one request's latency in the slot of its route ([`Metrics::route_index`]).
+    pub fn observe_index(&self, i: usize, elapsed: Duration) {
         let Some(h) = self.http.get(i) else {
             return;
         };
@@ -288,9 +292,18 @@ mod tests {
         m.submission(Submission::Accepted);
         m.submission(Submission::Accepted);
         m.query(QueryApi::Recognition, false);
-        m.observe(Some("/v1/trust"), Duration::from_micros(700));
-        m.observe(Some("/v1/trust"), Duration::from_secs(10));
-        m.observe(Some("/nope"), Duration::from_millis(3));
+        m.observe_index(
+            Metrics::route_index(Some("/v1/trust")),
+            Duration::from_micros(700),
+        );
+        m.observe_index(
+            Metrics::route_index(Some("/v1/trust")),
+            Duration::from_secs(10),
+        );
+        m.observe_index(
+            Metrics::route_index(Some("/nope")),
+            Duration::from_millis(3),
+        );
         let text = m.render(&Gauges {
             entries: 5,
             pending: 1,

@@ -143,6 +143,10 @@ pub struct NetCounters {
     pub sync_bytes_in: AtomicU64,
     pub sync_bytes_out: AtomicU64,
     pub penalties: AtomicU64,
+    /// Connected peers now, and the last completed sync in unix milliseconds (0: never):
+    /// read by every trust answer, so kept where a read costs two atomic loads.
+    pub peers: AtomicU64,
+    pub last_sync_unix_ms: AtomicU64,
 }
 
 /// What the node shows about its network (`/v1/status`, freshness of answers).
@@ -233,6 +237,14 @@ impl NetworkHandle {
             Ok(i) => i.clone(),
             Err(p) => p.into_inner().clone(),
         }
+    }
+
+    /// When this node last completed a sync, and how many peers it has: cheap enough for
+    /// every query.
+    pub fn freshness(&self) -> (Option<SystemTime>, usize) {
+        let ms = self.counters.last_sync_unix_ms.load(Ordering::Relaxed);
+        let last = (ms > 0).then(|| SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
+        (last, self.counters.peers.load(Ordering::Relaxed) as usize)
     }
 
     pub fn counters(&self) -> &NetCounters {
@@ -831,7 +843,13 @@ impl Task {
                 Action::Finished { peer, report } => {
                     if report.completed {
                         self.counters.sync_completed.fetch_add(1, Ordering::Relaxed);
-                        self.set_info(|i| i.last_sync_at = Some(SystemTime::now()));
+                        let now = SystemTime::now();
+                        self.set_info(|i| i.last_sync_at = Some(now));
+                        let ms = now
+                            .duration_since(SystemTime::UNIX_EPOCH)
+                            .map(|d| d.as_millis() as u64)
+                            .unwrap_or(1);
+                        self.counters.last_sync_unix_ms.store(ms, Ordering::Relaxed);
                         if report.fetched > 0 {
                             info!(%peer, fetched = report.fetched, requests = report.requests,
                                 "sync completed");
@@ -912,6 +930,7 @@ impl Task {
                     debug!(peer = %peer_id, "peer connected");
                     let peers = self.swarm.connected_peers().count();
                     self.set_info(|i| i.peers = peers);
+                    self.counters.peers.store(peers as u64, Ordering::Relaxed);
                     if endpoint.is_dialer() {
                         let actions = self.engine.peer_connected(peer_id, Instant::now());
                         self.apply(actions);
@@ -941,6 +960,7 @@ impl Task {
                     }
                     let peers = self.swarm.connected_peers().count();
                     self.set_info(|i| i.peers = peers);
+                    self.counters.peers.store(peers as u64, Ordering::Relaxed);
                     let actions = self.engine.peer_disconnected(peer_id, Instant::now());
                     self.apply(actions);
                 }

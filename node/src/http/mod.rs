@@ -110,17 +110,18 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
 /// Caps concurrent requests (503 beyond the cap, at once: no unbounded queue) and
 /// records each request's latency under its route template.
 async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned());
+    let route = Metrics::route_index(
+        req.extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
     let Ok(_permit) = state.limiter.clone().try_acquire_owned() else {
         return ApiError::unavailable("overloaded", "too many requests in flight; retry shortly")
             .into_response();
     };
     let started = Instant::now();
     let resp = next.run(req).await;
-    state.metrics.observe(route.as_deref(), started.elapsed());
+    state.metrics.observe_index(route, started.elapsed());
     resp
 }
 

@@ -28,13 +28,11 @@ pub fn sync_time(t: SystemTime) -> Timestamp {
 /// How fresh this node's answers are: when it last completed a sync with a peer (after
 /// which it held everything that peer held), and how many peers it is connected to now.
 pub fn freshness(st: &AppState) -> Freshness {
-    let net = st.network.info();
+    let (last_sync_at, peers) = st.network.freshness();
     Freshness {
-        last_sync_at: net.last_sync_at.map(|t| sync_time(t).to_rfc3339()),
-        seconds_since_sync: net
-            .last_sync_at
-            .map(|t| t.elapsed().map(|d| d.as_secs()).unwrap_or(0)),
-        peers: net.peers,
+        last_sync_at: last_sync_at.map(|t| sync_time(t).to_rfc3339()),
+        seconds_since_sync: last_sync_at.map(|t| t.elapsed().map(|d| d.as_secs()).unwrap_or(0)),
+        peers,
     }
 }
 
