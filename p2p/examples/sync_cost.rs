@@ -9,21 +9,9 @@ use std::time::Instant;
 
 use p2p::sync::{answer, Action, Engine, SyncConfig};
 use registry_core::registry::{IngestReport, Registry};
+use registry_core::rng::SplitMix64;
 use registry_core::testkit::{authority, issuer, key, Fixture, AUTHORITY_KEY_SEED};
 use registry_core::SignedEntry;
-
-/// splitmix64, so the missing entries are the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
 
 fn arg<T: std::str::FromStr>(i: usize, default: T) -> Result<T, String> {
     match std::env::args().nth(i) {
@@ -58,11 +46,11 @@ fn main() -> Result<(), String> {
     let mut entries = vec![auth.clone()];
     entries.extend((0..n).map(|i| issuer(&fx, auth.id(), &signer, i)));
     // The authority stays, so every entry the second node receives can be accepted.
-    let mut rng = Rng(0x5eed);
+    let mut rng = SplitMix64::new(0x5eed);
     let threshold = (percent / 100.0 * u64::MAX as f64) as u64;
     let (mut missing, mut kept) = (Vec::new(), Vec::new());
     for (i, e) in entries.iter().enumerate() {
-        if i > 0 && rng.next() < threshold {
+        if i > 0 && rng.next_u64() < threshold {
             missing.push(e.clone());
         } else {
             kept.push(e.clone());

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use registry_core::hash::IdMap;
 use registry_core::registry::Registry;
+use registry_core::rng::SplitMix64;
 use registry_core::trie::{NodeView, Prefix, MAX_DEPTH};
 use registry_core::{EntryId, Hash, SignedEntry};
 
@@ -587,26 +588,11 @@ impl<P> Fetches<P> {
     }
 }
 
-/// splitmix64: the engine's own small generator for picking peers.
-#[derive(Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z % n.max(1) as u64) as usize
-    }
-}
-
 /// The sync state machine of one node. `P` names a peer.
 #[derive(Debug)]
 pub struct Engine<P> {
     config: SyncConfig,
-    rng: Rng,
+    rng: SplitMix64,
     connected: BTreeSet<P>,
     /// Peers waiting for a session, each at most once.
     queue: VecDeque<P>,
@@ -623,7 +609,7 @@ impl<P: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Engine<P> {
     pub fn new(config: SyncConfig, seed: u64) -> Engine<P> {
         Engine {
             config,
-            rng: Rng(seed),
+            rng: SplitMix64::new(seed),
             connected: BTreeSet::new(),
             queue: VecDeque::new(),
             session: None,

@@ -13,33 +13,13 @@ use p2p::protocol::{
 };
 use p2p::sync::{answer, Action, Engine, LocalSet, RequestId, SessionReport, SyncConfig};
 use registry_core::registry::{IngestReport, Registry};
+use registry_core::rng::SplitMix64;
 use registry_core::testkit::{entity, key, Fixture};
 use registry_core::trie::Prefix;
 use registry_core::{EntryId, Hash, SignedEntry};
 
 /// splitmix64, so a seed fully determines a case.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            items.swap(i, self.below(i + 1));
-        }
-    }
-}
+type Rng = SplitMix64;
 
 fn fixture() -> Fixture {
     Fixture::new(1, 1, 3)
@@ -791,7 +771,7 @@ fn wants_skip_known_and_fetching_ids_and_stay_bounded() {
 /// issuers accredited by authorities, revocations by the root and by authorities, and a
 /// few entries whose reference never exists (pending forever).
 fn world(fx: &Fixture, seed: u64) -> Vec<SignedEntry> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let roots = fx.root_keys(1);
     let mut out = Vec::new();
     let authorities: Vec<(EntryId, u64)> = (0..5)
@@ -1011,11 +991,11 @@ impl Sim {
 fn converge(nodes: usize, seed: u64) {
     let fx = fixture();
     let all = world(&fx, seed);
-    let mut rng = Rng(seed.wrapping_mul(31) ^ 0xabcd);
+    let mut rng = Rng::new(seed.wrapping_mul(31) ^ 0xabcd);
     let mut union = HashSet::new();
     let mut sim = Sim {
         seed,
-        rng: Rng(seed ^ 0x5eed),
+        rng: Rng::new(seed ^ 0x5eed),
         nodes: Vec::new(),
         events: Vec::new(),
         now: now0(),
@@ -1159,7 +1139,7 @@ fn pull(from: &mut Registry, into: &mut Registry) -> Traffic {
 fn repair_cost_grows_with_the_difference_not_the_size() {
     let fx = fixture();
     let all = plain_entries(&fx, 0, 20_000);
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let mut measure = |n: usize, k: usize| {
         let mut missing: HashMap<EntryId, ()> = HashMap::new();
         while missing.len() < k {

@@ -14,6 +14,7 @@
 //! - [`entry`]: signed entries and their structural checks.
 //! - [`verify`]: strict, batched signature verification.
 //! - [`registry`]: acceptance of entries, with the pending pool for missing references.
+//! - [`rng`]: a seeded deterministic generator (splitmix64) for reproducible choices.
 //! - [`state`]: the indexes over accepted entries that evaluation reads.
 //! - [`eval`]: "is E trusted for (action, resource) at T?", a pure function.
 //! - [`trie`]: the state root, a Merkle radix-16 trie over accepted ids.
@@ -32,6 +33,7 @@ pub mod genesis;
 pub mod hash;
 pub mod keys;
 pub mod registry;
+pub mod rng;
 pub mod state;
 pub mod store;
 #[cfg(any(test, feature = "test-utils"))]

@@ -29,6 +29,7 @@ use libp2p::{
 };
 use p2p::network::{sync_protocol, topic};
 use p2p::protocol::{SyncRequest, SyncResponse, MAX_IDS, MAX_RESPONSE_BYTES};
+use registry_core::rng::SplitMix64;
 use registry_core::testkit::{Draft, Fixture};
 use registry_core::trie::Prefix;
 use registry_core::{codec, EntityId, Genesis, Hash, RegistryId, SecretKey};
@@ -148,31 +149,27 @@ const FLOOD_HOLD: Duration = Duration::from_secs(3);
 const FLOOD_ROUND: Duration = Duration::from_millis(500);
 const FLOOD_SILENT: usize = 4;
 
-/// splitmix64: a seed reproduces the garbage.
+/// The seeded generator, with the attacker's own draws: a seed reproduces the garbage.
 #[derive(Debug, Clone)]
-struct Rng(u64);
+struct Rng(SplitMix64);
 
 impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+    fn below(&mut self, n: usize) -> usize {
+        self.0.below(n)
     }
 
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
+    fn next_u64(&mut self) -> u64 {
+        self.0.next_u64()
     }
 
     fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next_u64() as u8).collect()
+        (0..n).map(|_| self.0.next_u64() as u8).collect()
     }
 
     fn hash(&mut self) -> Hash {
         let mut h = [0u8; 32];
         for b in &mut h {
-            *b = self.next_u64() as u8;
+            *b = self.0.next_u64() as u8;
         }
         Hash(h)
     }
@@ -750,7 +747,7 @@ async fn attack(args: Args) -> anyhow::Result<serde_json::Value> {
             fx,
             other,
             key: SecretKey::from_seed(seed_key.0),
-            rng: Rng(args.seed),
+            rng: Rng(SplitMix64::new(args.seed)),
             n: 0,
         },
         tally: Tally::default(),

@@ -29,28 +29,8 @@ pub struct Params {
     pub preload_percent: u8,
 }
 
-/// A small deterministic generator (splitmix64): the seed reproduces a run's choices.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
-    }
-}
+/// The scenarios' generator: the seed reproduces a run's choices.
+pub use registry_core::rng::SplitMix64 as Rng;
 
 /// The trust question of the scenarios about issuer `n`.
 pub fn issuer_question(n: u64) -> TrustParams {
