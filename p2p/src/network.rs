@@ -232,11 +232,15 @@ impl NetworkHandle {
         self.ask(Command::Peers).await
     }
 
+    /// The peer id and listen addresses (kept by the task), with the freshness figures
+    /// read from the counters, where the task keeps them.
     pub fn info(&self) -> NetInfo {
-        match self.info.read() {
+        let mut info = match self.info.read() {
             Ok(i) => i.clone(),
             Err(p) => p.into_inner().clone(),
-        }
+        };
+        (info.last_sync_at, info.peers) = self.freshness();
+        info
     }
 
     /// When this node last completed a sync, and how many peers it has: cheap enough for
@@ -379,6 +383,7 @@ pub fn spawn(
     let info = Arc::new(RwLock::new(NetInfo {
         peer_id: *swarm.local_peer_id(),
         listen_addrs: Vec::new(),
+        // Filled from the counters by `NetworkHandle::info`.
         peers: 0,
         last_sync_at: None,
     }));
@@ -544,10 +549,7 @@ impl Task {
     }
 
     fn registry(&self) -> RwLockWriteGuard<'_, Registry> {
-        match self.host.registry().write() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        write_registry(self.host.as_ref())
     }
 
     /// Dials every bootstrap address whose peer is not connected now. The peer behind an
@@ -591,11 +593,7 @@ impl Task {
         }
         self.redial_lost(now);
         let actions = {
-            let host = self.host.clone();
-            let mut registry = match host.registry().write() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
+            let mut registry = write_registry(self.host.as_ref());
             let mut actions = self.engine.tick(now, &mut *registry);
             if registry.pending_len() > 0 {
                 let missing = registry.missing(MAX_IDS);
@@ -779,11 +777,7 @@ impl Task {
                 }
                 let now = Instant::now();
                 let actions = {
-                    let host = self.host.clone();
-                    let mut registry = match host.registry().write() {
-                        Ok(g) => g,
-                        Err(p) => p.into_inner(),
-                    };
+                    let mut registry = write_registry(self.host.as_ref());
                     let mut actions = self.engine.on_ingested(peer, batch, now, &mut *registry);
                     if !missing.is_empty() {
                         actions.extend(self.engine.want(missing, Some(peer), now, &mut *registry));
@@ -801,11 +795,7 @@ impl Task {
         }
         let now = Instant::now();
         let actions = {
-            let host = self.host.clone();
-            let mut registry = match host.registry().write() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
+            let mut registry = write_registry(self.host.as_ref());
             self.engine.want(ids, from, now, &mut *registry)
         };
         self.apply(actions);
@@ -843,9 +833,7 @@ impl Task {
                 Action::Finished { peer, report } => {
                     if report.completed {
                         self.counters.sync_completed.fetch_add(1, Ordering::Relaxed);
-                        let now = SystemTime::now();
-                        self.set_info(|i| i.last_sync_at = Some(now));
-                        let ms = now
+                        let ms = SystemTime::now()
                             .duration_since(SystemTime::UNIX_EPOCH)
                             .map(|d| d.as_millis() as u64)
                             .unwrap_or(1);
@@ -929,7 +917,6 @@ impl Task {
                 if num_established.get() == 1 {
                     debug!(peer = %peer_id, "peer connected");
                     let peers = self.swarm.connected_peers().count();
-                    self.set_info(|i| i.peers = peers);
                     self.counters.peers.store(peers as u64, Ordering::Relaxed);
                     if endpoint.is_dialer() {
                         let actions = self.engine.peer_connected(peer_id, Instant::now());
@@ -959,7 +946,6 @@ impl Task {
                             .insert(peer_id, (0, Instant::now() + REDIAL_LOST_FIRST));
                     }
                     let peers = self.swarm.connected_peers().count();
-                    self.set_info(|i| i.peers = peers);
                     self.counters.peers.store(peers as u64, Ordering::Relaxed);
                     let actions = self.engine.peer_disconnected(peer_id, Instant::now());
                     self.apply(actions);
@@ -1086,11 +1072,7 @@ impl Task {
                     };
                     debug_assert_eq!(peer_id, peer);
                     let actions = {
-                        let host = self.host.clone();
-                        let mut registry = match host.registry().write() {
-                            Ok(g) => g,
-                            Err(p) => p.into_inner(),
-                        };
+                        let mut registry = write_registry(self.host.as_ref());
                         self.engine
                             .on_response(peer, id, response, now, &mut *registry)
                     };
@@ -1124,6 +1106,16 @@ impl Task {
             }
             request_response::Event::ResponseSent { .. } => {}
         }
+    }
+}
+
+/// The registry's write lock (the trie rehashes lazily, so even reads of sync need it),
+/// whatever a panicking thread left behind: the registry's own invariants hold between
+/// calls. Taken as a free function so the task can hold it beside `&mut self.engine`.
+fn write_registry(host: &dyn Host) -> RwLockWriteGuard<'_, Registry> {
+    match host.registry().write() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
     }
 }
 

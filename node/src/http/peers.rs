@@ -69,14 +69,7 @@ pub async fn deny(
     extensions: Extensions,
     ApiJson(req): ApiJson<PeerRequest>,
 ) -> Result<Json<PeerChange>, ApiError> {
-    loopback_only(&extensions)?;
-    let peer = parse_peer(&req.peer_id)?;
-    let changed = st.network.deny(peer).await.map_err(stopped)?;
-    Ok(Json(PeerChange {
-        peer_id: req.peer_id,
-        changed,
-        denied: true,
-    }))
+    set_denied(&st, &extensions, req, true).await
 }
 
 /// `POST /v1/admin/peers/allow {"peer_id": ...}`: undo a deny (and reconnect).
@@ -85,12 +78,26 @@ pub async fn allow(
     extensions: Extensions,
     ApiJson(req): ApiJson<PeerRequest>,
 ) -> Result<Json<PeerChange>, ApiError> {
-    loopback_only(&extensions)?;
+    set_denied(&st, &extensions, req, false).await
+}
+
+async fn set_denied(
+    st: &AppState,
+    extensions: &Extensions,
+    req: PeerRequest,
+    denied: bool,
+) -> Result<Json<PeerChange>, ApiError> {
+    loopback_only(extensions)?;
     let peer = parse_peer(&req.peer_id)?;
-    let changed = st.network.allow(peer).await.map_err(stopped)?;
+    let changed = if denied {
+        st.network.deny(peer).await
+    } else {
+        st.network.allow(peer).await
+    }
+    .map_err(stopped)?;
     Ok(Json(PeerChange {
         peer_id: req.peer_id,
         changed,
-        denied: false,
+        denied,
     }))
 }
