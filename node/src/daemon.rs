@@ -19,12 +19,12 @@ use registry_core::{Hash, SecretKey};
 use tokio::sync::Semaphore;
 use tracing::{error, info, warn};
 
-use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::net::NodeHost;
 use crate::setup::{read_genesis, DataDir};
 use crate::writer::{self, Head};
+use registry_node::config::Config;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,7 +1,7 @@
 //! `registry-node`: the trust registry daemon (DESIGN section 10).
 //!
 //! # Layout
-//! - `config`: configuration structs; defaults, then a TOML file, then flags.
+//! - `registry_node::config` (the library half): configuration; defaults, a TOML file, flags.
 //! - `setup`: the data directory, `init`, and the dev registry of `--dev`.
 //! - `dev`: what `--dev` prints for people trying the registry.
 //! - `daemon`: start-up checks, serving, and shutdown on SIGINT/SIGTERM.
@@ -9,7 +9,6 @@
 //! - `http`: the HTTP API (native, TRQP v2, metrics) and its problem+json errors.
 //! - `metrics`: Prometheus counters and histograms in atomics.
 
-mod config;
 mod daemon;
 mod dev;
 mod http;
@@ -26,7 +25,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use registry_core::Timestamp;
 
-use config::{ApiConfig, Config, LogFormat, Overrides};
+use registry_node::config::{ApiConfig, Config, LogFormat, Overrides};
 use setup::DataDir;
 
 /// The data directory of `--dev` when none is given.

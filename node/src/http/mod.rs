@@ -33,10 +33,10 @@ use tokio::sync::Semaphore;
 
 use p2p::NetworkHandle;
 
-use crate::config::ApiConfig;
 use crate::metrics::Metrics;
 use crate::writer::{read_head, Head, SharedHead, WriterHandle};
 use problem::ApiError;
+use registry_node::config::ApiConfig;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
