@@ -92,6 +92,11 @@ pub fn load(dir: &DataDir, config: &Config) -> anyhow::Result<Loaded> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "ledger loaded"
     );
+    #[cfg(feature = "unsafe-ack-before-flush")]
+    error!(
+        "built with the test-only feature unsafe-ack-before-flush: entries are acknowledged \
+         before they are stored, and a crash loses them; never serve with this build"
+    );
     Ok(Loaded {
         dir: dir.clone(),
         ledger,

@@ -22,6 +22,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -125,13 +126,20 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     resp
 }
 
-/// Maps a writer failure to 503.
+/// Maps a writer failure to 507 when the ledger's disk is full, 503 otherwise.
 pub fn writer_error(e: crate::writer::WriterError) -> ApiError {
     use crate::writer::WriterError;
     let code = match e {
         WriterError::Busy => "busy",
         WriterError::Stopped => "shutting_down",
         WriterError::Storage(_) => "storage_unavailable",
+        WriterError::OutOfSpace(_) => {
+            return ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "insufficient_storage",
+                e.to_string(),
+            )
+        }
     };
     ApiError::unavailable(code, e.to_string())
 }

@@ -10,9 +10,18 @@
 //! 5. only then answer each submitter.
 //!
 //! Accepted entries that could not be appended (disk full, I/O error) stay in a backlog
-//! that the next batch appends first; their submitters get a storage error. After a failed
-//! append the ledger is reopened, and the set of durable ids re-derived from disk, before
-//! anything else is written.
+//! that the next batch appends first; their submitters get a storage error
+//! ([`WriterError::OutOfSpace`] when the disk is full). While the backlog cannot be
+//! written, new submissions are answered with that error without being admitted, so an
+//! outage never grows the backlog (nor the registry) beyond the one batch that met it.
+//! After a failed append the ledger is reopened, and the set of durable ids re-derived
+//! from disk, before anything else is written; a read that finds the ledger closed
+//! reopens it too.
+//!
+//! The cargo feature `unsafe-ack-before-flush` (test only, never on by default) answers
+//! submitters before their batch is written: the negative control of the crash test
+//! (`node/tests/crash.rs`), which must then find acknowledged entries missing after a
+//! SIGKILL. A node built with it loses acknowledged entries and says so at start-up.
 //!
 //! Block state roots come from a trie of the ledger's own ids, kept here: the registry's
 //! trie also holds entries not yet durable, and a batch may need several blocks, each of
@@ -28,7 +37,7 @@ use registry_core::registry::{check_batch, Outcome, Registry};
 use registry_core::store::{Ledger, StoreError};
 use registry_core::trie::Trie;
 use registry_core::verify::Verifier;
-use registry_core::{Hash, RegistryId, SignedEntry};
+use registry_core::{EntryId, Hash, RegistryId, SignedEntry};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
@@ -113,7 +122,14 @@ impl Actor {
     fn take(&mut self, command: Command, batch: &mut Vec<WriteRequest>) -> bool {
         match command {
             Command::Write(request) => batch.push(*request),
-            Command::Read(job) => job(self.ledger.as_ref()),
+            Command::Read(job) => {
+                if self.ledger.is_none() {
+                    if let Err(e) = self.ensure_ledger() {
+                        debug!(error = %e, "the ledger is still unavailable for reading");
+                    }
+                }
+                job(self.ledger.as_ref())
+            }
             Command::Shutdown => return true,
         }
         false
@@ -124,6 +140,17 @@ impl Actor {
         let size = batch.len();
         let (entries, replies): (Vec<SignedEntry>, Vec<_>) =
             batch.into_iter().map(|r| (r.entry, r.reply)).unzip();
+        // What an earlier failed append left goes first. While it cannot be written, the
+        // new submissions are refused unexamined: nothing is admitted that could not be
+        // stored, so a full disk cannot make the backlog grow.
+        if let Err(e) = self.append_backlog() {
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+            debug!(submitted = size, waiting = self.backlog.len(), error = %e,
+                "batch refused: the backlog cannot be written");
+            return;
+        }
         // Signatures are the expensive part; they need no registry state.
         let checked = check_batch(&self.registry_id, &mut self.verifier, entries);
         // The write lock is held for `admit` alone: readers (every query) wait while it is
@@ -147,6 +174,14 @@ impl Actor {
         }
         let accepted = report.accepted.len();
         self.backlog.extend(report.accepted);
+        // Negative control only: acknowledge before anything is written or flushed.
+        #[cfg(feature = "unsafe-ack-before-flush")]
+        let (outcomes, replies) = {
+            answer(report.outcomes, replies, &Ok(()));
+            (Vec::new(), Vec::new())
+        };
+        #[cfg(not(feature = "unsafe-ack-before-flush"))]
+        let outcomes = report.outcomes;
         let durable = self.append_backlog();
         if durable.is_ok() {
             let ledger_root = self.trie.as_mut().map(Trie::root);
@@ -158,26 +193,18 @@ impl Actor {
                 }
             }
         }
-        for ((_, outcome), reply) in report.outcomes.into_iter().zip(replies) {
-            let answer = match (&durable, outcome) {
-                (Err(e), Outcome::Accepted | Outcome::Duplicate) => {
-                    Err(WriterError::Storage(e.clone()))
-                }
-                (_, outcome) => Ok(outcome),
-            };
-            let _ = reply.send(answer);
-        }
+        answer(outcomes, replies, &durable);
         debug!(submitted = size, accepted, elapsed = ?started.elapsed(), "batch committed");
     }
 
     /// Appends the backlog to the ledger in blocks; empties it on success.
-    fn append_backlog(&mut self) -> Result<(), String> {
+    fn append_backlog(&mut self) -> Result<(), WriterError> {
         if self.backlog.is_empty() {
             return Ok(());
         }
         self.ensure_ledger()?;
         let (Some(ledger), Some(trie)) = (self.ledger.as_mut(), self.trie.as_mut()) else {
-            return Err("the ledger is unavailable".into());
+            return Err(WriterError::Storage("the ledger is unavailable".into()));
         };
         while !self.backlog.is_empty() {
             let n = self.backlog.len().min(MAX_BLOCK_ENTRIES);
@@ -200,7 +227,7 @@ impl Actor {
                     if !matches!(e, StoreError::BadBatch(_) | StoreError::Duplicate(_)) {
                         self.ledger = None;
                     }
-                    return Err(e.to_string());
+                    return Err(WriterError::from_store("", &e));
                 }
             }
         }
@@ -209,12 +236,14 @@ impl Actor {
 
     /// Reopens the ledger after a failure and re-derives the durable ids, dropping from
     /// the backlog whatever reached the disk after all.
-    fn ensure_ledger(&mut self) -> Result<(), String> {
+    fn ensure_ledger(&mut self) -> Result<(), WriterError> {
         if self.ledger.is_none() {
             let ledger = Ledger::open(&self.ledger_dir)
-                .map_err(|e| format!("cannot reopen the ledger: {e}"))?;
+                .map_err(|e| WriterError::from_store("cannot reopen the ledger", &e))?;
             if ledger.registry_id() != self.registry_id {
-                return Err("the reopened ledger belongs to another registry".into());
+                return Err(WriterError::Storage(
+                    "the reopened ledger belongs to another registry".into(),
+                ));
             }
             info!("ledger reopened after a storage failure");
             self.ledger = Some(ledger);
@@ -224,11 +253,11 @@ impl Actor {
             return Ok(());
         }
         let Some(ledger) = self.ledger.as_ref() else {
-            return Err("the ledger is unavailable".into());
+            return Err(WriterError::Storage("the ledger is unavailable".into()));
         };
         let stored = ledger
             .load_all()
-            .map_err(|e| format!("cannot read the ledger back: {e}"))?;
+            .map_err(|e| WriterError::from_store("cannot read the ledger back", &e))?;
         let mut trie = Trie::new();
         for e in &stored {
             trie.insert(e.id());
@@ -236,9 +265,9 @@ impl Actor {
         let root = trie.root();
         let expected = ledger.head().map(|b| b.state_root).unwrap_or(Hash::ZERO);
         if root != expected {
-            return Err(format!(
+            return Err(WriterError::Storage(format!(
                 "the ledger's entries hash to state root {root}, its head block says {expected}"
-            ));
+            )));
         }
         let before = self.backlog.len();
         self.backlog
@@ -270,6 +299,22 @@ impl Actor {
             drop(ledger);
             info!(height, "ledger writer stopped");
         }
+    }
+}
+
+/// Answers each submitter of a batch: its outcome, or the storage error for entries that
+/// needed the failed write (accepted ones, and duplicates of entries not yet durable).
+fn answer(
+    outcomes: Vec<(EntryId, Outcome)>,
+    replies: Vec<tokio::sync::oneshot::Sender<Result<Outcome, WriterError>>>,
+    durable: &Result<(), WriterError>,
+) {
+    for ((_, outcome), reply) in outcomes.into_iter().zip(replies) {
+        let answer = match (durable, outcome) {
+            (Err(e), Outcome::Accepted | Outcome::Duplicate) => Err(e.clone()),
+            (_, outcome) => Ok(outcome),
+        };
+        let _ = reply.send(answer);
     }
 }
 

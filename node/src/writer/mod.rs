@@ -50,6 +50,38 @@ pub enum WriterError {
     Stopped,
     #[error("the ledger could not store the entry: {0}")]
     Storage(String),
+    /// The disk holding the ledger is full: nothing more is stored (or acknowledged) until
+    /// space is freed; the writer retries with the next submission.
+    #[error("the ledger's disk is full; nothing was stored: {0}")]
+    OutOfSpace(String),
+}
+
+impl WriterError {
+    /// The error for a failed ledger operation: [`WriterError::OutOfSpace`] when the disk
+    /// is full, [`WriterError::Storage`] otherwise.
+    pub fn from_store(context: &str, e: &StoreError) -> WriterError {
+        let detail = if context.is_empty() {
+            e.to_string()
+        } else {
+            format!("{context}: {e}")
+        };
+        if is_out_of_space(e) {
+            WriterError::OutOfSpace(detail)
+        } else {
+            WriterError::Storage(detail)
+        }
+    }
+}
+
+/// Whether a ledger error is the disk (or the user's quota) running out of space.
+fn is_out_of_space(e: &StoreError) -> bool {
+    use std::io::ErrorKind;
+    let io = match e {
+        StoreError::Sled(sled::Error::Io(io)) => io,
+        StoreError::Io { source, .. } => source,
+        _ => return false,
+    };
+    matches!(io.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
 }
 
 /// A read of the ledger, run on the writer thread (`None`: the ledger is unavailable
