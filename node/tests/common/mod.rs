@@ -247,6 +247,16 @@ impl Node {
     }
 }
 
+impl Node {
+    /// SIGKILL (`Child::kill`), then reaps the process: a crash at an arbitrary moment.
+    pub fn kill(mut self) {
+        self.child
+            .kill()
+            .unwrap_or_else(|e| panic!("cannot kill the node: {e}"));
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
