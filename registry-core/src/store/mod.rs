@@ -448,6 +448,7 @@ pub fn open_raw_database(dir: &Path) -> Result<sled::Db, StoreError> {
 /// restart, a rebuild) can find the lock still held for a moment: wait for it, briefly.
 /// A lock still held after that belongs to another process using the same directory.
 fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    remove_unfinished_snapshots(dir)?;
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
         match sled::open(dir) {
@@ -463,6 +464,34 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Deletes sled's unfinished snapshot files (`snap.<lsn>.generating`). sled 0.34 writes
+/// a snapshot under that name and renames it once complete; a write that fails (a full
+/// disk) leaves the partial file behind, and sled's recovery then takes it for the newest
+/// snapshot and refuses to open the database as corrupt, for good. Such a file never holds
+/// a finished snapshot, so without it sled recovers from the previous one and its log.
+fn remove_unfinished_snapshots(dir: &Path) -> Result<(), StoreError> {
+    let io = |source| StoreError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let listing = match std::fs::read_dir(dir) {
+        Ok(listing) => listing,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(e)),
+    };
+    for item in listing {
+        let path = item.map_err(io)?.path();
+        let unfinished = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("snap.") && n.ends_with(".generating"));
+        if unfinished {
+            std::fs::remove_file(&path).map_err(io)?;
+        }
+    }
+    Ok(())
 }
 
 /// The iterator behind [`Ledger::entries`].
