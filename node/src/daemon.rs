@@ -24,7 +24,7 @@ use crate::metrics::Metrics;
 use crate::net::NodeHost;
 use crate::setup::{read_genesis, DataDir};
 use crate::writer::{self, Head};
-use registry_node::config::Config;
+use registry_node::config::{ApiConfig, Config};
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -181,7 +181,7 @@ pub async fn serve(
             let addr = listener.local_addr().unwrap_or(config.api.addr);
             info!(api = %format!("http://{addr}"), "serving the HTTP API");
             on_bound(addr);
-            run_server(listener, app).await
+            run_server(listener, app, &config.api).await
         }
         Err(e) => Err(anyhow!("cannot listen on {}: {e}", config.api.addr)),
     };
@@ -202,20 +202,23 @@ pub async fn serve(
     Ok(())
 }
 
-async fn run_server(listener: tokio::net::TcpListener, app: axum::Router) -> anyhow::Result<()> {
+async fn run_server(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    api: &ApiConfig,
+) -> anyhow::Result<()> {
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = http::serve(listener, app, api, async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
     });
-    let mut server = std::pin::pin!(std::future::IntoFuture::into_future(server));
+    let mut server = std::pin::pin!(server);
     tokio::select! {
-        result = &mut server => return result.context("the HTTP server failed"),
+        () = &mut server => return Ok(()),
         signal = shutdown_signal() => info!(signal, "shutting down: finishing in-flight requests"),
     }
     let _ = stop_tx.send(true);
     match tokio::time::timeout(DRAIN_TIMEOUT, server).await {
-        Ok(result) => result.context("the HTTP server failed"),
+        Ok(()) => Ok(()),
         Err(_) => {
             warn!("in-flight requests did not finish in time; closing them");
             Ok(())
