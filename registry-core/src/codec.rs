@@ -170,6 +170,8 @@ pub mod domain {
     pub const BLOCK: &str = "trust-registry/block/v1";
     pub const TRIE_LEAF: &str = "trust-registry/trie-leaf/v1";
     pub const TRIE_BRANCH: &str = "trust-registry/trie-branch/v1";
+    /// The checksum of the ledger's head witness file (not part of any signed bytes).
+    pub const WITNESS: &str = "trust-registry/witness/v1";
 }
 
 /// `blake3(domain || bytes)`, with the domain length-prefixed so that no two
