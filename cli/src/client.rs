@@ -28,6 +28,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
 /// Largest error body read.
 const MAX_PROBLEM_BYTES: u64 = 64 * 1024;
+/// Longest a pooled connection is reused after its last request: under the node's
+/// header deadline, which also ends idle keep-alive connections.
+const IDLE_REUSE: Duration = Duration::from_secs(5);
 
 /// A client of one node's HTTP API.
 #[derive(Debug, Clone)]
@@ -51,6 +54,7 @@ impl Client {
             .http_status_as_error(false)
             .timeout_connect(Some(CONNECT_TIMEOUT.min(timeout)))
             .timeout_global(Some(timeout))
+            .max_idle_age(IDLE_REUSE)
             .user_agent(concat!("registry-cli/", env!("CARGO_PKG_VERSION")))
             .build();
         Ok(Client {

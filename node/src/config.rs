@@ -119,6 +119,13 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Requests served at once; further requests get 503 until one finishes.
     pub max_concurrent_requests: usize,
+    /// Open client connections; further connections wait in the listen backlog.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (and an idle keep-alive
+    /// connection to start its next request) before the connection is closed.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a client has to send a request's body; slower bodies get 408.
+    pub body_read_timeout_secs: u64,
 }
 
 impl Default for ApiConfig {
@@ -127,6 +134,9 @@ impl Default for ApiConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 7070)),
             max_body_bytes: 262_144,
             max_concurrent_requests: 1024,
+            max_connections: 2048,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 10,
         }
     }
 }
@@ -262,6 +272,14 @@ impl Config {
         }
         if self.api.max_concurrent_requests == 0 {
             bail!("api.max_concurrent_requests must be at least 1");
+        }
+        if self.api.max_connections == 0 {
+            bail!("api.max_connections must be at least 1");
+        }
+        if !(1..=3600).contains(&self.api.header_read_timeout_secs)
+            || !(1..=3600).contains(&self.api.body_read_timeout_secs)
+        {
+            bail!("api.header_read_timeout_secs and api.body_read_timeout_secs must be between 1 and 3600");
         }
         // Rebuilding state at start-up can hold one block's worth of entries pending (a
         // block is read in id order, so an entry may come before one it refers to).

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context};
 use registry_core::keys::read_key_file;
 use registry_core::registry::{IngestReport, Outcome, Registry};
-use registry_core::store::Ledger;
+use registry_core::store::{Ledger, Signatures, StoreError};
 use registry_core::trie::Trie;
-use registry_core::{Hash, SecretKey};
+use registry_core::{Hash, SecretKey, SignedEntry};
 use tokio::sync::Semaphore;
 use tracing::{error, info, warn};
 
@@ -24,7 +24,7 @@ use crate::metrics::Metrics;
 use crate::net::NodeHost;
 use crate::setup::{read_genesis, DataDir};
 use crate::writer::{self, Head};
-use registry_node::config::Config;
+use registry_node::config::{ApiConfig, Config};
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -51,12 +51,9 @@ pub fn load(dir: &DataDir, config: &Config) -> anyhow::Result<Loaded> {
         );
     }
     let node_key = read_key_file(&dir.node_key()).context("cannot use the node key")?;
-    let ledger = Ledger::open(&dir.ledger()).map_err(|e| {
-        anyhow!(
-            "refusing to start: {e}. A node never serves from a damaged ledger; \
-             `registry ledger verify --data-dir {}` names the first bad block",
-            dir.path().display()
-        )
+    let ledger = Ledger::open(&dir.ledger()).map_err(|e| match e {
+        StoreError::InUse { .. } | StoreError::Io { .. } => anyhow!("refusing to start: {e}"),
+        damaged => refuse(dir, &damaged.to_string()),
     })?;
     if dir.genesis().exists() {
         let copy = read_genesis(&dir.genesis())?;
@@ -68,7 +65,11 @@ pub fn load(dir: &DataDir, config: &Config) -> anyhow::Result<Loaded> {
             );
         }
     }
-    let (mut registry, mut trie) = rebuild(&ledger, config.registry.pending_capacity)?;
+    // The whole chain, every entry and every state root, without public-key work.
+    let (_, entries) = ledger
+        .verify_and_load(Signatures::Skip)
+        .map_err(|e| refuse(dir, &format!("ledger is damaged: {e}")))?;
+    let (mut registry, mut trie) = rebuild(&ledger, entries, config.registry.pending_capacity)?;
     let root = trie.root();
     let expected = ledger.head().map(|b| b.state_root).unwrap_or(Hash::ZERO);
     if root != expected || registry.state_root() != expected {
@@ -107,13 +108,25 @@ pub fn load(dir: &DataDir, config: &Config) -> anyhow::Result<Loaded> {
     })
 }
 
+/// The error that stops a node on a damaged ledger: what is wrong, and what to do.
+pub fn refuse(dir: &DataDir, damage: &str) -> anyhow::Error {
+    let d = dir.path().display();
+    anyhow!(
+        "refusing to start: {damage}. A node never serves from a damaged ledger. \
+         `registry ledger verify --data-dir {d}` checks it in full; \
+         `registry-node rebuild --data-dir {d} --bootstrap MULTIADDR` moves it aside and \
+         fetches the registry again from peers"
+    )
+}
+
 /// Rebuilds the registry from the ledger's entries (their signatures were checked before
 /// they were written), and the trie of the ledger's ids. Every stored entry must be
 /// accepted again: one that is not means the ledger does not hold what the node wrote.
-fn rebuild(ledger: &Ledger, pending_capacity: usize) -> anyhow::Result<(Registry, Trie)> {
-    let entries = ledger
-        .load_all()
-        .map_err(|e| anyhow!("refusing to start: {e}"))?;
+fn rebuild(
+    ledger: &Ledger,
+    entries: Vec<SignedEntry>,
+    pending_capacity: usize,
+) -> anyhow::Result<(Registry, Trie)> {
     let mut registry = Registry::new(ledger.genesis().clone(), pending_capacity);
     let mut trie = Trie::new();
     let mut report = IngestReport::default();
@@ -135,9 +148,14 @@ fn rebuild(ledger: &Ledger, pending_capacity: usize) -> anyhow::Result<(Registry
 
 /// Serves the API until SIGINT or SIGTERM, then shuts down cleanly. `on_bound` runs once
 /// the API socket is bound (dev mode prints its banner there).
+///
+/// With `catch_up`, the API is served only once a sync with a peer has completed (a
+/// rebuilt, empty ledger would otherwise answer "not authorized" for what its peers
+/// know), failing after that long.
 pub async fn serve(
     loaded: Loaded,
     config: &Config,
+    catch_up: Option<Duration>,
     on_bound: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     let genesis = Arc::new(loaded.ledger.genesis().clone());
@@ -181,14 +199,13 @@ pub async fn serve(
         limiter: Arc::new(Semaphore::new(config.api.max_concurrent_requests)),
     };
     let app = http::router(state, &config.api);
-    let served = match tokio::net::TcpListener::bind(config.api.addr).await {
-        Ok(listener) => {
-            let addr = listener.local_addr().unwrap_or(config.api.addr);
-            info!(api = %format!("http://{addr}"), "serving the HTTP API");
-            on_bound(addr);
-            run_server(listener, app).await
-        }
-        Err(e) => Err(anyhow!("cannot listen on {}: {e}", config.api.addr)),
+    let caught_up = match catch_up {
+        Some(limit) => wait_for_sync(&network, limit).await,
+        None => Ok(()),
+    };
+    let served = match caught_up {
+        Err(e) => Err(e),
+        Ok(()) => serve_api(config, app, on_bound).await,
     };
     // Whatever happened to the server: stop the network (no more entries from peers),
     // then let the writer finish what it acknowledged.
@@ -207,20 +224,63 @@ pub async fn serve(
     Ok(())
 }
 
-async fn run_server(listener: tokio::net::TcpListener, app: axum::Router) -> anyhow::Result<()> {
+async fn serve_api(
+    config: &Config,
+    app: axum::Router,
+    on_bound: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    match tokio::net::TcpListener::bind(config.api.addr).await {
+        Ok(listener) => {
+            let addr = listener.local_addr().unwrap_or(config.api.addr);
+            info!(api = %format!("http://{addr}"), "serving the HTTP API");
+            on_bound(addr);
+            run_server(listener, app, &config.api).await
+        }
+        Err(e) => Err(anyhow!("cannot listen on {}: {e}", config.api.addr)),
+    }
+}
+
+/// Waits until a sync with a peer completes, or a shutdown signal, or `limit`.
+async fn wait_for_sync(network: &p2p::NetworkHandle, limit: Duration) -> anyhow::Result<()> {
+    info!("catching up from peers before serving");
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut signal = std::pin::pin!(shutdown_signal());
+    loop {
+        if network.freshness().0.is_some() {
+            info!("caught up with a peer");
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!(
+                "no peer completed a sync within {} s; the ledger was rebuilt empty: \
+                 run `registry-node rebuild` again with reachable --bootstrap peers",
+                limit.as_secs()
+            );
+        }
+        tokio::select! {
+            s = &mut signal => bail!("stopped by {s} while catching up"),
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+}
+
+async fn run_server(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    api: &ApiConfig,
+) -> anyhow::Result<()> {
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = http::serve(listener, app, api, async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
     });
-    let mut server = std::pin::pin!(std::future::IntoFuture::into_future(server));
+    let mut server = std::pin::pin!(server);
     tokio::select! {
-        result = &mut server => return result.context("the HTTP server failed"),
+        () = &mut server => return Ok(()),
         signal = shutdown_signal() => info!(signal, "shutting down: finishing in-flight requests"),
     }
     let _ = stop_tx.send(true);
     match tokio::time::timeout(DRAIN_TIMEOUT, server).await {
-        Ok(result) => result.context("the HTTP server failed"),
+        Ok(()) => Ok(()),
         Err(_) => {
             warn!("in-flight requests did not finish in time; closing them");
             Ok(())

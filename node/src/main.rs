@@ -5,6 +5,7 @@
 //! - `setup`: the data directory, `init`, and the dev registry of `--dev`.
 //! - `dev`: what `--dev` prints for people trying the registry.
 //! - `daemon`: start-up checks, serving, and shutdown on SIGINT/SIGTERM.
+//! - `rebuild`: `registry-node rebuild`, a damaged ledger moved aside and fetched again.
 //! - `writer`: the one owner of the ledger; group commit on its own thread.
 //! - `http`: the HTTP API (native, TRQP v2, metrics) and its problem+json errors.
 //! - `metrics`: Prometheus counters and histograms in atomics.
@@ -14,6 +15,7 @@ mod dev;
 mod http;
 mod metrics;
 mod net;
+mod rebuild;
 mod setup;
 mod writer;
 
@@ -67,6 +69,9 @@ enum Command {
     },
     /// Run a node from an initialised data directory.
     Run(RunArgs),
+    /// Move a damaged ledger aside (kept, path printed), fetch the registry again from
+    /// the peers given with --bootstrap, then serve. Refuses an intact ledger.
+    Rebuild(RunArgs),
     /// Print the merged configuration (defaults, file, flags) as TOML.
     DumpConfig(RunArgs),
 }
@@ -113,7 +118,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Init { data_dir, genesis }) => init(&data_dir, &genesis),
-        Some(Command::Run(args)) => args.config().and_then(|c| run(&args.data_dir, &c, None)),
+        Some(Command::Run(args)) => args
+            .config()
+            .and_then(|c| run(&args.data_dir, &c, None, None)),
+        Some(Command::Rebuild(args)) => args.config().and_then(|c| rebuild(&args.data_dir, &c)),
         Some(Command::DumpConfig(args)) => args
             .config()
             .and_then(|c| c.to_toml())
@@ -165,13 +173,31 @@ fn dev(data_dir: Option<PathBuf>, api: Option<SocketAddr>) -> anyhow::Result<()>
     let registry = setup::prepare_dev(&dir)?;
     let banner_dir = dir.clone();
     let banner: Banner = Box::new(move |addr| dev::print_banner(&banner_dir, &registry, addr));
-    run(dir.path(), &config, Some(banner))
+    run(dir.path(), &config, Some(banner), None)
+}
+
+/// How long `rebuild` waits for a first completed sync before giving up.
+const CATCH_UP_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+fn rebuild(data_dir: &std::path::Path, config: &Config) -> anyhow::Result<()> {
+    let dir = DataDir::new(data_dir);
+    let has_peers = !config.p2p.bootstrap.is_empty() || config.p2p.mdns;
+    let prepared = rebuild::prepare(&dir, has_peers, now().0)?;
+    if let Some(path) = &prepared.moved_to {
+        println!("{}", path.display());
+    }
+    run(data_dir, config, None, Some(CATCH_UP_LIMIT))
 }
 
 /// Runs once the API socket is bound.
 type Banner = Box<dyn FnOnce(SocketAddr) + Send>;
 
-fn run(data_dir: &std::path::Path, config: &Config, banner: Option<Banner>) -> anyhow::Result<()> {
+fn run(
+    data_dir: &std::path::Path,
+    config: &Config,
+    banner: Option<Banner>,
+    catch_up: Option<std::time::Duration>,
+) -> anyhow::Result<()> {
     init_logging(config)?;
     let loaded = daemon::load(&DataDir::new(data_dir), config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -179,7 +205,7 @@ fn run(data_dir: &std::path::Path, config: &Config, banner: Option<Banner>) -> a
         .thread_name("registry-node")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(daemon::serve(loaded, config, |addr| {
+    runtime.block_on(daemon::serve(loaded, config, catch_up, |addr| {
         if let Some(banner) = banner {
             banner(addr);
         }

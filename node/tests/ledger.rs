@@ -132,10 +132,8 @@ fn a_ledger_missing_an_entry_is_refused() {
     tamper(&s.dir, &[entry_key]);
     let err = refused(&s.dir);
     assert!(err.contains("refusing to start"), "{err}");
-    assert!(
-        err.contains("entries stored"),
-        "the message names the damage: {err}"
-    );
+    let named = format!("block 1: entry {} is missing", entries[0].id());
+    assert!(err.contains(&named), "the message names the damage: {err}");
 }
 
 /// A snapshot file that sled left unfinished (a write that hit a full disk) does not stop

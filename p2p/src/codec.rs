@@ -37,6 +37,9 @@ impl SyncCodec {
     }
 }
 
+/// Bytes reserved for a frame before its bytes arrive.
+const READ_CHUNK: usize = 64 * 1024;
+
 async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, limit: usize) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
@@ -46,8 +49,16 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, limit: usize) -> io
             "sync message of {len} bytes exceeds the limit of {limit} bytes"
         )));
     }
-    let mut buf = vec![0u8; len];
-    io.read_exact(&mut buf).await?;
+    // The buffer grows with the bytes that arrive, not with the declared length, so a
+    // peer that declares a large frame and sends little holds little memory.
+    let mut buf = Vec::with_capacity(len.min(READ_CHUNK));
+    (&mut *io).take(len as u64).read_to_end(&mut buf).await?;
+    if buf.len() != len {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("sync message ended after {} of {len} bytes", buf.len()),
+        ));
+    }
     Ok(buf)
 }
 

@@ -210,3 +210,160 @@ async fn a_node_that_missed_entries_catches_up_by_sync() {
     assert!(b.net.info().last_sync_at.is_some());
     assert!(entries.iter().all(|e| b.holds(&e.id())));
 }
+
+fn counter(n: &TestNode, f: impl Fn(&p2p::NetCounters) -> &std::sync::atomic::AtomicU64) -> u64 {
+    f(n.net.counters()).load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// One invalid entry of each class, as an attacker would gossip it, with the outcome the
+/// relaying node must give (rejected, or held pending and ignored).
+fn invalid_entries(fx: &Fixture, auth: &SignedEntry) -> Vec<(&'static str, SignedEntry)> {
+    use registry_core::entry::{Governance, Signature};
+    use registry_core::testkit::entity;
+    let signer = key(AUTHORITY_KEY_SEED);
+    let fresh = |n: u64| issuer(fx, auth.id(), &signer, 10_000 + n);
+    let mut out = Vec::new();
+    let mut e = fresh(1);
+    e.signatures[0].sig[40] ^= 4;
+    out.push(("bad signature", e));
+    let mut e = fresh(2);
+    let id = e.id();
+    e.signatures[0].sig = key(999).sign(id.as_bytes());
+    out.push(("wrong signer", e));
+    let mut e = fresh(3);
+    e.signatures = vec![Signature {
+        signer: registry_core::DidKey::from_public_key({
+            let mut b = [0u8; 32];
+            b[0] = 1;
+            b
+        }),
+        sig: [0; 64],
+    }];
+    out.push(("weak key", e));
+    let mut e = fresh(4);
+    // S + L.
+    let l: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let mut carry = 0u16;
+    for (i, li) in l.iter().enumerate() {
+        let v = u16::from(e.signatures[0].sig[32 + i]) + u16::from(*li) + carry;
+        e.signatures[0].sig[32 + i] = v as u8;
+        carry = v >> 8;
+    }
+    out.push(("malleated signature", e));
+    let mut body = fresh(5).body;
+    body.registry = Hash([0xee; 32]);
+    out.push(("wrong registry", body.sign(&[&signer])));
+    out.push((
+        "unauthorized author",
+        fx.accredit(&entity(77))
+            .grant("issue", "Degree")
+            .controller(key(9).did())
+            .by_holder(auth.id(), &[&key(998)]),
+    ));
+    out.push((
+        "governance by a holder",
+        fx.governance(Governance::AddRoot(key(997).did()))
+            .by_holder(auth.id(), &[&signer]),
+    ));
+    out.push((
+        "duplicate signer",
+        fx.accredit(&entity(78))
+            .grant("accredit", "*")
+            .controller(key(9).did())
+            .by_roots(&[&fx.roots[0], &fx.roots[0]]),
+    ));
+    out.push((
+        "roots entry by non-roots",
+        fx.accredit(&entity(79))
+            .grant("accredit", "*")
+            .controller(key(9).did())
+            .by_roots(&[&key(996), &key(995)]),
+    ));
+    out
+}
+
+/// Attackers (one per class, so that no penalty from one class keeps another from being
+/// validated) and a clean publisher hang off B; C is connected to B alone and refuses
+/// everyone else, so whatever reaches C went through B. B must validate and drop every
+/// invalid entry; the valid entry published after them must reach C.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_forwards_no_invalid_entry_of_any_class() {
+    let fx = Fixture::new(2, 1, 4);
+    let b = start(&fx, 31, vec![], NO_PERIODIC_SYNC);
+    let b_addr = b.address().await;
+    let c = start(&fx, 32, vec![b_addr.clone()], NO_PERIODIC_SYNC);
+    let auth = authority(&fx);
+    let invalid = invalid_entries(&fx, &auth);
+    let mut attackers = Vec::new();
+    for i in 0..invalid.len() {
+        attackers.push(start(
+            &fx,
+            40 + i as u8,
+            vec![b_addr.clone()],
+            NO_PERIODIC_SYNC,
+        ));
+    }
+    let publisher = start(&fx, 39, vec![b_addr.clone()], NO_PERIODIC_SYNC);
+    for n in attackers.iter().chain([&publisher]) {
+        let peer = n.net.info().peer_id;
+        let _ = c.net.deny(peer).await;
+    }
+    wait_subscribed(&c, 1).await;
+    wait_subscribed(&b, attackers.len() + 2).await;
+    for n in attackers.iter().chain([&publisher]) {
+        wait_subscribed(n, 1).await;
+    }
+    // Everyone holds the authority (published by the clean publisher).
+    publisher.host.submit(vec![auth.clone()], true).await;
+    publisher.net.publish(&auth);
+    wait_for("the authority at C", || c.holds(&auth.id()).then_some(())).await;
+    for a in &attackers {
+        a.host.submit(vec![auth.clone()], true).await;
+    }
+    let b_seen = counter(&b, |k| &k.gossip_rejected) + counter(&b, |k| &k.gossip_ignored);
+    let c_before = (
+        counter(&c, |k| &k.gossip_rejected),
+        counter(&c, |k| &k.gossip_ignored),
+    );
+    let root_before = c.root();
+
+    for (attacker, (_, e)) in attackers.iter().zip(&invalid) {
+        attacker.net.publish(e);
+    }
+    wait_for("B to validate every invalid entry", || {
+        let seen = counter(&b, |k| &k.gossip_rejected) + counter(&b, |k| &k.gossip_ignored);
+        (seen >= b_seen + invalid.len() as u64).then_some(())
+    })
+    .await;
+    let valid = issuer(&fx, auth.id(), &key(AUTHORITY_KEY_SEED), 1);
+    publisher.host.submit(vec![valid.clone()], true).await;
+    publisher.net.publish(&valid);
+    wait_for("the valid entry at C", || {
+        c.holds(&valid.id()).then_some(())
+    })
+    .await;
+
+    let forwarded = invalid.iter().filter(|(_, e)| c.holds(&e.id())).count() as u64
+        + counter(&c, |k| &k.gossip_rejected)
+        - c_before.0
+        + counter(&c, |k| &k.gossip_ignored)
+        - c_before.1;
+    let stored_b = invalid.iter().filter(|(_, e)| b.holds(&e.id())).count();
+    let pending_c = c.host.registry.read().map(|r| r.pending_len()).unwrap_or(0);
+    let classes: Vec<&str> = invalid.iter().map(|(name, _)| *name).collect();
+    let rejected_b = counter(&b, |k| &k.gossip_rejected);
+    eprintln!(
+        "network/relay: {} classes ({}), {} invalid entries published, B rejected {rejected_b} and stored {stored_b}, forwarded={forwarded} (C saw none), valid entry published after them reached C",
+        classes.len(),
+        classes.join(", "),
+        invalid.len(),
+    );
+    assert_eq!(forwarded, 0);
+    assert_eq!(stored_b, 0);
+    assert_eq!(pending_c, 0);
+    assert_ne!(c.root(), root_before);
+    assert_eq!(c.root(), b.root());
+}

@@ -71,15 +71,17 @@ pub fn decode<T: Serialize + DeserializeOwned>(
             limit,
         });
     }
-    // bincode's limit is a const parameter: use the smallest tier that admits `limit`.
-    let (value, used) = if limit <= SMALL_LIMIT {
-        decode_limited::<SMALL_LIMIT, T>(bytes)?
-    } else if limit <= MAX_MESSAGE_BYTES {
-        decode_limited::<MAX_MESSAGE_BYTES, T>(bytes)?
-    } else if limit <= MAX_BLOCK_BYTES {
-        decode_limited::<MAX_BLOCK_BYTES, T>(bytes)?
-    } else {
-        decode_limited::<LARGE_LIMIT, T>(bytes)?
+    // bincode's limit is a const parameter: use the smallest tier that admits `limit`, or
+    // a smaller one that still admits all this input can claim. bincode allocates a
+    // declared string before reading it, up to the limit, so the tier also bounds what a
+    // short input can make it allocate. An input never claims more than 8 bytes per byte
+    // (a one-byte varint claims the 8 bytes of a u64; the rest claims what it reads).
+    let tier = tier_for(limit).min(tier_for(bytes.len().saturating_mul(8)));
+    let (value, used) = match tier {
+        0 => decode_limited::<SMALL_LIMIT, T>(bytes)?,
+        1 => decode_limited::<MAX_MESSAGE_BYTES, T>(bytes)?,
+        2 => decode_limited::<MAX_BLOCK_BYTES, T>(bytes)?,
+        _ => decode_limited::<LARGE_LIMIT, T>(bytes)?,
     };
     if used != bytes.len() {
         return Err(DecodeError::TrailingBytes {
@@ -90,6 +92,19 @@ pub fn decode<T: Serialize + DeserializeOwned>(
         return Err(DecodeError::NonCanonical);
     }
     Ok(value)
+}
+
+/// The smallest limit tier (0 to 3) that admits `n` bytes.
+fn tier_for(n: usize) -> u8 {
+    if n <= SMALL_LIMIT {
+        0
+    } else if n <= MAX_MESSAGE_BYTES {
+        1
+    } else if n <= MAX_BLOCK_BYTES {
+        2
+    } else {
+        3
+    }
 }
 
 /// Runs bincode under a limit of `L` bytes of claimed memory: a length prefix that asks
@@ -108,6 +123,9 @@ fn classify(e: bincode::error::DecodeError, limit: usize) -> DecodeError {
         other => DecodeError::Malformed(other.to_string()),
     }
 }
+
+/// Most bytes [`bounded_vec`] reserves before the elements arrive.
+const PREALLOC_BYTES: usize = 64 * 1024;
 
 /// Deserializes a `Vec` of at most `N` elements. A longer declared length is refused
 /// before anything is allocated: serde's own `Vec` visitor would pre-allocate up to
@@ -128,7 +146,10 @@ where
             if declared > N {
                 return Err(serde::de::Error::invalid_length(declared, &self));
             }
-            let mut out = Vec::with_capacity(declared);
+            // Reserve for the declared length only up to a small size: a short input may
+            // declare many large elements it does not hold.
+            let room = PREALLOC_BYTES / std::mem::size_of::<T>().max(1);
+            let mut out = Vec::with_capacity(declared.min(room));
             while let Some(item) = seq.next_element()? {
                 if out.len() == N {
                     return Err(serde::de::Error::invalid_length(N + 1, &self));
@@ -149,6 +170,8 @@ pub mod domain {
     pub const BLOCK: &str = "trust-registry/block/v1";
     pub const TRIE_LEAF: &str = "trust-registry/trie-leaf/v1";
     pub const TRIE_BRANCH: &str = "trust-registry/trie-branch/v1";
+    /// The checksum of the ledger's head witness file (not part of any signed bytes).
+    pub const WITNESS: &str = "trust-registry/witness/v1";
 }
 
 /// `blake3(domain || bytes)`, with the domain length-prefixed so that no two

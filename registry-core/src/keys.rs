@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signer, SigningKey};
@@ -64,7 +65,10 @@ pub enum KeyFileError {
     },
     #[error("key file {path} already exists; refusing to overwrite it")]
     Exists { path: PathBuf },
-    #[error("key file {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`")]
+    #[error(
+        "key file {path} can be read or changed by other users (mode {mode:03o}); \
+         run `chmod 600 {path}`"
+    )]
     TooOpen { path: PathBuf, mode: u32 },
     #[error("key file {path} is not a key file: {why}")]
     Malformed { path: PathBuf, why: String },
@@ -110,12 +114,17 @@ pub fn write_key_file(path: &Path, key: &SecretKey) -> Result<(), KeyFileError> 
 }
 
 /// Reads a key file, refusing one that group or others can read.
+///
+/// The file is opened once and its permissions are checked on the open handle, so it
+/// cannot be swapped between the check and the read. No error quotes the file's
+/// contents: a malformed file is described by position and kind of fault only.
 pub fn read_key_file(path: &Path) -> Result<SecretKey, KeyFileError> {
     let rerr = |source| KeyFileError::Read {
         path: path.to_path_buf(),
         source,
     };
-    let meta = fs::metadata(path).map_err(rerr)?;
+    let file = fs::File::open(path).map_err(rerr)?;
+    let meta = file.metadata().map_err(rerr)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -131,25 +140,53 @@ pub fn read_key_file(path: &Path) -> Result<SecretKey, KeyFileError> {
         path: path.to_path_buf(),
         why,
     };
+    if !meta.is_file() {
+        return Err(malformed("not a regular file".into()));
+    }
     if meta.len() > MAX_KEY_FILE_BYTES {
         return Err(malformed(format!("larger than {MAX_KEY_FILE_BYTES} bytes")));
     }
-    let text = fs::read_to_string(path).map_err(rerr)?;
-    // serde_json errors quote no input, so the secret never reaches a message.
-    let file: KeyFile = serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_KEY_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(rerr)?;
+    if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
+        return Err(malformed(format!("larger than {MAX_KEY_FILE_BYTES} bytes")));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| malformed("not UTF-8 text".into()))?;
+    let file: KeyFile =
+        serde_json::from_str(&text).map_err(|e| malformed(describe_json_error(&e)))?;
     let mut seed = [0u8; 32];
     hex::decode_to_slice(file.secret_key.trim(), &mut seed)
         .map_err(|_| malformed("secret_key must be 64 hex digits".into()))?;
     let key = SecretKey::from_seed(seed);
     let actual = key.did().to_string();
     if file.did != actual {
+        // The stated value is quoted only when it is a did:key (a public value).
+        let stated = match DidKey::parse(&file.did) {
+            Ok(did) => did.to_string(),
+            Err(_) => "a value that is not a did:key".to_string(),
+        };
         return Err(KeyFileError::Mismatch {
             path: path.to_path_buf(),
-            stated: file.did,
+            stated,
             actual,
         });
     }
     Ok(key)
+}
+
+/// A JSON error of a key file, without the input it quotes (serde names unknown fields
+/// and echoes unexpected values, which could be the secret).
+fn describe_json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Io => "cannot be read",
+        Category::Syntax => "is not valid JSON",
+        Category::Eof => "ends too early",
+        Category::Data => "is not an object of exactly \"did\" and \"secret_key\" strings",
+    };
+    format!("it {what} (line {}, column {})", e.line(), e.column())
 }
 
 #[cfg(test)]
@@ -209,5 +246,59 @@ mod tests {
             .unwrap_or_default();
         assert!(err.contains("belongs to"), "{err}");
         assert!(!err.contains(&secret));
+        // Malformed files whose JSON errors would quote the secret (as a field name, a
+        // number, or in the did field): the errors say where, never what.
+        let did = key.did().to_string();
+        let decimal: String = key.to_seed()[..8]
+            .iter()
+            .map(|b| format!("{b:03}"))
+            .collect();
+        for body in [
+            format!("{{\"{secret}\": 1}}"),
+            format!("{{\"did\":\"{did}\",\"secret_key\":\"{secret}\",\"{secret}\":0}}"),
+            format!("{{\"did\":\"{did}\",\"secret_key\":{decimal}}}"),
+            format!("{{\"did\":\"{secret}\",\"secret_key\":\"{secret}\"}}"),
+            format!("{{\"did\":\"{did}\",\"secret_key\":\"{secret}\"}} {secret}"),
+            format!("{{\"did\":\"{did}\",\"secret_key\":\"{}\"}}", &secret[1..]),
+            format!("{{\"did\":\"{did}\",\"secret_key\":[\"{secret}\"]}}"),
+            format!("[\"{secret}\"]"),
+            format!("\"{secret}\""),
+        ] {
+            fs::write(&path, &body).unwrap_or(());
+            let err = read_key_file(&path)
+                .err()
+                .map(|e| (format!("{e}"), format!("{e:?}")));
+            let (display, debug) = err.unwrap_or_else(|| panic!("accepted: {body}"));
+            for shown in [&display, &debug] {
+                assert!(!shown.contains(&secret[..16]), "{shown}");
+                assert!(!shown.contains(&decimal[..12]), "{shown}");
+            }
+            assert!(display.contains("bad.key"), "{display}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn group_or_other_access_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("k.key");
+        write_key_file(&path, &SecretKey::from_seed([3; 32])).unwrap_or_else(|e| panic!("{e}"));
+        for mode in [0o644, 0o640, 0o604, 0o660, 0o620, 0o602, 0o700 | 0o010] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap_or(());
+            let err = read_key_file(&path)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            let fix = format!("chmod 600 {}", path.display());
+            assert!(
+                err.contains(&fix) && err.contains(&format!("{mode:03o}")),
+                "{mode:o}: {err}"
+            );
+        }
+        for mode in [0o600, 0o400] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap_or(());
+            assert!(read_key_file(&path).is_ok(), "{mode:o}");
+        }
     }
 }

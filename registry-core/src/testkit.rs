@@ -201,3 +201,203 @@ pub fn issuer(fx: &Fixture, authority: EntryId, signer: &SecretKey, n: u64) -> S
         .nonce(n)
         .by_holder(authority, &[signer])
 }
+
+/// Hand-written hostile inputs for decoders (huge length prefixes, over-long varints,
+/// truncation, trailing bytes) and a tally that measures what rejecting each one
+/// allocated. The caller supplies the allocation counter (a counting global allocator
+/// lives in the test binary).
+pub mod bombs {
+    use std::collections::BTreeMap;
+
+    /// Declared lengths far past every limit: 2^31, 2^32 - 1, 2^32, 2^40 and u64::MAX.
+    pub const HUGE: [u64; 5] = [1 << 31, (1 << 32) - 1, 1 << 32, 1 << 40, u64::MAX];
+
+    /// Most bytes one rejected input may allocate.
+    pub const MAX_GROWTH: usize = 1024 * 1024;
+
+    /// The canonical (shortest) bincode varint of `n`.
+    pub fn varint(n: u64) -> Vec<u8> {
+        let mut v = Vec::with_capacity(9);
+        if n < 251 {
+            v.push(n as u8);
+        } else if n <= 0xffff {
+            v.push(251);
+            v.extend_from_slice(&(n as u16).to_le_bytes());
+        } else if n <= 0xffff_ffff {
+            v.push(252);
+            v.extend_from_slice(&(n as u32).to_le_bytes());
+        } else {
+            v.push(253);
+            v.extend_from_slice(&n.to_le_bytes());
+        }
+        v
+    }
+
+    /// One hostile input and what it tries.
+    #[derive(Debug, Clone)]
+    pub struct Case {
+        pub what: String,
+        pub bytes: Vec<u8>,
+    }
+
+    fn case(what: String, bytes: Vec<u8>) -> Case {
+        Case { what, bytes }
+    }
+
+    /// `prefix` (the encoding of everything before a length field) followed by each of
+    /// [`HUGE`] and then by `tail` (what little a sender would put after it), plus the same
+    /// lengths in an over-long 9-byte form.
+    pub fn length_bombs(field: &str, prefix: &[u8], tail: &[u8]) -> Vec<Case> {
+        let mut out = Vec::new();
+        for n in HUGE {
+            let mut b = prefix.to_vec();
+            b.extend(varint(n));
+            b.extend_from_slice(tail);
+            out.push(case(format!("{field} declares {n}"), b));
+            let mut b = prefix.to_vec();
+            b.push(253);
+            b.extend_from_slice(&n.to_le_bytes());
+            b.extend_from_slice(tail);
+            out.push(case(format!("{field} declares {n} (9-byte varint)"), b));
+        }
+        out
+    }
+
+    /// Inputs derived from a valid encoding: at every structural offset (a length, tag or
+    /// varint marker: changing its byte makes the input undecodable, as `decodes` tells),
+    /// the byte replaced by huge lengths; at every offset holding a byte under 251, the
+    /// byte replaced by over-long varint spellings of itself (3, 5 and 9 bytes); every
+    /// truncation; and trailing bytes. Offsets inside keys, hashes, signatures, strings and
+    /// numbers are content: a huge value there is just another value, not a bomb.
+    pub fn mutations(name: &str, valid: &[u8], decodes: &dyn Fn(&[u8]) -> bool) -> Vec<Case> {
+        let mut out = Vec::new();
+        for i in 0..valid.len() {
+            let (head, rest) = valid.split_at(i);
+            let tail = &rest[1..];
+            let v = rest[0];
+            let mut flipped = valid.to_vec();
+            flipped[i] ^= 1;
+            let structural = !decodes(&flipped);
+            let mut spliced = |what: String, mid: &[u8]| {
+                let mut b = head.to_vec();
+                b.extend_from_slice(mid);
+                b.extend_from_slice(tail);
+                out.push(case(format!("{name}: {what} at offset {i}"), b));
+            };
+            if structural {
+                for n in [1u64 << 32, 1 << 40, u64::MAX] {
+                    spliced(format!("length {n}"), &varint(n));
+                }
+                spliced(
+                    "u128 marker".into(),
+                    &[254, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                );
+            }
+            if v < 251 {
+                spliced(format!("over-long {v} (3 bytes)"), &[251, v, 0]);
+                spliced(format!("over-long {v} (5 bytes)"), &[252, v, 0, 0, 0]);
+                spliced(
+                    format!("over-long {v} (9 bytes)"),
+                    &[253, v, 0, 0, 0, 0, 0, 0, 0],
+                );
+            }
+        }
+        for n in 0..valid.len() {
+            out.push(case(
+                format!("{name}: truncated to {n} of {} bytes", valid.len()),
+                valid[..n].to_vec(),
+            ));
+        }
+        for extra in [&[0u8][..], &[0; 7], &[0xff; 64], valid] {
+            let mut b = valid.to_vec();
+            b.extend_from_slice(extra);
+            out.push(case(format!("{name}: {} trailing bytes", extra.len()), b));
+        }
+        out
+    }
+
+    /// Runs hostile inputs through one decoder, measuring the allocation of each.
+    #[derive(Debug)]
+    pub struct Tally {
+        name: String,
+        pub cases: usize,
+        pub rejected: usize,
+        /// The most bytes allocated while rejecting one input, and that input.
+        pub largest: usize,
+        largest_what: String,
+        kinds: BTreeMap<&'static str, usize>,
+        accepted: Vec<String>,
+    }
+
+    impl Tally {
+        pub fn new(name: &str) -> Tally {
+            Tally {
+                name: name.to_string(),
+                cases: 0,
+                rejected: 0,
+                largest: 0,
+                largest_what: String::new(),
+                kinds: BTreeMap::new(),
+                accepted: Vec::new(),
+            }
+        }
+
+        /// Decodes `case` with `decode`, which gives the kind of error it was rejected
+        /// with, or `None` if it was accepted. `allocated_total` reads the allocator's
+        /// running sum of bytes ever allocated: its growth over one decode bounds the
+        /// growth of the peak of live memory during it.
+        pub fn run(
+            &mut self,
+            allocated_total: &dyn Fn() -> usize,
+            case: &Case,
+            decode: &dyn Fn(&[u8]) -> Option<&'static str>,
+        ) {
+            self.cases += 1;
+            let before = allocated_total();
+            let verdict = decode(&case.bytes);
+            let grown = allocated_total().saturating_sub(before);
+            if grown > self.largest {
+                self.largest = grown;
+                self.largest_what = case.what.clone();
+            }
+            match verdict {
+                Some(kind) => {
+                    self.rejected += 1;
+                    *self.kinds.entry(kind).or_default() += 1;
+                }
+                None => self.accepted.push(case.what.clone()),
+            }
+        }
+
+        /// Prints the summary line and fails unless every input was rejected within
+        /// [`MAX_GROWTH`].
+        pub fn finish(&self) {
+            let kinds: Vec<String> = self.kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            let line = format!(
+                "bombs/{}: {} cases, {} rejected ({}), largest allocation for one input {} bytes ({})",
+                self.name,
+                self.cases,
+                self.rejected,
+                kinds.join(", "),
+                self.largest,
+                self.largest_what,
+            );
+            eprintln!("{line}");
+            assert!(
+                self.accepted.is_empty(),
+                "{}: accepted {} hostile inputs, e.g. {:?}",
+                self.name,
+                self.accepted.len(),
+                &self.accepted[..self.accepted.len().min(5)]
+            );
+            assert_eq!(self.rejected, self.cases);
+            assert!(
+                self.largest < MAX_GROWTH,
+                "{}: {} bytes allocated for {}",
+                self.name,
+                self.largest,
+                self.largest_what
+            );
+        }
+    }
+}

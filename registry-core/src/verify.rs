@@ -1,6 +1,13 @@
 //! Signature verification of entries: strict (no weak keys, no malleable signatures) and
 //! batched.
 //!
+//! A signer key must be the canonical encoding of a point in the prime-order subgroup:
+//! `verify_strict` itself refuses only small-order keys, which leaves two ways for one
+//! secret to appear under several 32-byte spellings (a non-canonical encoding of the
+//! same point, or the key plus a small-order point, for which one signature in eight
+//! verifies). Signers are told apart by their bytes, so each of those spellings would
+//! count as another signer toward a threshold; refusing them keeps one key, one spelling.
+//!
 //! A batch of signatures is checked with one multi-scalar multiplication
 //! (`verify_batch`); only if the batch fails is each signature checked on its own to find
 //! the bad ones. Batch verification alone accepts some signatures that `verify_strict`
@@ -26,6 +33,8 @@ pub enum SignatureError {
     InvalidKey(DidKey),
     #[error("signer {0} is a weak (small-order) key")]
     WeakKey(DidKey),
+    #[error("signer {0} is not the canonical encoding of a prime-order-subgroup key")]
+    NonCanonicalKey(DidKey),
     #[error("signature by {0} is not in canonical form (malleable)")]
     NonCanonical(DidKey),
     #[error("signature by {0} does not verify")]
@@ -38,7 +47,31 @@ const KEY_CACHE_LIMIT: usize = 16_384;
 /// Verifies entry signatures, caching decompressed keys.
 #[derive(Debug, Default)]
 pub struct Verifier {
-    keys: HashMap<[u8; 32], Option<VerifyingKey>>,
+    keys: HashMap<[u8; 32], Result<VerifyingKey, KeyFault>>,
+}
+
+/// Why 32 bytes are not a usable signer key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyFault {
+    /// Not the encoding of a curve point.
+    Invalid,
+    /// A point of small order (the identity among them).
+    Weak,
+    /// A non-canonical encoding, or a point with a small-order component.
+    NonCanonical,
+}
+
+/// Decompresses a signer key and applies the key checks (see the module documentation).
+fn classify_key(bytes: &[u8; 32]) -> Result<VerifyingKey, KeyFault> {
+    let key = VerifyingKey::from_bytes(bytes).map_err(|_| KeyFault::Invalid)?;
+    if key.is_weak() {
+        return Err(KeyFault::Weak);
+    }
+    let point = key.to_edwards();
+    if point.compress().0 != *bytes || !point.is_torsion_free() {
+        return Err(KeyFault::NonCanonical);
+    }
+    Ok(key)
 }
 
 impl Verifier {
@@ -50,17 +83,15 @@ impl Verifier {
         if self.keys.len() >= KEY_CACHE_LIMIT {
             self.keys.clear();
         }
-        let cached = self.keys.entry(*did.public_key()).or_insert_with(|| {
-            VerifyingKey::from_bytes(did.public_key())
-                .ok()
-                .filter(|k| !k.is_weak())
-        });
+        let cached = self
+            .keys
+            .entry(*did.public_key())
+            .or_insert_with(|| classify_key(did.public_key()));
         match cached {
-            Some(k) => Ok(*k),
-            None => match VerifyingKey::from_bytes(did.public_key()) {
-                Ok(_) => Err(SignatureError::WeakKey(*did)),
-                Err(_) => Err(SignatureError::InvalidKey(*did)),
-            },
+            Ok(k) => Ok(*k),
+            Err(KeyFault::Invalid) => Err(SignatureError::InvalidKey(*did)),
+            Err(KeyFault::Weak) => Err(SignatureError::WeakKey(*did)),
+            Err(KeyFault::NonCanonical) => Err(SignatureError::NonCanonicalKey(*did)),
         }
     }
 

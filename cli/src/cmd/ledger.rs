@@ -1,6 +1,7 @@
 //! `registry ledger verify`: the full offline check of a node's ledger (hash chain, entry
-//! ids, signatures, state roots). Exits 1 naming the first bad block when damage is
-//! found, 2 when the ledger cannot be checked at all.
+//! ids, signatures, state roots, the head witness). Exits 1 naming the first bad block, or
+//! the damaged file when sled cannot read its files, and 2 when the ledger cannot be
+//! checked at all (in use, not a ledger).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -55,6 +56,9 @@ fn verify(ctx: &Ctx, data_dir: &Path) -> Result<ExitCode> {
             data_dir.display()
         ),
         Err(StoreError::Damaged(e)) => return damaged(ctx, &dir, &e),
+        Err(e @ (StoreError::Corrupt { .. } | StoreError::Unreadable { .. })) => {
+            return unreadable(ctx, &dir, &e)
+        }
         Err(e) => return Err(e.into()),
     };
     match ledger.verify() {
@@ -74,6 +78,17 @@ fn verify(ctx: &Ctx, data_dir: &Path) -> Result<ExitCode> {
         }
         Err(e) => damaged(ctx, &dir, &e),
     }
+}
+
+/// Damage found before any block could be checked: sled's files or the ledger's own
+/// records outside the chain.
+fn unreadable(ctx: &Ctx, dir: &Path, e: &StoreError) -> Result<ExitCode> {
+    let value = json!({ "ok": false, "path": dir, "bad_block": null, "problem": e.to_string() });
+    if ctx.json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    }
+    eprintln!("error: ledger {} is damaged: {e}", dir.display());
+    Ok(ExitCode::from(1))
 }
 
 fn damaged(ctx: &Ctx, dir: &Path, e: &VerifyError) -> Result<ExitCode> {

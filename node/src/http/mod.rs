@@ -5,6 +5,11 @@
 //! and submit entries to the writer. Layers: a body size limit, a concurrency cap with
 //! latency metrics, and a final rewrite of any stray error into problem+json.
 //!
+//! [`serve`] runs the server itself (hyper's HTTP/1 connection driver): a cap on open
+//! connections, a deadline for each request's headers (which also closes idle keep-alive
+//! connections), and a deadline for each request's body ([`read_body`]), so slow or
+//! silent clients cannot hold connections, tasks or memory for ever.
+//!
 //! Handlers by concern: `status` (status, metrics), `entries` (submit, look up, pages),
 //! `trust` (trust questions, subjects), `trqp` (TRQP `/authorization`, `/recognition`),
 //! `blocks` (the local ledger's blocks), `peers` (peers and the deny-list); `problem`
@@ -18,19 +23,29 @@ mod status;
 mod trqp;
 mod trust;
 
+use std::future::Future;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::body::{Body, HttpBody};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::header::{CONNECTION, CONTENT_LENGTH};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use futures::StreamExt;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use registry_core::eval::{evaluate, Decision, Query};
 use registry_core::registry::Registry;
 use registry_core::{Genesis, Kind, RegistryId, Timestamp};
-use tokio::sync::Semaphore;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tower::ServiceExt;
+use tracing::{trace, warn};
 
 use p2p::NetworkHandle;
 
@@ -104,6 +119,10 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
         .method_not_allowed_fallback(problem::wrong_method)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(middleware::from_fn_with_state(
+            BodyLimits::new(config),
+            read_body,
+        ))
         .layer(middleware::map_response(problem::ensure_problem))
         .with_state(state)
 }
@@ -124,6 +143,202 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     let resp = next.run(req).await;
     state.metrics.observe_index(route, started.elapsed());
     resp
+}
+
+/// How much of a request body is read, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    pub timeout: Duration,
+}
+
+impl BodyLimits {
+    pub fn new(config: &ApiConfig) -> BodyLimits {
+        BodyLimits {
+            max_bytes: config.max_body_bytes,
+            timeout: Duration::from_secs(config.body_read_timeout_secs),
+        }
+    }
+}
+
+/// How far past the limit a body is still read (and discarded) so that a client which
+/// sends its whole body before reading the answer gets its 413 rather than a reset
+/// connection. Bodies declared larger than this are refused at once.
+const DRAIN_FACTOR: u64 = 4;
+
+/// Why a body was not read.
+enum BodyError {
+    /// Over the limit; `drained` when the rest was read and discarded, so the connection
+    /// can serve another request.
+    TooLarge { drained: bool },
+    /// The connection failed mid-body.
+    Broken(String),
+}
+
+/// Reads the whole request body before anything else looks at it: at most
+/// `max_bytes` (413, at once when the declared length is far larger), within `timeout`
+/// (408, and the connection is closed). A request holds no concurrency permit while its
+/// body is still arriving, and an oversized body is never held in memory beyond the limit.
+async fn read_body(State(limits): State<BodyLimits>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    if body.size_hint().exact() == Some(0) {
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    let max = limits.max_bytes as u64;
+    let drain_cap = max.saturating_mul(DRAIN_FACTOR);
+    let too_large = |drained: bool| {
+        let resp = ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the request body is larger than {max} bytes"),
+        )
+        .into_response();
+        if drained {
+            resp
+        } else {
+            closing(resp)
+        }
+    };
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > drain_cap) || body.size_hint().lower() > drain_cap {
+        return too_large(false);
+    }
+    let collect = async {
+        let mut stream = body.into_data_stream();
+        let mut buf = Vec::new();
+        let mut total = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| BodyError::Broken(e.to_string()))?;
+            total = total.saturating_add(chunk.len() as u64);
+            if total > drain_cap {
+                return Err(BodyError::TooLarge { drained: false });
+            }
+            if total > max {
+                buf = Vec::new();
+            } else {
+                buf.extend_from_slice(&chunk);
+            }
+        }
+        if total > max {
+            return Err(BodyError::TooLarge { drained: true });
+        }
+        Ok(buf)
+    };
+    match tokio::time::timeout(limits.timeout, collect).await {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Ok(Err(BodyError::TooLarge { drained })) => too_large(drained),
+        Ok(Err(BodyError::Broken(why))) => closing(
+            ApiError::bad_request(
+                "invalid_body",
+                format!("cannot read the request body: {why}"),
+            )
+            .into_response(),
+        ),
+        Err(_) => closing(
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the request body did not arrive within {} s",
+                    limits.timeout.as_secs()
+                ),
+            )
+            .into_response(),
+        ),
+    }
+}
+
+/// Marks a response as the connection's last (its request body was not read to the end).
+fn closing(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// Pause after a failed `accept` (out of file descriptors, say) before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets every open connection
+/// finish its request in flight and returns once all are closed (callers bound that
+/// wait). At most `config.max_connections` connections are open at once; each must send
+/// a request's headers within `config.header_read_timeout_secs` (idle keep-alive
+/// connections included) or is closed. Each request carries the peer's address as
+/// `ConnectInfo<SocketAddr>`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    config: &ApiConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let header_timeout = Duration::from_secs(config.header_read_timeout_secs);
+    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // Every connection task holds a receiver; `closed()` resolves when the last is gone.
+    let (open_tx, open_rx) = watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    warn!(error = %e, "cannot accept an HTTP connection; retrying shortly");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = app
+            .clone()
+            .map_request(move |req: axum::http::Request<Incoming>| {
+                let mut req = req.map(Body::new);
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            });
+        let mut stop = stop_rx.clone();
+        let open = open_rx.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .keep_alive(true);
+            let conn =
+                builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        trace!(%peer, error = %e, "HTTP connection ended");
+                    }
+                }
+                () = async { let _ = stop.wait_for(|stop| *stop).await; } => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.as_mut().await;
+                }
+            }
+            drop(slot);
+            drop(open);
+        });
+    }
+    let _ = stop_tx.send(true);
+    drop(open_rx);
+    open_tx.closed().await;
 }
 
 /// Maps a writer failure to 507 when the ledger's disk is full, 503 otherwise.

@@ -12,6 +12,31 @@ use crate::hash::RegistryId;
 use super::error::{corrupt, StoreError};
 use super::layout::{self, HeadRecord, FORMAT_VERSION, GENESIS_KEY, HEAD_KEY, VERSION_KEY};
 use super::verify::{damage, read_block, read_listed_entry, Damage};
+use super::witness;
+
+/// sled's configuration file `conf` ends with a CRC-32 of the rest, which sled checks
+/// only with a warning (it then parses the text, and a changed figure in it makes sled
+/// refuse or misread the log). A `conf` of 8 bytes or less sled treats as absent and
+/// writes anew, which is harmless.
+pub(super) fn check_sled_conf(dir: &Path) -> Result<(), StoreError> {
+    let path = dir.join("conf");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(StoreError::Io { path, source }),
+    };
+    let Some((body, crc)) = bytes.split_last_chunk::<4>().filter(|_| bytes.len() > 8) else {
+        return Ok(());
+    };
+    if crc32fast::hash(body) != u32::from_le_bytes(*crc) {
+        return Err(StoreError::Unreadable {
+            path: dir.to_path_buf(),
+            file: "conf",
+            detail: "sled's configuration fails its checksum".into(),
+        });
+    }
+    Ok(())
+}
 
 /// Checks the format version; a sled database without one is not a ledger.
 pub(super) fn check_version(db: &sled::Db, dir: &Path) -> Result<(), StoreError> {
@@ -110,4 +135,40 @@ pub(super) fn check_head(
         read_listed_entry(db, head.height, id)?;
     }
     Ok(Some(block))
+}
+
+/// Checks the chain against the head witness (see the `witness` module): the block it
+/// names must be in the chain with the hash it names. The ledger may be ahead of its
+/// witness (a crash between sled's flush and the witness's rename), never behind it.
+pub(super) fn check_witness(
+    db: &sled::Db,
+    dir: &Path,
+    head: &HeadRecord,
+) -> Result<(), StoreError> {
+    let witnessed =
+        witness::read(dir).map_err(|e| damage(head.height, Damage::BadWitness(e.to_string())))?;
+    if witnessed.height > head.height || witnessed.entries > head.entries {
+        let problem = Damage::LostBlocks {
+            witnessed: witnessed.height,
+            witnessed_entries: witnessed.entries,
+        };
+        return Err(damage(head.height.saturating_add(1), problem).into());
+    }
+    let found = match witnessed.height {
+        0 => head_zero_hash(db)?,
+        h => read_block(db, h)?.1,
+    };
+    if found != witnessed.hash {
+        let problem = Damage::WitnessMismatch {
+            witnessed: witnessed.hash,
+            found,
+        };
+        return Err(damage(witnessed.height, problem).into());
+    }
+    Ok(())
+}
+
+/// What an empty ledger's witness names: the registry id.
+fn head_zero_hash(db: &sled::Db) -> Result<RegistryId, StoreError> {
+    Ok(read_genesis(db)?.registry_id())
 }

@@ -18,6 +18,14 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// sled could not read its own files (an error or a panic of sled's), or they hold
+    /// less than the head witness records: `file` names the damaged one.
+    #[error("{} is damaged: {detail}", path.join(file).display())]
+    Unreadable {
+        path: PathBuf,
+        file: &'static str,
+        detail: String,
+    },
     #[error("the ledger in {path} is in use by another process")]
     InUse { path: PathBuf },
     #[error("a ledger (or another sled database) already exists in {path}")]

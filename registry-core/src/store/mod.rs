@@ -18,6 +18,8 @@
 //! | `b` height (8 bytes big-endian) | encoded [`Block`] |
 //! | `e` entry id (32 bytes) | height (8 bytes big-endian) ++ encoded [`SignedEntry`] |
 //!
+//! Beside sled's files, `head-witness` records the last durable head (see [`witness`]).
+//!
 //! Big-endian heights make sled's key order the chain order. The head of an empty ledger
 //! names height 0, the registry id and 0 entries. Every value read back is decoded with
 //! the codec's limits, so a damaged file is an error, never a panic.
@@ -37,7 +39,13 @@
 //!   registry id for block 1;
 //! - the head record's entry count is possible for that many blocks;
 //! - every entry the head block lists is stored, decodes, hashes to the listed id and was
-//!   stored with the head's height.
+//!   stored with the head's height;
+//! - sled's `conf` passes its checksum (sled itself only warns), and the block the head
+//!   witness file names (see [`witness`]) is in the chain with the hash it names: sled
+//!   silently drops the tail of a damaged or truncated log, which only the witness shows.
+//!
+//! sled errors and panics while opening become [`StoreError::Unreadable`], naming the
+//! file; a panic while verifying becomes [`Damage::Panicked`].
 //!
 //! Left to [`Ledger::verify`]: blocks below the head's parent, entries of earlier blocks,
 //! signatures, state roots, the exact entry count, and entries that no block lists.
@@ -66,15 +74,18 @@
 //! # Modules
 //!
 //! `layout` (keys and values), `check` (the start-up check), `verify` (full
-//! verification and [`Damage`]), `error` ([`StoreError`], [`BatchError`]).
+//! verification and [`Damage`]), `witness` (the head witness file), `error`
+//! ([`StoreError`], [`BatchError`]).
 
 mod check;
 mod error;
 mod layout;
 mod verify;
+pub mod witness;
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
 
 use crate::block::{Block, MAX_BLOCK_ENTRIES};
 use crate::codec::{domain, hash_with_domain, MAX_MESSAGE_BYTES};
@@ -85,7 +96,7 @@ use crate::time::Timestamp;
 
 pub use error::{BatchError, StoreError};
 pub use layout::FORMAT_VERSION;
-pub use verify::{Damage, VerifyError, VerifyReport};
+pub use verify::{Damage, Signatures, VerifyError, VerifyReport};
 
 use error::corrupt;
 use layout::HeadRecord;
@@ -101,6 +112,8 @@ pub struct StoredEntry {
 #[derive(Debug)]
 pub struct Ledger {
     db: sled::Db,
+    /// The ledger directory (sled's files and the head witness).
+    dir: PathBuf,
     genesis: Genesis,
     registry_id: RegistryId,
     head_record: HeadRecord,
@@ -142,8 +155,18 @@ impl Ledger {
         batch.insert(layout::HEAD_KEY, head_record.encode());
         db.apply_batch(batch)?;
         db.flush()?;
+        let empty = witness::Witness {
+            height: 0,
+            hash: registry_id,
+            entries: 0,
+        };
+        witness::write(dir, &empty).map_err(|source| StoreError::Io {
+            path: witness::path(dir),
+            source,
+        })?;
         Ok(Ledger {
             db,
+            dir: dir.to_path_buf(),
             genesis: genesis.clone(),
             registry_id,
             head_record,
@@ -177,14 +200,44 @@ impl Ledger {
         if !has_sled_files(dir) {
             return Err(not_a_ledger("it holds no sled database"));
         }
+        // sled may panic on files damaged in ways its checksums do not cover; that is a
+        // damaged ledger to name, not a crash.
+        check::check_sled_conf(dir)?;
+        let unreadable = |detail: String| StoreError::Unreadable {
+            path: dir.to_path_buf(),
+            file: "db",
+            detail,
+        };
+        match catch_unwind(AssertUnwindSafe(|| Ledger::open_checked(dir))) {
+            Ok(Err(StoreError::Sled(e))) => Err(unreadable(format!("sled cannot read it: {e}"))),
+            // sled answers an emptied or replaced log with an empty database; the witness
+            // says whether this directory held a ledger.
+            Ok(Err(StoreError::NotALedger { .. })) if witness::path(dir).exists() => {
+                Err(unreadable(
+                    "sled finds no ledger in it, but the head witness beside it records one \
+                     (the log was truncated, emptied or replaced)"
+                        .into(),
+                ))
+            }
+            Ok(result) => result,
+            Err(panic) => Err(unreadable(format!(
+                "sled panicked reading it: {}",
+                panic_message(&panic)
+            ))),
+        }
+    }
+
+    fn open_checked(dir: &Path) -> Result<Ledger, StoreError> {
         let db = open_db(dir)?;
         check::check_version(&db, dir)?;
         let genesis = check::read_genesis(&db)?;
         let registry_id = genesis.registry_id();
         let head_record = check::read_head_record(&db)?;
         let head = check::check_head(&db, registry_id, &head_record)?;
+        check::check_witness(&db, dir, &head_record)?;
         Ok(Ledger {
             db,
+            dir: dir.to_path_buf(),
             genesis,
             registry_id,
             head_record,
@@ -287,6 +340,20 @@ impl Ledger {
         if let Err(e) = self.db.flush() {
             self.failed = Some(e.to_string());
             return Err(e.into());
+        }
+        let witnessed = witness::Witness {
+            height,
+            hash: head_record.hash,
+            entries: head_record.entries,
+        };
+        if let Err(source) = witness::write(&self.dir, &witnessed) {
+            // The block is durable, but unwitnessed; reopening accepts a ledger one block
+            // ahead of its witness.
+            self.failed = Some(format!("writing the head witness failed: {source}"));
+            return Err(StoreError::Io {
+                path: witness::path(&self.dir),
+                source,
+            });
         }
         Ok(block)
     }
@@ -417,7 +484,47 @@ impl Ledger {
     /// Full verification (see the [module documentation](self)): re-hashes the chain, checks every entry, its
     /// signatures and every state root, and names the first bad block.
     pub fn verify(&self) -> Result<VerifyReport, VerifyError> {
-        verify::verify_chain(&self.db, self.registry_id, &self.head_record)
+        self.walk(Signatures::Check, false)
+            .map(|(report, _)| report)
+    }
+
+    /// Full verification that also returns every entry in ledger order (block by block,
+    /// each in block order): what a node runs at start-up before rebuilding its state
+    /// from the entries. With [`Signatures::Skip`] it checks everything but signatures
+    /// (they were checked before the entries were written; sled's checksums and the
+    /// entry ids cover the bytes since), which keeps start-up free of public-key work.
+    pub fn verify_and_load(
+        &self,
+        signatures: Signatures,
+    ) -> Result<(VerifyReport, Vec<SignedEntry>), VerifyError> {
+        self.walk(signatures, true)
+    }
+
+    fn walk(
+        &self,
+        signatures: Signatures,
+        keep: bool,
+    ) -> Result<(VerifyReport, Vec<SignedEntry>), VerifyError> {
+        let run = || {
+            verify::verify_chain(
+                &self.db,
+                self.registry_id,
+                &self.head_record,
+                signatures,
+                keep,
+            )
+        };
+        catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|panic| {
+            Err(verify::damage(
+                1,
+                Damage::Panicked(panic_message(&panic).to_string()),
+            ))
+        })
+    }
+
+    /// The ledger directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Flushes sled's buffers (appends already flush; this is for callers that want it
@@ -431,6 +538,15 @@ impl Ledger {
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
     }
+}
+
+/// The text of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 /// How long [`open_db`] waits for the database's file lock.

@@ -81,6 +81,21 @@ pub enum Damage {
         stored: u64,
         listed: u64,
     },
+    /// The chain ends below the block the head witness records: sled dropped the tail of
+    /// its log after a damaged or truncated record.
+    LostBlocks {
+        witnessed: u64,
+        witnessed_entries: u64,
+    },
+    /// The block at the witnessed height hashes to another hash than the witness records.
+    WitnessMismatch {
+        witnessed: Hash,
+        found: Hash,
+    },
+    /// The head witness file is missing or damaged.
+    BadWitness(String),
+    /// sled panicked while the ledger was read.
+    Panicked(String),
 }
 
 impl fmt::Display for Damage {
@@ -128,6 +143,21 @@ impl fmt::Display for Damage {
             Damage::UnlistedEntries { stored, listed } => {
                 write!(f, "{stored} entries are stored but blocks list {listed}")
             }
+            Damage::LostBlocks {
+                witnessed,
+                witnessed_entries,
+            } => write!(
+                f,
+                "block is missing: the head witness records {witnessed} blocks and \
+                 {witnessed_entries} entries, the ledger holds fewer (sled dropped what \
+                 followed a damaged or truncated record in its log file `db`)"
+            ),
+            Damage::WitnessMismatch { witnessed, found } => write!(
+                f,
+                "the head witness records block hash {witnessed}, the block hashes to {found}"
+            ),
+            Damage::BadWitness(e) => write!(f, "head witness: {e}"),
+            Damage::Panicked(e) => write!(f, "sled failed reading its files: {e}"),
         }
     }
 }
@@ -204,6 +234,17 @@ struct Walk<'a> {
     prev_hash: Hash,
     entries: u64,
     state_root: Hash,
+    signatures: Signatures,
+    /// The entries read, in ledger order, when the caller asked for them.
+    kept: Option<Vec<SignedEntry>>,
+}
+
+/// Whether a verification checks signatures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signatures {
+    Check,
+    /// Everything but signatures: hashing and decoding only, no public-key work.
+    Skip,
 }
 
 impl Walk<'_> {
@@ -227,9 +268,11 @@ impl Walk<'_> {
                 .map_err(|e| damage(height, Damage::InvalidEntry(*id, e.to_string())))?;
             loaded.push(entry);
         }
-        let results = self.verifier.verify_entries(&loaded);
-        for (id, result) in block.entries.iter().zip(results) {
-            result.map_err(|e| damage(height, Damage::BadSignature(*id, e.to_string())))?;
+        if self.signatures == Signatures::Check {
+            let results = self.verifier.verify_entries(&loaded);
+            for (id, result) in block.entries.iter().zip(results) {
+                result.map_err(|e| damage(height, Damage::BadSignature(*id, e.to_string())))?;
+            }
         }
         let computed = self.trie.root();
         if computed != block.state_root {
@@ -242,17 +285,23 @@ impl Walk<'_> {
         self.prev_hash = hash;
         self.entries += block.entries.len() as u64;
         self.state_root = computed;
+        if let Some(kept) = &mut self.kept {
+            kept.extend(loaded);
+        }
         Ok(())
     }
 }
 
 /// Verifies the whole ledger against its registry id and head record (see the module
 /// documentation for what is checked, in which order).
+/// With `keep`, also returns every entry in ledger order.
 pub(super) fn verify_chain(
     db: &sled::Db,
     registry_id: RegistryId,
     head: &HeadRecord,
-) -> Result<VerifyReport, VerifyError> {
+    signatures: Signatures,
+    keep: bool,
+) -> Result<(VerifyReport, Vec<SignedEntry>), VerifyError> {
     let mut walk = Walk {
         db,
         registry_id,
@@ -261,6 +310,8 @@ pub(super) fn verify_chain(
         prev_hash: registry_id,
         entries: 0,
         state_root: Hash::ZERO,
+        signatures,
+        kept: keep.then(|| Vec::with_capacity(head.entries.min(1 << 24) as usize)),
     };
     let mut expected: u64 = 1;
     for item in db.scan_prefix([BLOCK_PREFIX]) {
@@ -305,9 +356,10 @@ pub(super) fn verify_chain(
         };
         return Err(damage(head.height, problem));
     }
-    Ok(VerifyReport {
+    let report = VerifyReport {
         blocks,
         entries: walk.entries,
         state_root: walk.state_root,
-    })
+    };
+    Ok((report, walk.kept.unwrap_or_default()))
 }
