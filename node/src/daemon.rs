@@ -168,8 +168,7 @@ pub async fn serve(
         loaded.trie,
         registry.clone(),
         head.clone(),
-        config.writer.max_batch,
-        config.writer.queue,
+        &config.writer,
     )
     .context("cannot start the ledger writer thread")?;
     let network_config = config.p2p.network()?;

@@ -301,3 +301,55 @@ fn bad_requests_get_problems_and_the_node_keeps_serving() {
         "{metrics}"
     );
 }
+
+/// The nice value and name of each thread of a process, from `/proc/PID/task/*/stat`.
+fn thread_priorities(pid: u32) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // "tid (comm) state ppid ...": fields after the closing parenthesis; nice is
+        // field 19 of the whole line, the 17th after the name.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_string();
+        if let Some(nice) = stat[close + 1..]
+            .split_whitespace()
+            .nth(16)
+            .and_then(|v| v.parse().ok())
+        {
+            out.push((name, nice));
+        }
+    }
+    out
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn the_writer_thread_yields_to_the_query_threads() {
+    let s = setup();
+    let node = Node::run(&s.dir);
+    let threads = thread_priorities(node.pid());
+    let writer: Vec<i64> = threads
+        .iter()
+        .filter(|(name, _)| name == "ledger-writer")
+        .map(|(_, nice)| *nice)
+        .collect();
+    let others_max = threads
+        .iter()
+        .filter(|(name, _)| name != "ledger-writer")
+        .map(|(_, nice)| *nice)
+        .max();
+    println!(
+        "writer-priority: {} threads, ledger-writer nice {writer:?}, others at most {others_max:?}",
+        threads.len()
+    );
+    assert_eq!(writer, vec![10], "threads: {threads:?}");
+    assert_eq!(others_max, Some(0), "threads: {threads:?}");
+    node.stop();
+}
