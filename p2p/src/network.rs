@@ -300,11 +300,18 @@ pub fn sync_protocol(registry: &RegistryId) -> StreamProtocol {
 /// domain of their own), so copies of the same garbage are still deduplicated; they are
 /// then rejected by validation.
 fn message_id(message: &gossipsub::Message) -> gossipsub::MessageId {
-    let id = match codec::decode::<SignedEntry>(&message.data, MAX_MESSAGE_BYTES) {
+    let id = match decode_gossip(&message.data) {
         Ok(entry) => entry.id(),
         Err(_) => codec::hash_with_domain("trust-registry/gossip-garbage/v1", &message.data),
     };
     gossipsub::MessageId::new(id.as_bytes())
+}
+
+/// Decodes a gossip payload into the entry it carries (at most 64 KiB, canonical, nothing
+/// trailing): what the network task does with every gossiped message, for its message id
+/// and before handing the entry to the host.
+pub fn decode_gossip(data: &[u8]) -> Result<SignedEntry, codec::DecodeError> {
+    codec::decode::<SignedEntry>(data, MAX_MESSAGE_BYTES)
 }
 
 fn build_gossip(
@@ -1011,7 +1018,7 @@ impl Task {
                     gossipsub::MessageAcceptance::Reject,
                 );
         };
-        let entry = match codec::decode::<SignedEntry>(&message.data, MAX_MESSAGE_BYTES) {
+        let entry = match decode_gossip(&message.data) {
             Ok(e) => e,
             Err(e) => return reject(self, format!("gossiped bytes that are not an entry: {e}")),
         };

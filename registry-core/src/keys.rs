@@ -154,8 +154,19 @@ pub fn read_key_file(path: &Path) -> Result<SecretKey, KeyFileError> {
         return Err(malformed(format!("larger than {MAX_KEY_FILE_BYTES} bytes")));
     }
     let text = String::from_utf8(bytes).map_err(|_| malformed("not UTF-8 text".into()))?;
+    parse_key_file(path, &text)
+}
+
+/// Parses the text of a key file (`path` only names it in errors): the JSON object, the
+/// 64 hex digits of the seed, and the stated did matching the key. [`read_key_file`] calls
+/// this after its permission and size checks.
+pub fn parse_key_file(path: &Path, text: &str) -> Result<SecretKey, KeyFileError> {
+    let malformed = |why: String| KeyFileError::Malformed {
+        path: path.to_path_buf(),
+        why,
+    };
     let file: KeyFile =
-        serde_json::from_str(&text).map_err(|e| malformed(describe_json_error(&e)))?;
+        serde_json::from_str(text).map_err(|e| malformed(describe_json_error(&e)))?;
     let mut seed = [0u8; 32];
     hex::decode_to_slice(file.secret_key.trim(), &mut seed)
         .map_err(|_| malformed("secret_key must be 64 hex digits".into()))?;
