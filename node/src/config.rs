@@ -165,9 +165,6 @@ pub struct WriterConfig {
     pub max_batch: usize,
     /// Capacity of the writer's mailbox; submissions beyond it get 503.
     pub queue: usize,
-    /// Nice value of the writer thread (0 to 19; Linux): above 0 it yields the CPU to
-    /// the threads answering queries.
-    pub nice: i32,
 }
 
 impl Default for WriterConfig {
@@ -175,7 +172,6 @@ impl Default for WriterConfig {
         WriterConfig {
             max_batch: 1024,
             queue: 4096,
-            nice: 10,
         }
     }
 }
@@ -295,9 +291,6 @@ impl Config {
         }
         if !(1..=1_000_000).contains(&self.writer.queue) {
             bail!("writer.queue must be between 1 and 1000000");
-        }
-        if !(0..=19).contains(&self.writer.nice) {
-            bail!("writer.nice must be between 0 and 19");
         }
         if self.p2p.listen.is_empty() {
             bail!("p2p.listen must name at least one address");

@@ -168,7 +168,8 @@ pub async fn serve(
         loaded.trie,
         registry.clone(),
         head.clone(),
-        &config.writer,
+        config.writer.max_batch,
+        config.writer.queue,
     )
     .context("cannot start the ledger writer thread")?;
     let network_config = config.p2p.network()?;

@@ -41,33 +41,10 @@ use registry_core::{EntryId, Hash, RegistryId, SignedEntry};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
-use registry_node::config::WriterConfig;
-
 use super::{Command, Head, SharedHead, WriteRequest, WriterError, WriterHandle};
 
 /// How often the registry's state root is recomputed and compared with the ledger's.
 const ROOT_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Lowers the calling thread's scheduling priority to `nice` (0 leaves it). The writer's
-/// work is throughput work (signature checks, encoding, waiting on flushes), whose
-/// submitters already wait for a flush; queries are answered on the runtime's threads,
-/// and on a machine with few cores a writer at equal priority takes whole time slices
-/// from them, which is most of the tail latency of queries under writes.
-fn lower_priority(nice: i32) {
-    if nice == 0 {
-        return;
-    }
-    #[cfg(target_os = "linux")]
-    match rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice) {
-        Ok(()) => debug!(nice, "ledger writer thread priority lowered"),
-        Err(e) => warn!(
-            nice,
-            "cannot lower the ledger writer thread's priority: {e}"
-        ),
-    }
-    #[cfg(not(target_os = "linux"))]
-    debug!(nice, "thread priorities are set on Linux only");
-}
 
 /// Starts the writer thread. `trie` holds exactly the ids in `ledger`.
 pub fn spawn(
@@ -76,13 +53,13 @@ pub fn spawn(
     trie: Trie,
     registry: Arc<RwLock<Registry>>,
     head: SharedHead,
-    config: &WriterConfig,
+    max_batch: usize,
+    queue: usize,
 ) -> std::io::Result<(WriterHandle, JoinHandle<()>)> {
-    let (tx, rx) = mpsc::channel(config.queue.max(1));
-    let nice = config.nice;
+    let (tx, rx) = mpsc::channel(queue.max(1));
     let actor = Actor {
         rx,
-        max_batch: config.max_batch.max(1),
+        max_batch: max_batch.max(1),
         registry_id: ledger.registry_id(),
         ledger: Some(ledger),
         ledger_dir,
@@ -95,10 +72,7 @@ pub fn spawn(
     };
     let thread = std::thread::Builder::new()
         .name("ledger-writer".into())
-        .spawn(move || {
-            lower_priority(nice);
-            actor.run()
-        })?;
+        .spawn(move || actor.run())?;
     Ok((WriterHandle { tx }, thread))
 }
 
