@@ -15,7 +15,10 @@ Runs every fuzz target (or the ones named) for SECONDS_PER_TARGET seconds (defau
 one after the other. Corpora are kept in fuzz/corpus/TARGET, crashes in
 fuzz/artifacts/TARGET. Environment: FUZZ_JOBS (targets run at once, default 1),
 FUZZ_RSS_MB (default 2048), FUZZ_MALLOC_MB (largest single allocation, default 256),
-FUZZ_MAX_LEN (largest input, default 70000), FUZZ_SEEDS=1 (write seed inputs first).
+FUZZ_MAX_LEN (largest input, default 70000), FUZZ_SEEDS=1 (write seed inputs first),
+FUZZ_QUICK=1 (CI's smoke run: an unoptimised build without AddressSanitizer, which
+builds in a fraction of the time; the long runs use the default, optimised build with
+AddressSanitizer and debug assertions).
 Targets: entry genesis gossip sync_request sync_response sync_frame sync_engine
          http_json key_file config import
 USAGE
@@ -53,7 +56,11 @@ for t in "${TARGETS[@]}"; do
     grep -qx "$t" <<<"$ALL" || { echo "no fuzz target named $t" >&2; usage >&2; exit 2; }
 done
 
-BUILD=(--fuzz-dir fuzz --release --debug-assertions)
+if [[ "${FUZZ_QUICK:-0}" == 1 ]]; then
+    BUILD=(--fuzz-dir fuzz --dev --sanitizer none)
+else
+    BUILD=(--fuzz-dir fuzz --release --debug-assertions)
+fi
 cargo fuzz build "${BUILD[@]}"
 # Seeds (FUZZ_SEEDS=1): valid inputs of every target, written by the fuzz crate's own
 # example; a separate uninstrumented build, so off by default.
