@@ -5,6 +5,7 @@
 mod support;
 
 use std::error::Error;
+use std::io::Write as _;
 use std::path::Path;
 
 use registry_core::rng::SplitMix64;
@@ -204,7 +205,8 @@ fn verify_names_each_kind_of_damage_and_every_harmful_flip() -> TestResult {
         named(&sb, &name)?;
         detected += 1;
     }
-    eprintln!(
+    let _ =
+        writeln!(std::io::stderr(),
         "tamper-cli: {} cases ({} kinds of damage, 5 cuts of db, {FLIPS} bit flips), {detected} \
          named with exit 1, {harmless} harmless, missed=0",
         kinds.len() + damages.len(),

@@ -13,6 +13,7 @@
 mod common;
 
 use std::collections::HashSet;
+use std::io::Write as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -145,7 +146,8 @@ fn sigkill_during_ingest_loses_no_acknowledged_entry() {
     let expect_loss = env_flag("CRASH_EXPECT_LOSS");
     let kills = if soak { SOAK_KILLS } else { KILLS };
     if !soak {
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "crash-safety soak ({} kills) skipped; set REGISTRY_SOAK=1 to run it",
             thousands(SOAK_KILLS)
         );
@@ -253,7 +255,8 @@ fn sigkill_during_ingest_loses_no_acknowledged_entry() {
     }
     assert!(node.stop().success());
 
-    eprintln!(
+    let _ = writeln!(
+        std::io::stderr(),
         "crash-safety: {} kills, {} acknowledged entries, {} lost, ledger verified ({} full \
          verifications), root recomputed; {} s{}",
         thousands(kills),

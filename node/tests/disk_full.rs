@@ -131,7 +131,10 @@ fn a_full_disk_is_507_loses_nothing_and_ingest_resumes_once_space_is_freed() {
     let mnt = tmp.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap_or_else(|e| panic!("{e}"));
     let Some(mount) = Mount::tmpfs(&mnt, TMPFS_SIZE) else {
-        eprintln!("disk-full: skipped: needs root to mount tmpfs");
+        let _ = writeln!(
+            std::io::stderr(),
+            "disk-full: skipped: needs root to mount tmpfs"
+        );
         return;
     };
     let dir = mnt.join("node");
@@ -302,7 +305,7 @@ fn a_full_disk_is_507_loses_nothing_and_ingest_resumes_once_space_is_freed() {
         full_answers.iter().filter(|r| r.status == 507).count(),
         full_answers.iter().filter(|r| r.status == 503).count(),
     );
-    eprintln!(
+    let _ = writeln!(std::io::stderr(),
         "disk-full: {TMPFS_SIZE} tmpfs ({} MiB ballast), {filled_after} entries acknowledged \
          before it filled, {} refused ({answers_507} answers 507 insufficient_storage, \
          {answers_503} 503 storage_unavailable; {acked_while_full} acknowledged while full; \

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -241,7 +242,8 @@ fn start_up_refuses_every_kind_of_damage_and_names_it() {
     for n in &named {
         eprintln!("  {n}");
     }
-    eprintln!(
+    let _ = writeln!(
+        std::io::stderr(),
         "tamper-startup: {} cases ({fixed} kinds of damage, {} cuts of db, {FLIPS} bit \
          flips in db's used bytes), {} refused naming the damage, {harmless} harmless, missed=0",
         fixed + damages.len(),
@@ -353,7 +355,8 @@ fn rebuild_from_peers_restores_a_damaged_node() {
     let rebuilt = Ledger::open(&d3.join("ledger")).unwrap_or_else(|e| panic!("{e}"));
     let report = rebuilt.verify().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.entries, want);
-    eprintln!(
+    let _ = writeln!(
+        std::io::stderr(),
         "tamper-rebuild: 3 nodes, {want} entries; damaged node refused to start, rebuilt from \
          a peer to {} entries, state root {} equal to its peers', damaged ledger kept at {}",
         report.entries,

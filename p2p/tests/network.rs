@@ -3,6 +3,7 @@
 //! invalid entry is rejected and its sender penalised; a node that missed entries catches
 //! up by sync.
 
+use std::io::Write as _;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -355,7 +356,7 @@ async fn a_relay_forwards_no_invalid_entry_of_any_class() {
     let pending_c = c.host.registry.read().map(|r| r.pending_len()).unwrap_or(0);
     let classes: Vec<&str> = invalid.iter().map(|(name, _)| *name).collect();
     let rejected_b = counter(&b, |k| &k.gossip_rejected);
-    eprintln!(
+    let _ = writeln!(std::io::stderr(),
         "network/relay: {} classes ({}), {} invalid entries published, B rejected {rejected_b} and stored {stored_b}, forwarded={forwarded} (C saw none), valid entry published after them reached C",
         classes.len(),
         classes.join(", "),

@@ -208,6 +208,7 @@ pub fn issuer(fx: &Fixture, authority: EntryId, signer: &SecretKey, n: u64) -> S
 /// lives in the test binary).
 pub mod bombs {
     use std::collections::BTreeMap;
+    use std::io::Write as _;
 
     /// Declared lengths far past every limit: 2^31, 2^32 - 1, 2^32, 2^40 and u64::MAX.
     pub const HUGE: [u64; 5] = [1 << 31, (1 << 32) - 1, 1 << 32, 1 << 40, u64::MAX];
@@ -382,7 +383,7 @@ pub mod bombs {
                 self.largest,
                 self.largest_what,
             );
-            eprintln!("{line}");
+            let _ = writeln!(std::io::stderr(), "{line}");
             assert!(
                 self.accepted.is_empty(),
                 "{}: accepted {} hostile inputs, e.g. {:?}",

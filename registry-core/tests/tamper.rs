@@ -8,6 +8,7 @@
 //! Each test prints one summary line. `REGISTRY_SOAK=1` runs many more bit flips.
 
 use std::error::Error;
+use std::io::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
@@ -164,7 +165,8 @@ impl Tally {
     }
 
     fn finish(self, name: &str) {
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "{name}: {} cases, {} detected, {} harmless, missed={}",
             self.cases,
             self.detected,
@@ -382,7 +384,8 @@ fn deleted_replaced_and_reordered_records_are_named() -> TestResult {
     for n in &names {
         eprintln!("  named: {n}");
     }
-    eprintln!(
+    let _ = writeln!(
+        std::io::stderr(),
         "tamper-records: {} cases (middle and head block deleted, entry replaced, entry \
          relisted, blocks swapped, signature changed), {} detected, missed=0",
         names.len(),

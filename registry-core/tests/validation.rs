@@ -25,6 +25,7 @@ use registry_core::testkit::{entity, key, Fixture};
 use registry_core::verify::{SignatureError, Verifier};
 use registry_core::{EntityId, Hash, SecretKey, SignedEntry, Timestamp};
 use sha2::{Digest, Sha512};
+use std::io::Write as _;
 
 /// The group order l, little-endian.
 const L: [u8; 32] = [
@@ -161,7 +162,7 @@ impl Class {
             "validation/{}: {} cases, {} {not_accepted_as}, stored={stored}, forwarded: see p2p tests/network.rs",
             self.name, self.cases, self.rejected
         );
-        eprintln!("{line}");
+        let _ = writeln!(std::io::stderr(), "{line}");
         assert!(self.cases >= 32);
         assert_eq!(stored, 0);
         node.ledger.verify().unwrap_or_else(|e| panic!("{e}"));
@@ -367,7 +368,7 @@ fn weak_and_non_canonical_keys_are_rejected() {
     }
     assert_eq!(node.snapshot(), base);
     let stored = node.snapshot().entries - 2;
-    eprintln!(
+    let _ = writeln!(std::io::stderr(),
         "validation/{}: {} cases, {} rejected (bad_signature: weak or invalid key), stored={stored}",
         class.name, class.cases, class.rejected
     );
@@ -665,7 +666,7 @@ fn one_signer_never_counts_twice_toward_a_threshold() {
         class.cases - made,
         class.rejected
     );
-    eprintln!("{line}");
+    let _ = writeln!(std::io::stderr(), "{line}");
     assert_eq!(class.rejected, class.cases);
     assert_eq!(stored, 0);
 }
@@ -753,6 +754,6 @@ fn entries_without_authority_that_acceptance_keeps_are_never_trusted() {
     let line = format!(
         "validation/kept-but-untrusted (issuer accrediting, revoked authority, removed root): {cases} cases, stored={cases} (acceptance is monotone, DESIGN 5), trusted=0, denied={untrusted}"
     );
-    eprintln!("{line}");
+    let _ = writeln!(std::io::stderr(), "{line}");
     assert_eq!(untrusted, cases);
 }
