@@ -10,7 +10,7 @@ use std::path::Path;
 
 use registry_core::rng::SplitMix64;
 use registry_core::store::{open_raw_database, Ledger, Signatures};
-use registry_core::testkit::{self, Fixture, AUTHORITY_KEY_SEED};
+use registry_core::testkit::{self, copy_dir, Fixture, AUTHORITY_KEY_SEED};
 use registry_core::time::Timestamp;
 use registry_core::trie::Trie;
 use registry_core::SignedEntry;
@@ -41,20 +41,6 @@ fn build(dir: &Path) -> Result<Vec<SignedEntry>, Box<dyn Error>> {
         size = size % 4 + 1;
     }
     Ok(all)
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for e in std::fs::read_dir(from)? {
-        let p = e?.path();
-        let target = to.join(p.file_name().unwrap_or_default());
-        if p.is_dir() {
-            copy_dir(&p, &target)?;
-        } else {
-            std::fs::copy(&p, target)?;
-        }
-    }
-    Ok(())
 }
 
 /// What a full in-process verification finds: the entries' bytes, or `None` if damaged.

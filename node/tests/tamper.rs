@@ -21,19 +21,6 @@ use serde_json::Value;
 const DEADLINE: Duration = Duration::from_secs(60);
 const FLIPS: u64 = 24;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{e}"));
-    for e in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{e}")) {
-        let p = e.unwrap_or_else(|e| panic!("{e}")).path();
-        let t = to.join(p.file_name().unwrap_or_default());
-        if p.is_dir() {
-            copy_dir(&p, &t);
-        } else {
-            std::fs::copy(&p, &t).unwrap_or_else(|e| panic!("{e}"));
-        }
-    }
-}
-
 /// Starts `registry-node run` on `dir` and expects it to exit non-zero before the
 /// deadline; returns its stderr. A node still running at the deadline serves a damaged
 /// ledger: the test fails.
@@ -131,7 +118,7 @@ fn start_up_refuses_every_kind_of_damage_and_names_it() {
     let mut case = |damage: &dyn Fn(&Path)| {
         case_no += 1;
         let dir = work.path().join(format!("case{case_no}"));
-        copy_dir(&s.dir, &dir);
+        testkit::copy_dir(&s.dir, &dir).unwrap_or_else(|e| panic!("{e}"));
         damage(&dir.join("ledger"));
         dir
     };
@@ -231,7 +218,7 @@ fn start_up_refuses_every_kind_of_damage_and_names_it() {
         let dir = case(damage.as_ref());
         // Judge a copy, since sled rewrites a log it recovers.
         let probe = dir.with_extension("probe");
-        copy_dir(&dir, &probe);
+        testkit::copy_dir(&dir, &probe).unwrap_or_else(|e| panic!("{e}"));
         if contents(&probe.join("ledger")).as_ref() == Some(&pristine) {
             harmless += 1;
             continue;

@@ -19,8 +19,8 @@ use p2p::protocol::{
     ShortHash, Summary, SyncRequest, SyncResponse, LEAF_IDS, MAX_ENTRIES, MAX_IDS, MAX_PREFIXES,
     MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
 };
-use registry_core::codec::{self, DecodeError};
-use registry_core::testkit::bombs::{length_bombs, mutations, varint, Case, Tally};
+use registry_core::codec;
+use registry_core::testkit::bombs::{decode_kind, length_bombs, mutations, varint, Case, Tally};
 use registry_core::testkit::{authority, issuer, key, Fixture, AUTHORITY_KEY_SEED};
 use registry_core::trie::Prefix;
 use registry_core::{Hash, SignedEntry};
@@ -38,23 +38,12 @@ fn lock() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn kind(e: &DecodeError) -> &'static str {
-    match e {
-        DecodeError::TooLarge { .. } => "too_large",
-        DecodeError::DeclaredTooLarge { .. } => "declared_too_large",
-        DecodeError::Malformed(_) => "malformed",
-        DecodeError::TrailingBytes { .. } => "trailing",
-        DecodeError::NonCanonical => "non_canonical",
-        DecodeError::Invalid(_) => "invalid",
-    }
-}
-
 fn request_decoder(b: &[u8]) -> Option<&'static str> {
-    SyncRequest::decode(b).err().as_ref().map(kind)
+    SyncRequest::decode(b).err().as_ref().map(decode_kind)
 }
 
 fn response_decoder(b: &[u8]) -> Option<&'static str> {
-    SyncResponse::decode(b).err().as_ref().map(kind)
+    SyncResponse::decode(b).err().as_ref().map(decode_kind)
 }
 
 fn frame_kind(e: &io::Error) -> &'static str {

@@ -206,9 +206,38 @@ pub fn issuer(fx: &Fixture, authority: EntryId, signer: &SecretKey, n: u64) -> S
 /// truncation, trailing bytes) and a tally that measures what rejecting each one
 /// allocated. The caller supplies the allocation counter (a counting global allocator
 /// lives in the test binary).
+/// Copies a directory tree (a data directory or a ledger, for damaging the copy).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let p = e?.path();
+        let target = to.join(p.file_name().unwrap_or_default());
+        if p.is_dir() {
+            copy_dir(&p, &target)?;
+        } else {
+            std::fs::copy(&p, target)?;
+        }
+    }
+    Ok(())
+}
+
 pub mod bombs {
     use std::collections::BTreeMap;
     use std::io::Write as _;
+
+    use crate::codec::DecodeError;
+
+    /// A short name for the kind of a decode error, for tallies of rejected inputs.
+    pub fn decode_kind(e: &DecodeError) -> &'static str {
+        match e {
+            DecodeError::TooLarge { .. } => "too_large",
+            DecodeError::DeclaredTooLarge { .. } => "declared_too_large",
+            DecodeError::Malformed(_) => "malformed",
+            DecodeError::TrailingBytes { .. } => "trailing",
+            DecodeError::NonCanonical => "non_canonical",
+            DecodeError::Invalid(_) => "invalid",
+        }
+    }
 
     /// Declared lengths far past every limit: 2^31, 2^32 - 1, 2^32, 2^40 and u64::MAX.
     pub const HUGE: [u64; 5] = [1 << 31, (1 << 32) - 1, 1 << 32, 1 << 40, u64::MAX];

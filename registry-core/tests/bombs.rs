@@ -13,10 +13,10 @@ use std::sync::Mutex;
 
 use cap::Cap;
 use registry_core::block::MAX_BLOCK_ENTRIES;
-use registry_core::codec::{self, DecodeError, MAX_MESSAGE_BYTES};
+use registry_core::codec::{self, MAX_MESSAGE_BYTES};
 use registry_core::entry::{MAX_CONTROLLERS, MAX_GRANTS, MAX_SIGNATURES};
 use registry_core::genesis::MAX_ROOTS;
-use registry_core::testkit::bombs::{length_bombs, mutations, varint, Case, Tally};
+use registry_core::testkit::bombs::{decode_kind, length_bombs, mutations, varint, Case, Tally};
 use registry_core::testkit::{authority, entity, issuer, key, Fixture, AUTHORITY_KEY_SEED};
 use registry_core::{
     Accreditation, Block, EntryBody, Genesis, Governance, Hash, Op, SignedEntry, Timestamp,
@@ -31,21 +31,10 @@ fn allocated_total() -> usize {
     ALLOCATOR.total_allocated()
 }
 
-fn kind(e: &DecodeError) -> &'static str {
-    match e {
-        DecodeError::TooLarge { .. } => "too_large",
-        DecodeError::DeclaredTooLarge { .. } => "declared_too_large",
-        DecodeError::Malformed(_) => "malformed",
-        DecodeError::TrailingBytes { .. } => "trailing",
-        DecodeError::NonCanonical => "non_canonical",
-        DecodeError::Invalid(_) => "invalid",
-    }
-}
-
 /// Decoding is the first thing done with bytes from outside, and its error type is
 /// `DecodeError`: an input it rejects never reaches structure or signature checks.
 fn entry_decoder(b: &[u8]) -> Option<&'static str> {
-    SignedEntry::decode(b).err().as_ref().map(kind)
+    SignedEntry::decode(b).err().as_ref().map(decode_kind)
 }
 
 /// Exactly what the network task runs on a gossip message's bytes.
@@ -53,7 +42,7 @@ fn gossip_decoder(b: &[u8]) -> Option<&'static str> {
     codec::decode::<SignedEntry>(b, MAX_MESSAGE_BYTES)
         .err()
         .as_ref()
-        .map(kind)
+        .map(decode_kind)
 }
 
 /// What opening a ledger runs on its stored genesis.
@@ -61,11 +50,11 @@ fn genesis_decoder(b: &[u8]) -> Option<&'static str> {
     codec::decode::<Genesis>(b, MAX_MESSAGE_BYTES)
         .err()
         .as_ref()
-        .map(kind)
+        .map(decode_kind)
 }
 
 fn block_decoder(b: &[u8]) -> Option<&'static str> {
-    Block::decode(b).err().as_ref().map(kind)
+    Block::decode(b).err().as_ref().map(decode_kind)
 }
 
 fn run_all(name: &str, cases: &[Case], decode: &dyn Fn(&[u8]) -> Option<&'static str>) {

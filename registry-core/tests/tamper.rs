@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use registry_core::rng::SplitMix64;
 use registry_core::store::{open_raw_database, Ledger, Signatures};
-use registry_core::testkit::{self, key, Fixture};
+use registry_core::testkit::{self, copy_dir, key, Fixture};
 use registry_core::trie::Trie;
 use registry_core::{Hash, SignedEntry, Timestamp};
 
@@ -81,16 +81,6 @@ fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    for rel in files(from)? {
-        if let Some(parent) = to.join(&rel).parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::copy(from.join(&rel), to.join(&rel))?;
-    }
-    Ok(())
 }
 
 /// What one path (start-up or full verification) made of a damaged copy.
