@@ -2,32 +2,14 @@
 //! as a process, exactly as the README's walk-through does it.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-/// The node binary, built by `cargo test --workspace` next to this test's own binary.
-fn node_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = dir.join("registry-node");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo test --workspace` (it builds every binary)",
-        bin.display()
-    );
-    bin
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{free_port, node_bin};
 
 /// A node process, stopped with SIGTERM when dropped.
 struct Node {

@@ -14,6 +14,8 @@
 //! `cargo build --release -p registry-node` first).
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -23,31 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use registry_core::SecretKey;
-
-/// The node binary, built next to this test's own binary.
-fn node_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = dir.join("registry-node");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --release -p registry-node` (or the workspace's tests)",
-        bin.display()
-    );
-    bin
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
+use support::{free_port, mode, node_bin};
 
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();

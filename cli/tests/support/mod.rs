@@ -75,3 +75,27 @@ pub fn mode(path: &Path) -> u32 {
         .map(|m| m.permissions().mode() & 0o777)
         .unwrap_or(0)
 }
+
+/// The `registry-node` binary, built next to the test's own binary by `cargo test
+/// --workspace` (or `cargo build --release -p registry-node`).
+pub fn node_bin() -> PathBuf {
+    let dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().and_then(Path::parent).map(Path::to_path_buf))
+        .unwrap_or_default();
+    let bin = dir.join("registry-node");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --release -p registry-node` (or the workspace's tests)",
+        bin.display()
+    );
+    bin
+}
+
+/// A TCP port on loopback that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port on loopback: {e}"))
+}
