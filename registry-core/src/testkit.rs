@@ -206,6 +206,31 @@ pub fn issuer(fx: &Fixture, authority: EntryId, signer: &SecretKey, n: u64) -> S
 /// truncation, trailing bytes) and a tally that measures what rejecting each one
 /// allocated. The caller supplies the allocation counter (a counting global allocator
 /// lives in the test binary).
+/// Asks whether `who` may take `action` on `resource` at time `at` (an authorization).
+pub fn ask(
+    reg: &crate::registry::Registry,
+    who: &EntityId,
+    action: &str,
+    resource: &str,
+    at: u64,
+) -> crate::eval::Decision {
+    let q = crate::eval::Query {
+        entity: who.as_str(),
+        action,
+        resource,
+        kind: crate::entry::Kind::Authorization,
+    };
+    crate::eval::evaluate(reg.state(), &q, Timestamp(at))
+}
+
+/// The reason of a denial; `None` when the decision authorizes.
+pub fn reason(d: &crate::eval::Decision) -> Option<crate::eval::Reason> {
+    match d {
+        crate::eval::Decision::Authorized { .. } => None,
+        crate::eval::Decision::Denied { reason, .. } => Some(*reason),
+    }
+}
+
 /// Copies a directory tree (a data directory or a ledger, for damaging the copy).
 pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;

@@ -4,7 +4,7 @@
 use registry_core::entry::{EntryError, Governance, Kind};
 use registry_core::eval::{evaluate, Decision, Query, Reason};
 use registry_core::registry::{Outcome, Registry, Rejection};
-use registry_core::testkit::{entity, key, Fixture};
+use registry_core::testkit::{ask, entity, key, reason, Fixture};
 use registry_core::verify::SignatureError;
 use registry_core::{EntityId, EntryId, SignedEntry, Timestamp};
 
@@ -22,23 +22,6 @@ fn offer(reg: &mut Registry, entries: &[&SignedEntry]) -> Vec<Outcome> {
 fn accepted(reg: &mut Registry, entries: &[&SignedEntry]) {
     for (e, o) in entries.iter().zip(offer(reg, entries)) {
         assert_eq!(o, Outcome::Accepted, "entry {} ({:?})", e.id(), e.body.op);
-    }
-}
-
-fn ask(reg: &Registry, who: &EntityId, action: &str, resource: &str, at: u64) -> Decision {
-    let q = Query {
-        entity: who.as_str(),
-        action,
-        resource,
-        kind: Kind::Authorization,
-    };
-    evaluate(reg.state(), &q, Timestamp(at))
-}
-
-fn reason(d: &Decision) -> Option<Reason> {
-    match d {
-        Decision::Authorized { .. } => None,
-        Decision::Denied { reason, .. } => Some(*reason),
     }
 }
 

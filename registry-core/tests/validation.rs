@@ -15,13 +15,13 @@ use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::IsIdentity;
 use registry_core::did::DidKey;
-use registry_core::entry::{EntryError, Governance, Kind, Signature};
-use registry_core::eval::{evaluate, Decision, Query, Reason};
+use registry_core::entry::{EntryError, Governance, Signature};
+use registry_core::eval::Reason;
 use registry_core::genesis::Genesis;
 use registry_core::registry::{check_batch, Outcome, Registry, Rejection};
 use registry_core::rng::SplitMix64;
 use registry_core::store::Ledger;
-use registry_core::testkit::{entity, key, Fixture};
+use registry_core::testkit::{ask, entity, key, reason, Fixture};
 use registry_core::verify::{SignatureError, Verifier};
 use registry_core::{EntityId, Hash, SecretKey, SignedEntry, Timestamp};
 use sha2::{Digest, Sha512};
@@ -675,23 +675,6 @@ fn hex_of(k: &DidKey) -> String {
     k.public_key().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn ask(reg: &Registry, who: &EntityId, action: &str, resource: &str, at: u64) -> Decision {
-    let q = Query {
-        entity: who.as_str(),
-        action,
-        resource,
-        kind: Kind::Authorization,
-    };
-    evaluate(reg.state(), &q, Timestamp(at))
-}
-
-fn denied_for(d: &Decision) -> Option<Reason> {
-    match d {
-        Decision::Authorized { .. } => None,
-        Decision::Denied { reason, .. } => Some(*reason),
-    }
-}
-
 #[test]
 fn entries_without_authority_that_acceptance_keeps_are_never_trusted() {
     let mut node = Node::new();
@@ -747,7 +730,7 @@ fn entries_without_authority_that_acceptance_keeps_are_never_trusted() {
             cases += 1;
             assert_eq!(node.offer(vec![e]), vec![Outcome::Accepted]);
             let d = ask(&node.reg, &subject, "issue", "Degree", 300);
-            assert_eq!(denied_for(&d), Some(want), "{d:?}");
+            assert_eq!(reason(&d), Some(want), "{d:?}");
             untrusted += 1;
         }
     }
