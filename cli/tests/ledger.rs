@@ -6,8 +6,6 @@ use std::path::Path;
 
 use registry_core::store::Ledger;
 use registry_core::testkit::{self, Fixture, AUTHORITY_KEY_SEED};
-use registry_core::time::Timestamp;
-use registry_core::trie::Trie;
 use registry_core::SignedEntry;
 use support::{Sandbox, TestResult};
 
@@ -19,16 +17,7 @@ fn build(dir: &Path) -> Result<Vec<SignedEntry>, Box<dyn std::error::Error>> {
     let mut all = vec![authority.clone()];
     all.extend((1..=5).map(|n| testkit::issuer(&fx, authority.id(), &signer, n)));
     let mut ledger = Ledger::create(dir, &fx.genesis)?;
-    let mut trie = Trie::new();
-    let mut start = 0;
-    for size in [1, 2, 3] {
-        let block = &all[start..start + size];
-        for e in block {
-            trie.insert(e.id());
-        }
-        ledger.append(block, Timestamp(1_800_000_000 + start as u64), trie.root())?;
-        start += size;
-    }
+    testkit::append_in_blocks(&mut ledger, &all, [1, 2, 3])?;
     Ok(all)
 }
 

@@ -11,8 +11,6 @@ use std::path::Path;
 use registry_core::rng::SplitMix64;
 use registry_core::store::{open_raw_database, Ledger, Signatures};
 use registry_core::testkit::{self, copy_dir, Fixture, AUTHORITY_KEY_SEED};
-use registry_core::time::Timestamp;
-use registry_core::trie::Trie;
 use registry_core::SignedEntry;
 use support::{Sandbox, TestResult};
 
@@ -29,17 +27,7 @@ fn build(dir: &Path) -> Result<Vec<SignedEntry>, Box<dyn Error>> {
     let mut all = vec![authority.clone()];
     all.extend((1..30).map(|n| testkit::issuer(&fx, authority.id(), &signer, n)));
     let mut ledger = Ledger::create(dir, &fx.genesis)?;
-    let mut trie = Trie::new();
-    let (mut at, mut size) = (0, 1);
-    while at < all.len() {
-        let block = &all[at..(at + size).min(all.len())];
-        block.iter().for_each(|e| {
-            trie.insert(e.id());
-        });
-        ledger.append(block, Timestamp(1_800_000_000 + at as u64), trie.root())?;
-        at += block.len();
-        size = size % 4 + 1;
-    }
+    testkit::append_in_blocks(&mut ledger, &all, (1..=4).cycle())?;
     Ok(all)
 }
 

@@ -231,6 +231,31 @@ pub fn reason(d: &crate::eval::Decision) -> Option<crate::eval::Reason> {
     }
 }
 
+/// Appends `entries` to `ledger` in blocks of the sizes `sizes` yields (the last block takes
+/// what is left), each stamped `1_800_000_000` plus the index of its first entry and
+/// carrying the state root over every id up to it. Returns the number of blocks and the
+/// final root.
+pub fn append_in_blocks(
+    ledger: &mut crate::store::Ledger,
+    entries: &[SignedEntry],
+    sizes: impl IntoIterator<Item = usize>,
+) -> Result<(u64, crate::hash::Hash), crate::store::StoreError> {
+    let mut trie = crate::trie::Trie::new();
+    let (mut at, mut blocks) = (0, 0);
+    let mut sizes = sizes.into_iter();
+    while at < entries.len() {
+        let Some(size) = sizes.next() else { break };
+        let block = &entries[at..(at + size).min(entries.len())];
+        for e in block {
+            trie.insert(e.id());
+        }
+        ledger.append(block, Timestamp(1_800_000_000 + at as u64), trie.root())?;
+        at += block.len();
+        blocks += 1;
+    }
+    Ok((blocks, trie.root()))
+}
+
 /// Copies a directory tree (a data directory or a ledger, for damaging the copy).
 pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;

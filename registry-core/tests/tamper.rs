@@ -15,8 +15,7 @@ use std::path::{Path, PathBuf};
 use registry_core::rng::SplitMix64;
 use registry_core::store::{open_raw_database, Ledger, Signatures};
 use registry_core::testkit::{self, copy_dir, key, Fixture};
-use registry_core::trie::Trie;
-use registry_core::{Hash, SignedEntry, Timestamp};
+use registry_core::{Hash, SignedEntry};
 
 type TestResult = Result<(), Box<dyn Error>>;
 
@@ -43,24 +42,13 @@ fn pristine() -> Result<Pristine, Box<dyn Error>> {
     let mut all = vec![authority.clone()];
     all.extend((1..240).map(|n| testkit::issuer(&fx, authority.id(), &signer, n)));
     let mut ledger = Ledger::create(&dir, &fx.genesis)?;
-    let mut trie = Trie::new();
-    let (mut at, mut size, mut blocks) = (0, 1, 0);
-    while at < all.len() {
-        let block = &all[at..(at + size).min(all.len())];
-        block.iter().for_each(|e| {
-            trie.insert(e.id());
-        });
-        ledger.append(block, Timestamp(1_800_000_000 + at as u64), trie.root())?;
-        at += block.len();
-        size = size % 7 + 1;
-        blocks += 1;
-    }
+    let (blocks, root) = testkit::append_in_blocks(&mut ledger, &all, (1..=7).cycle())?;
     drop(ledger);
     Ok(Pristine {
         _tmp: tmp,
         dir,
         entries: all.iter().map(SignedEntry::encode).collect(),
-        root: trie.root(),
+        root,
         blocks,
     })
 }
