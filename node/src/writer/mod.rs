@@ -65,23 +65,12 @@ impl WriterError {
         } else {
             format!("{context}: {e}")
         };
-        if is_out_of_space(e) {
+        if e.is_out_of_space() {
             WriterError::OutOfSpace(detail)
         } else {
             WriterError::Storage(detail)
         }
     }
-}
-
-/// Whether a ledger error is the disk (or the user's quota) running out of space.
-fn is_out_of_space(e: &StoreError) -> bool {
-    use std::io::ErrorKind;
-    let io = match e {
-        StoreError::Sled(sled::Error::Io(io)) => io,
-        StoreError::Io { source, .. } => source,
-        _ => return false,
-    };
-    matches!(io.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
 }
 
 /// A read of the ledger, run on the writer thread (`None`: the ledger is unavailable

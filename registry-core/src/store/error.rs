@@ -77,6 +77,19 @@ pub enum BatchError {
     },
 }
 
+impl StoreError {
+    /// Whether the failure is the disk (or the user's quota) running out of space.
+    pub fn is_out_of_space(&self) -> bool {
+        use std::io::ErrorKind;
+        let io = match self {
+            StoreError::Sled(sled::Error::Io(io)) => io,
+            StoreError::Io { source, .. } => source,
+            _ => return false,
+        };
+        matches!(io.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
+    }
+}
+
 impl From<VerifyError> for StoreError {
     fn from(e: VerifyError) -> StoreError {
         StoreError::Damaged(e)
