@@ -152,6 +152,11 @@ impl Grant {
 
     fn check(&self) -> Result<(), EntryError> {
         check_name("action", &self.action, MAX_ACTION_BYTES, true)?;
+        // Only resources have a wildcard; an action "*" would look like one and match
+        // nothing but the literal action "*", so it is refused rather than silently inert.
+        if self.action == ANY_RESOURCE {
+            return Err(EntryError::WildcardAction);
+        }
         check_name("resource", &self.resource, MAX_RESOURCE_BYTES, false)
     }
 }
@@ -193,6 +198,11 @@ pub enum EntryError {
     Grant(String),
     #[error("an accreditation needs 1 to {MAX_GRANTS} grants")]
     GrantCount,
+    #[error(
+        "action \"*\" is not a wildcard: actions are matched exactly, so grant each action \
+         by name (only the resource may be \"*\")"
+    )]
+    WildcardAction,
     #[error("grant {0} is listed twice")]
     DuplicateGrant(String),
     #[error("an accreditation has at most {MAX_CONTROLLERS} unique controllers")]

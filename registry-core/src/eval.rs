@@ -31,9 +31,10 @@ pub struct Query<'a> {
     pub kind: Kind,
 }
 
-/// Why an entity is not authorized. Listed in order of precedence: when several
-/// accreditations match and none is effective, the answer names the first reason in this
-/// order that applies to one of them.
+/// Why an entity is not authorized. Listed in order of precedence: of all the reasons that
+/// apply to every matching accreditation (its window, its own revocations, its author's
+/// entitlement and ancestors, depth), the answer names the first in this order, and
+/// among accreditations with that reason the one with the smallest id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
@@ -161,8 +162,17 @@ pub fn chain_of(state: &State, id: EntryId) -> Vec<EntryId> {
     chain
 }
 
+/// The first applicable reason by precedence: the smaller [`Reason`].
+fn first(a: Option<Reason>, b: Reason) -> Reason {
+    a.map_or(b, |a| a.min(b))
+}
+
 /// `level` counts how far above the queried accreditation this one sits; every recursive
 /// call moves strictly upward, and nothing above `max_depth` levels is looked at.
+///
+/// Every check runs (its window, its own revocations, both ancestor checks, depth) and the
+/// error is the first reason by precedence among all that apply, not the first check that
+/// fails; a check is skipped only when a reason of higher rank is already known.
 fn standing(state: &State, id: &EntryId, at: Timestamp, level: u8) -> Result<u8, Reason> {
     let max_depth = state.genesis().max_depth;
     if level >= max_depth {
@@ -171,20 +181,28 @@ fn standing(state: &State, id: &EntryId, at: Timestamp, level: u8) -> Result<u8,
     let Some((entry, acc)) = state.accreditation(id) else {
         return Err(Reason::NotEntitled);
     };
-    if at < acc.valid_from {
-        return Err(Reason::NotYetValid);
-    }
-    if acc.valid_until.is_some_and(|u| at >= u) {
-        return Err(Reason::Expired);
-    }
+    // `Revoked` ranks first: nothing else can change the answer.
     if is_revoked(state, id, at, level) {
         return Err(Reason::Revoked);
     }
-    entitled(state, entry, acc, at, level)
+    let mut found: Option<Reason> = None;
+    if at < acc.valid_from {
+        found = Some(first(found, Reason::NotYetValid));
+    }
+    if acc.valid_until.is_some_and(|u| at >= u) {
+        found = Some(first(found, Reason::Expired));
+    }
+    match (entitled(state, entry, acc, at, level), found) {
+        (Ok(depth), None) => Ok(depth),
+        (Ok(_), Some(reason)) => Err(reason),
+        (Err(reason), found) => Err(first(found, reason)),
+    }
 }
 
 /// Whether the author of `entry` had the right to issue it, judged at its `issued_at` and
-/// (for a holder) still at `at`. Returns the entry's depth.
+/// (for a holder) still at `at`. Returns the entry's depth, or the first reason by
+/// precedence among those that apply: `issuer_revoked` for an ancestor that is revoked
+/// (or itself `issuer_revoked`), `not_entitled` for anything else.
 fn entitled(
     state: &State,
     entry: &SignedEntry,
@@ -206,26 +224,35 @@ fn entitled(
     let Some((_, parent_acc)) = state.accreditation(&parent) else {
         return Err(Reason::NotEntitled);
     };
+    let mut found: Option<Reason> = None;
     let grants_ok = parent_acc.kind == Kind::Authorization
         && acc
             .grants
             .iter()
             .all(|g| parent_acc.grants.iter().any(|p| p.accredits(&g.resource)));
     if !grants_ok {
-        return Err(Reason::NotEntitled);
+        found = Some(Reason::NotEntitled);
     }
     let upstream = |r: Reason| match r {
         Reason::Revoked | Reason::IssuerRevoked => Reason::IssuerRevoked,
         _ => Reason::NotEntitled,
     };
-    let depth = standing(state, &parent, issued, level + 1).map_err(upstream)?;
-    if at != issued {
-        standing(state, &parent, at, level + 1).map_err(upstream)?;
+    let mut depth = 0;
+    match standing(state, &parent, issued, level + 1) {
+        Ok(d) if d >= state.genesis().max_depth => found = Some(first(found, Reason::NotEntitled)),
+        Ok(d) => depth = d,
+        Err(r) => found = Some(first(found, upstream(r))),
     }
-    if depth >= state.genesis().max_depth {
-        return Err(Reason::NotEntitled);
+    // `issuer_revoked` is the best an ancestor can give; the check at `at` is then moot.
+    if at != issued && found != Some(Reason::IssuerRevoked) {
+        if let Err(r) = standing(state, &parent, at, level + 1) {
+            found = Some(first(found, upstream(r)));
+        }
     }
-    Ok(depth + 1)
+    match found {
+        None => Ok(depth + 1),
+        Some(reason) => Err(reason),
+    }
 }
 
 /// Whether an authorized revocation of accreditation `target` is in effect at `at`.
