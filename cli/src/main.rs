@@ -3,7 +3,8 @@
 //! key anywhere.
 //!
 //! Exit codes: 0 success; 1 a definite "no" (`trust`: not authorized; `ledger verify`:
-//! damage found; `import`: some entries rejected); 2 usage or runtime error.
+//! damage found; `import`: some entries rejected; `entry submit`: the node holds the entry
+//! pending); 2 usage or runtime error (including an entry refused before sending).
 
 mod args;
 mod cmd;
@@ -41,6 +42,8 @@ enum Command {
     Accredit(cmd::author::AccreditCommand),
     /// Revoke an entry: sign and submit.
     Revoke(cmd::author::RevokeCommand),
+    /// Change the root keys or the threshold: sign with root keys and submit.
+    Governance(cmd::governance::GovernanceCommand),
     /// Offline multi-signature: draft, sign, show and submit entry files.
     #[command(subcommand)]
     Entry(cmd::entry::EntryCommand),
@@ -68,6 +71,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Genesis(c) => c.run(&ctx),
         Command::Accredit(c) => c.run(&ctx),
         Command::Revoke(c) => c.run(&ctx),
+        Command::Governance(c) => c.run(&ctx),
         Command::Entry(c) => c.run(&ctx),
         Command::Trust(c) => c.run(&ctx),
         Command::Subject(c) => c.run(&ctx),

@@ -30,6 +30,7 @@ fn status(roots: Vec<DidKey>, threshold: u16) -> Status {
         roots,
         threshold,
         max_depth: 4,
+        governance: vec![],
     }
 }
 

@@ -47,6 +47,22 @@ pub struct Status {
     pub roots: Vec<DidKey>,
     pub threshold: u16,
     pub max_depth: u8,
+    /// Every root epoch, oldest first: the genesis roots, then one per accepted governance
+    /// entry in `(issued_at, id)` order. The last is the one in force now.
+    #[serde(default)]
+    pub governance: Vec<RootEpochView>,
+}
+
+/// The root keys and threshold in force for entries issued from `since` on, until the
+/// next epoch's `since`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootEpochView {
+    pub since: Timestamp,
+    /// The governance entry that began it (absent for the genesis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<EntryId>,
+    pub roots: Vec<DidKey>,
+    pub threshold: u16,
 }
 
 /// `GET /v1/entries?from_height=H&max_blocks=N`: accepted entries in ledger order, block

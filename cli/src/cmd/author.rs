@@ -33,8 +33,9 @@ pub struct AccreditCommand {
 pub struct RevokeCommand {
     #[command(flatten)]
     pub revocation: RevokeArgs,
-    /// Key file to sign with (repeat --key for several).
-    #[arg(long = "key", value_name = "FILE", required = true)]
+    /// Key file to sign with (repeat, or list several): root keys, or with --as a
+    /// controller key of that accreditation.
+    #[arg(long = "key", value_name = "FILE", required = true, num_args = 1..)]
     pub keys: Vec<PathBuf>,
     #[command(flatten)]
     pub author: AsArgs,
@@ -44,7 +45,8 @@ impl AccreditCommand {
     pub fn run(self, ctx: &Ctx) -> Result<ExitCode> {
         let now = args::now();
         let op = self.accreditation.op(now)?;
-        sign_and_submit(ctx, &self.keys, &self.author, op, self.accreditation.nonce)
+        let nonce = self.accreditation.nonce;
+        sign_and_submit(ctx, &self.keys, &self.author, op, nonce, |_| Ok(()))
     }
 }
 
@@ -52,17 +54,20 @@ impl RevokeCommand {
     pub fn run(self, ctx: &Ctx) -> Result<ExitCode> {
         let now = args::now();
         let op = self.revocation.op(now);
-        sign_and_submit(ctx, &self.keys, &self.author, op, self.revocation.nonce)
+        let nonce = self.revocation.nonce;
+        sign_and_submit(ctx, &self.keys, &self.author, op, nonce, |_| Ok(()))
     }
 }
 
-/// Loads the keys, checks they may author `op`, signs and submits.
-fn sign_and_submit(
+/// Loads the keys, checks they may author `op` (and runs `check` on the node's status),
+/// signs and submits.
+pub fn sign_and_submit(
     ctx: &Ctx,
     key_files: &[PathBuf],
     author: &AsArgs,
     op: Op,
     nonce: Option<u64>,
+    check: impl FnOnce(&Status) -> Result<()>,
 ) -> Result<ExitCode> {
     let keys = keys::load_all(key_files)?;
     let named: Vec<(&Path, &SecretKey)> =
@@ -75,6 +80,7 @@ fn sign_and_submit(
         None => check_roots(&named, &status)?,
         Some(id) => check_holder(&client, id, &named)?,
     }
+    check(&status)?;
     if let Op::Revoke(r) = &op {
         known(&client, r.target, "the entry to revoke")?;
     }

@@ -6,7 +6,8 @@ use anyhow::{bail, Result};
 use clap::Args;
 use registry_core::did::{DidKey, EntityId};
 use registry_core::entry::{
-    Accreditation, Author, EntryBody, Grant, Kind, Op, Revocation, Signature, SignedEntry,
+    Accreditation, Author, EntryBody, Governance, Grant, Kind, Op, Revocation, Signature,
+    SignedEntry,
 };
 use registry_core::hash::{EntryId, RegistryId};
 use registry_core::time::Timestamp;
@@ -59,8 +60,90 @@ pub struct RevokeArgs {
     pub nonce: Option<u64>,
 }
 
+/// A change of the root set or threshold (always authored by the roots at their
+/// threshold).
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum GovernanceArgs {
+    /// Make DID a root key.
+    AddRoot {
+        #[arg(value_name = "DID", value_parser = args::did_key)]
+        did: DidKey,
+        /// Distinguishes otherwise identical entries; default random.
+        #[arg(long, value_name = "N")]
+        nonce: Option<u64>,
+    },
+    /// Stop DID being a root key (for entries issued from now on).
+    RemoveRoot {
+        #[arg(value_name = "DID", value_parser = args::did_key)]
+        did: DidKey,
+        /// Distinguishes otherwise identical entries; default random.
+        #[arg(long, value_name = "N")]
+        nonce: Option<u64>,
+    },
+    /// Set how many root signatures a root action needs (for entries issued from now on).
+    SetThreshold {
+        #[arg(value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        threshold: u16,
+        /// Distinguishes otherwise identical entries; default random.
+        #[arg(long, value_name = "N")]
+        nonce: Option<u64>,
+    },
+}
+
+impl GovernanceArgs {
+    pub fn governance(&self) -> Governance {
+        match self {
+            GovernanceArgs::AddRoot { did, .. } => Governance::AddRoot(*did),
+            GovernanceArgs::RemoveRoot { did, .. } => Governance::RemoveRoot(*did),
+            GovernanceArgs::SetThreshold { threshold, .. } => Governance::SetThreshold(*threshold),
+        }
+    }
+
+    pub fn op(&self) -> Op {
+        Op::Governance(self.governance())
+    }
+
+    pub fn nonce(&self) -> Option<u64> {
+        match self {
+            GovernanceArgs::AddRoot { nonce, .. }
+            | GovernanceArgs::RemoveRoot { nonce, .. }
+            | GovernanceArgs::SetThreshold { nonce, .. } => *nonce,
+        }
+    }
+}
+
+/// Whether `change` would change anything, given the roots and threshold in force:
+/// the error says why not, and what to do instead.
+pub fn check_governance(change: &Governance, roots: &[DidKey], threshold: u16) -> Result<()> {
+    match change {
+        Governance::AddRoot(did) if roots.contains(did) => {
+            bail!("{did} is already a root key of this registry")
+        }
+        Governance::AddRoot(_) => Ok(()),
+        Governance::RemoveRoot(did) if !roots.contains(did) => {
+            bail!("{did} is not a root key of this registry, so it cannot be removed")
+        }
+        Governance::RemoveRoot(_) if roots.len() <= usize::from(threshold) => bail!(
+            "removing a root would leave {} root(s), fewer than the threshold {threshold}: \
+             no root action could be taken after it; lower the threshold first with \
+             `registry governance set-threshold N`",
+            roots.len() - 1
+        ),
+        Governance::RemoveRoot(_) => Ok(()),
+        Governance::SetThreshold(n) if *n == threshold => {
+            bail!("the threshold is already {threshold}")
+        }
+        Governance::SetThreshold(n) if usize::from(*n) > roots.len() => bail!(
+            "a threshold of {n} needs more signatures than there are roots ({}): no root \
+             action could be taken after it; add roots first with `registry governance add-root DID`",
+            roots.len()
+        ),
+        Governance::SetThreshold(_) => Ok(()),
+    }
+}
+
 /// On whose authority the entry is made.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct AsArgs {
     /// Act as the holder of this accreditation (its controller key signs); without it,
     /// the author is the roots.

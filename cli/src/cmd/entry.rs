@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use registry_core::entry::{Author, Op, Signature, SignedEntry, MAX_SIGNATURES};
+use registry_core::api::{Status, SubmitStatus};
+use registry_core::did::DidKey;
+use registry_core::entry::{Author, Governance, Op, Signature, SignedEntry, MAX_SIGNATURES};
 use registry_core::hash::RegistryId;
 use registry_core::verify::Verifier;
 use serde_json::json;
@@ -26,8 +28,10 @@ pub enum EntryCommand {
     Sign(SignArgs),
     /// Print an entry file and check its signatures.
     Show(FileArg),
-    /// Submit a signed entry file to the node.
-    Submit(FileArg),
+    /// Submit a signed entry file to the node. Refuses a root-authored entry that lacks
+    /// the signatures the roots in force need, and exits 1 when the node holds the entry
+    /// pending, unless --allow-pending.
+    Submit(SubmitArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,6 +54,48 @@ pub enum DraftCommand {
         #[command(flatten)]
         target: DraftTarget,
     },
+    /// Draft making DID a root key (signed by the roots at their threshold).
+    AddRoot {
+        #[arg(value_name = "DID", value_parser = args::did_key)]
+        did: DidKey,
+        #[command(flatten)]
+        target: GovernanceTarget,
+    },
+    /// Draft removing the root key DID (signed by the roots at their threshold).
+    RemoveRoot {
+        #[arg(value_name = "DID", value_parser = args::did_key)]
+        did: DidKey,
+        #[command(flatten)]
+        target: GovernanceTarget,
+    },
+    /// Draft a new threshold of root signatures (signed by the roots at their threshold).
+    SetThreshold {
+        #[arg(value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        threshold: u16,
+        #[command(flatten)]
+        target: GovernanceTarget,
+    },
+}
+
+/// The nonce and destination of a governance draft.
+#[derive(Debug, Args)]
+pub struct GovernanceTarget {
+    /// Distinguishes otherwise identical entries; default random.
+    #[arg(long, value_name = "N")]
+    pub nonce: Option<u64>,
+    #[command(flatten)]
+    pub target: DraftTarget,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The entry file (JSON).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Submit even if the entry cannot count yet (too few root signatures, or a reference
+    /// the node lacks), to wait at the node; exit 0 when it is held pending.
+    #[arg(long)]
+    pub allow_pending: bool,
 }
 
 /// Where the registry id comes from, and where the draft goes.
@@ -68,8 +114,8 @@ pub struct SignArgs {
     /// The entry file, changed in place.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// Key file to sign with (repeat --key for several).
-    #[arg(long = "key", value_name = "KEY_FILE", required = true)]
+    /// Key file to sign with (repeat, or list several).
+    #[arg(long = "key", value_name = "KEY_FILE", required = true, num_args = 1..)]
     pub keys: Vec<PathBuf>,
 }
 
@@ -105,6 +151,13 @@ impl DraftCommand {
                 author,
                 target,
             } => (revocation.op(now), revocation.nonce, author, target),
+            DraftCommand::AddRoot { did, target } => governance(Governance::AddRoot(did), target),
+            DraftCommand::RemoveRoot { did, target } => {
+                governance(Governance::RemoveRoot(did), target)
+            }
+            DraftCommand::SetThreshold { threshold, target } => {
+                governance(Governance::SetThreshold(threshold), target)
+            }
         };
         let registry = registry_id(ctx, &target)?;
         let body = draft::body(registry, author.author(), op, now, nonce)?;
@@ -124,6 +177,11 @@ impl DraftCommand {
         })?;
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// The parts of a governance draft: always authored by the roots.
+fn governance(change: Governance, t: GovernanceTarget) -> (Op, Option<u64>, AsArgs, DraftTarget) {
+    (Op::Governance(change), t.nonce, AsArgs::default(), t.target)
 }
 
 fn registry_id(ctx: &Ctx, target: &DraftTarget) -> Result<RegistryId> {
@@ -229,7 +287,11 @@ fn print_entry(entry: &SignedEntry, checks: &[(String, bool)]) {
             println!("  effective   {}", r.effective_at);
             println!("  reason      {}", r.reason);
         }
-        Op::Governance(g) => println!("op          governance {g:?}"),
+        Op::Governance(Governance::AddRoot(did)) => println!("op          add root {did}"),
+        Op::Governance(Governance::RemoveRoot(did)) => {
+            println!("op          remove root {did}")
+        }
+        Op::Governance(Governance::SetThreshold(n)) => println!("op          set threshold {n}"),
     }
     println!("nonce       {}", b.nonce);
     println!("signatures  {}", checks.len());
@@ -238,7 +300,7 @@ fn print_entry(entry: &SignedEntry, checks: &[(String, bool)]) {
     }
 }
 
-fn submit(ctx: &Ctx, a: FileArg) -> Result<ExitCode> {
+fn submit(ctx: &Ctx, a: SubmitArgs) -> Result<ExitCode> {
     let entry = files::read_entry(&a.file)?;
     if entry.signatures.is_empty() {
         bail!(
@@ -249,5 +311,63 @@ fn submit(ctx: &Ctx, a: FileArg) -> Result<ExitCode> {
     }
     verify_present(&entry, &a.file)?;
     let client = ctx.client()?;
-    author::submit(ctx, &client, &entry)
+    if entry.body.author == Author::Roots && !a.allow_pending {
+        let status = client
+            .status()
+            .context("cannot learn the roots in force from the node")?;
+        if let Some(why) = under_signed(&entry, &status) {
+            bail!(
+                "{why}; not submitted: add signatures with `registry entry sign {} --key \
+                 KEY_FILE`, or pass --allow-pending to leave it waiting at the node",
+                a.file.display()
+            );
+        }
+    }
+    let submitted = client
+        .submit(&entry)
+        .with_context(|| format!("entry {} was not accepted", entry.id()))?;
+    author::print_submitted(ctx, &submitted)?;
+    if submitted.status == SubmitStatus::Pending && !a.allow_pending {
+        eprintln!(
+            "the entry does not count yet: the node holds it pending (pass --allow-pending to \
+             treat that as success)"
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Why a root-authored entry cannot count under the roots in force: which signatures it
+/// has, how many are needed, who could still sign. `None` when it has enough.
+fn under_signed(entry: &SignedEntry, status: &Status) -> Option<String> {
+    let roots: Vec<&DidKey> = entry
+        .signers()
+        .filter(|s| status.roots.contains(s))
+        .collect();
+    if roots.len() >= usize::from(status.threshold) {
+        return None;
+    }
+    let list = |keys: &mut dyn Iterator<Item = &DidKey>| {
+        let names: Vec<String> = keys.map(ToString::to_string).collect();
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    };
+    let others = list(&mut entry.signers().filter(|s| !status.roots.contains(s)));
+    let could = list(
+        &mut status
+            .roots
+            .iter()
+            .filter(|r| !entry.signers().any(|s| s == *r)),
+    );
+    Some(format!(
+        "entry {} has {} of the {} root signatures the roots in force need (root signers: {}; \
+         other signers, which do not count: {others}; roots who could still sign: {could})",
+        entry.id(),
+        roots.len(),
+        status.threshold,
+        list(&mut roots.into_iter()),
+    ))
 }

@@ -6,6 +6,7 @@
 //! - [`draft`]: building entry bodies from flags (shared by `accredit`, `revoke` and
 //!   `entry draft`).
 //! - [`author`]: `accredit`, `revoke` (sign locally, check the authority, submit).
+//! - [`governance`]: `governance add-root|remove-root|set-threshold`.
 //! - [`entry`]: `entry draft|sign|show|submit`, offline multi-signature.
 //! - [`query`]: `trust`, `subject`, `status`.
 //! - [`ledger`]: `ledger verify`.
@@ -15,6 +16,7 @@ pub mod author;
 pub mod draft;
 pub mod entry;
 pub mod genesis;
+pub mod governance;
 pub mod keys;
 pub mod ledger;
 pub mod peers;

@@ -149,13 +149,30 @@ pub fn status(ctx: &Ctx) -> Result<ExitCode> {
         println!("state root   {}", s.state_root);
         println!("entries      {} accepted, {} pending", s.entries, s.pending);
         println!(
-            "roots        {} (threshold {}, max depth {})",
+            "roots        {} in force, threshold {} (max depth {})",
             s.roots.len(),
             s.threshold,
             s.max_depth
         );
         for r in &s.roots {
             println!("  {r}");
+        }
+        if s.governance.len() > 1 {
+            println!(
+                "governance   {} change(s), oldest first",
+                s.governance.len() - 1
+            );
+            for e in &s.governance {
+                let cause = e
+                    .cause
+                    .map_or("genesis".to_string(), |id| format!("entry {id}"));
+                println!(
+                    "  from {}  {} root(s), threshold {}  ({cause})",
+                    e.since,
+                    e.roots.len(),
+                    e.threshold
+                );
+            }
         }
         println!(
             "peer id      {}",

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::Json;
-use registry_core::api::Status;
+use registry_core::api::{RootEpochView, Status};
 
 use super::trust::sync_time;
 use super::AppState;
@@ -13,10 +13,22 @@ use crate::metrics::{Gauges, Metrics};
 /// `GET /v1/status`: identity of the registry, the ledger head, and the roots in force.
 pub async fn status(State(st): State<AppState>) -> Json<Status> {
     let head = st.head();
-    let (pending, roots, threshold) = {
+    let (pending, roots, threshold, governance) = {
         let registry = st.registry();
         let epoch = registry.state().current_epoch();
-        (registry.pending_len(), epoch.roots.clone(), epoch.threshold)
+        let history = registry
+            .state()
+            .epochs()
+            .iter()
+            .map(|e| RootEpochView {
+                since: e.since,
+                cause: e.cause,
+                roots: e.roots.clone(),
+                threshold: e.threshold,
+            })
+            .collect();
+        let (roots, threshold) = (epoch.roots.clone(), epoch.threshold);
+        (registry.pending_len(), roots, threshold, history)
     };
     let net = st.network.info();
     Json(Status {
@@ -40,6 +52,7 @@ pub async fn status(State(st): State<AppState>) -> Json<Status> {
         roots,
         threshold,
         max_depth: st.genesis.max_depth,
+        governance,
     })
 }
 
