@@ -46,7 +46,7 @@ impl Summary {
 
     fn record(&mut self, position: u64, outcome: Result<SubmitStatus, String>) {
         match outcome {
-            Ok(SubmitStatus::Accepted) => self.accepted += 1,
+            Ok(SubmitStatus::Accepted | SubmitStatus::Merged) => self.accepted += 1,
             Ok(SubmitStatus::Duplicate) => self.duplicate += 1,
             Ok(SubmitStatus::Pending) => self.pending += 1,
             Err(reason) => self.reject(position, reason),

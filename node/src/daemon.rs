@@ -132,7 +132,8 @@ fn rebuild(
     let mut report = IngestReport::default();
     for entry in entries {
         let id = entry.id();
-        trie.insert(id);
+        // A later listing of an id carries its grown signature set.
+        trie.upsert(id, entry.signatures_digest());
         if let Outcome::Rejected(why) = registry.offer_checked(entry, &mut report) {
             bail!("refusing to start: the ledger holds entry {id}, which is invalid: {why}");
         }

@@ -36,6 +36,8 @@ const BUCKETS: [f64; 12] = [
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Submission {
     Accepted,
+    /// Already accepted; the copy brought signatures.
+    Merged,
     Duplicate,
     Pending,
     Rejected,
@@ -43,8 +45,9 @@ pub enum Submission {
     Error,
 }
 
-const SUBMISSIONS: [(Submission, &str); 5] = [
+const SUBMISSIONS: [(Submission, &str); 6] = [
     (Submission::Accepted, "accepted"),
+    (Submission::Merged, "merged"),
     (Submission::Duplicate, "duplicate"),
     (Submission::Pending, "pending"),
     (Submission::Rejected, "rejected"),

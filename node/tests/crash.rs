@@ -75,7 +75,7 @@ fn check_ledger(dir: &Path, full: bool) -> LedgerCheck {
     let mut trie = Trie::new();
     let mut ids = HashSet::with_capacity(entries.len());
     for e in &entries {
-        trie.insert(e.id());
+        trie.insert(e.id(), e.signatures_digest());
         ids.insert(e.id());
     }
     let root = trie.root();

@@ -289,8 +289,8 @@ fn a_full_disk_is_507_loses_nothing_and_ingest_resumes_once_space_is_freed() {
     let entries = ledger.load_all().unwrap_or_else(|e| panic!("{e}"));
     let stored: HashSet<EntryId> = entries.iter().map(SignedEntry::id).collect();
     let mut trie = Trie::new();
-    for id in &stored {
-        trie.insert(*id);
+    for e in &entries {
+        trie.insert(e.id(), e.signatures_digest());
     }
     let root = trie.root();
     assert_eq!(

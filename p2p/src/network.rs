@@ -292,18 +292,16 @@ pub fn topic(registry: &RegistryId) -> gossipsub::IdentTopic {
 
 /// The sync protocol of a registry.
 pub fn sync_protocol(registry: &RegistryId) -> StreamProtocol {
-    StreamProtocol::try_from_owned(format!("/trust-registry/{}/sync/1", registry.to_hex()))
-        .unwrap_or(StreamProtocol::new("/trust-registry/sync/1"))
+    StreamProtocol::try_from_owned(format!("/trust-registry/{}/sync/2", registry.to_hex()))
+        .unwrap_or(StreamProtocol::new("/trust-registry/sync/2"))
 }
 
-/// Message id = entry id. Bytes that are not an entry get a hash of the bytes (under a
-/// domain of their own), so copies of the same garbage are still deduplicated; they are
-/// then rejected by validation.
+/// Message id = `blake3(domain "trust-registry/gossip-message/v1" || message bytes)`: it
+/// covers the signatures, so a copy of an entry with more signatures is a new message
+/// (one with none new is then ignored as a duplicate by validation), and any libp2p
+/// implementation can compute it without decoding the entry.
 fn message_id(message: &gossipsub::Message) -> gossipsub::MessageId {
-    let id = match decode_gossip(&message.data) {
-        Ok(entry) => entry.id(),
-        Err(_) => codec::hash_with_domain("trust-registry/gossip-garbage/v1", &message.data),
-    };
+    let id = codec::hash_with_domain(codec::domain::GOSSIP_MESSAGE, &message.data);
     gossipsub::MessageId::new(id.as_bytes())
 }
 
@@ -737,7 +735,8 @@ impl Task {
             } => {
                 self.validating = self.validating.saturating_sub(1);
                 let acceptance = match result {
-                    Ok(Outcome::Accepted) => {
+                    // A copy that brought signatures is forwarded like a new entry.
+                    Ok(Outcome::Accepted | Outcome::Merged) => {
                         self.counters
                             .gossip_accepted
                             .fetch_add(1, Ordering::Relaxed);

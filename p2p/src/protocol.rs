@@ -1,17 +1,21 @@
 //! The sync protocol's messages (DESIGN section 8), request-response on
-//! `/trust-registry/<registry_id hex>/sync/1`.
+//! `/trust-registry/<registry_id hex>/sync/2`.
 //!
 //! A requester pulls what it lacks from one peer:
 //! 1. `Root`: the peer's state root and entry count; equal roots end the session.
 //! 2. `Nodes`: for a batch of prefixes, what the peer holds under each: nothing, the ids
-//!    themselves when there are few ([`LEAF_IDS`]), or the 16 child hashes shortened to
+//!    themselves with their shortened leaf values (the digest of each entry's signature
+//!    set) when there are few ([`LEAF_IDS`]), or the 16 child hashes shortened to
 //!    [`SHORT_HASH_BYTES`] bytes. The requester descends only where its own child hashes
 //!    differ, so the walk visits the prefixes along differing paths, not the whole trie.
 //! 3. `Subtree`: every entry under a prefix the requester holds nothing under (an empty or
 //!    far-behind node), in one reply if they fit, else `TooLarge` and the requester splits
 //!    the prefix into its 16 children.
-//! 4. `Entries`: entries by id (ids learnt in step 2, or references that pending entries
-//!    wait for).
+//! 4. `Entries`: entries by id (ids learnt in step 2 that the requester lacks or holds
+//!    with other signatures, or references that pending entries wait for).
+//!
+//! Version 2 (`sync/2`): leaves carry signature-set digests, so copies of one entry with
+//! different signatures are found and repaired; version 1 compared ids alone.
 //!
 //! Every message is encoded with [`registry_core::codec`] and framed with a 4-byte
 //! big-endian length; requests are at most [`MAX_REQUEST_BYTES`] and replies at most
@@ -84,10 +88,13 @@ pub enum SyncRequest {
 pub enum Summary {
     /// No id starts with the prefix.
     Empty,
-    /// At most [`LEAF_IDS`] ids start with it: all of them, sorted.
+    /// At most [`LEAF_IDS`] ids start with it: all of them, sorted, and in `values` the
+    /// shortened digest of each one's signature set, in the same order.
     Ids {
         #[serde(deserialize_with = "codec::bounded_vec::<_, _, LEAF_IDS>")]
         ids: Vec<EntryId>,
+        #[serde(deserialize_with = "codec::bounded_vec::<_, _, LEAF_IDS>")]
+        values: Vec<ShortHash>,
     },
     /// More: the shortened hashes of the 16 subtrees one nibble further down.
     Branch { children: [ShortHash; 16] },
@@ -176,6 +183,7 @@ mod tests {
                     Summary::Empty,
                     Summary::Ids {
                         ids: vec![Hash([2; 32])],
+                        values: vec![ShortHash([4; 8])],
                     },
                     Summary::Branch {
                         children: [ShortHash([3; 8]); 16],
@@ -201,6 +209,7 @@ mod tests {
         let reply = SyncResponse::Nodes {
             summaries: vec![Summary::Ids {
                 ids: vec![Hash([0; 32]); LEAF_IDS + 1],
+                values: vec![ShortHash::default(); LEAF_IDS + 1],
             }],
         };
         assert!(SyncResponse::decode(&reply.encode()).is_err());

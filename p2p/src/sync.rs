@@ -52,7 +52,11 @@ pub trait LocalSet {
     fn node(&mut self, prefix: &Prefix) -> NodeView;
     fn hash_at(&mut self, prefix: &Prefix) -> Hash;
     fn ids_under(&mut self, prefix: &Prefix, limit: usize) -> Vec<EntryId>;
-    /// Accepted or pending here: no need to fetch it.
+    /// The ids under `prefix` with their leaf values (signature-set digests), sorted.
+    fn leaves_under(&mut self, prefix: &Prefix, limit: usize) -> Vec<(EntryId, Hash)>;
+    /// The leaf value of an accepted entry: the digest of its signature set.
+    fn value(&mut self, id: &EntryId) -> Option<Hash>;
+    /// Accepted or pending here: no need to fetch it as a missing reference.
     fn knows(&mut self, id: &EntryId) -> bool;
     /// An accepted entry.
     fn entry(&mut self, id: &EntryId) -> Option<Arc<SignedEntry>>;
@@ -81,6 +85,14 @@ impl LocalSet for Registry {
 
     fn ids_under(&mut self, prefix: &Prefix, limit: usize) -> Vec<EntryId> {
         self.state_mut().trie().ids_under(prefix, limit)
+    }
+
+    fn leaves_under(&mut self, prefix: &Prefix, limit: usize) -> Vec<(EntryId, Hash)> {
+        self.state_mut().trie().leaves_under(prefix, limit)
+    }
+
+    fn value(&mut self, id: &EntryId) -> Option<Hash> {
+        self.state_mut().trie().value(id)
     }
 
     fn knows(&mut self, id: &EntryId) -> bool {
@@ -124,9 +136,7 @@ fn summarise(prefix: &Prefix, local: &mut dyn LocalSet) -> Summary {
         return Summary::Empty;
     }
     if count <= LEAF_IDS {
-        return Summary::Ids {
-            ids: local.ids_under(prefix, LEAF_IDS),
-        };
+        return leaves(prefix, local);
     }
     match local.node(prefix) {
         NodeView::Branch(children) => Summary::Branch {
@@ -134,10 +144,18 @@ fn summarise(prefix: &Prefix, local: &mut dyn LocalSet) -> Summary {
         },
         // More than one id under a prefix is always a branch; listing the ids is the
         // honest answer should a set ever disagree with its own count.
-        NodeView::Leaf(_) | NodeView::Empty => Summary::Ids {
-            ids: local.ids_under(prefix, LEAF_IDS),
-        },
+        NodeView::Leaf(..) | NodeView::Empty => leaves(prefix, local),
     }
+}
+
+/// The ids under `prefix` (at most [`LEAF_IDS`]) with their shortened leaf values.
+fn leaves(prefix: &Prefix, local: &mut dyn LocalSet) -> Summary {
+    let (ids, values) = local
+        .leaves_under(prefix, LEAF_IDS)
+        .into_iter()
+        .map(|(id, value)| (id, ShortHash::of(&value)))
+        .unzip();
+    Summary::Ids { ids, values }
 }
 
 /// Every entry under `prefix`, or `TooLarge` if they exceed the entry count or byte budget.
@@ -322,8 +340,9 @@ struct Session<P> {
     subtrees: VecDeque<Prefix>,
     /// Ids to fetch with `Entries`.
     want: VecDeque<EntryId>,
-    /// Every id ever put in `want`, so a listed id is asked for once.
-    wanted: IdMap<()>,
+    /// Every id ever put in `want`, with the peer's shortened leaf value for it, so a
+    /// listed id is asked for once.
+    wanted: IdMap<ShortHash>,
     in_flight: usize,
     /// `Nodes` and `Subtree` requests in flight: their replies may add more wanted ids.
     walks_in_flight: usize,
@@ -377,9 +396,11 @@ impl<P> Session<P> {
     /// bound the want list), then the walk; a partial batch waits until no walk reply
     /// could add to it.
     fn next_request(&mut self, local: &mut dyn LocalSet) -> Option<Asked> {
-        // Ids that arrived meanwhile (by gossip, another reply or a fetch) are not asked.
+        // Ids that arrived meanwhile with the peer's signatures (by gossip, another reply
+        // or a fetch) are not asked.
         if self.want.len() >= MAX_IDS {
-            self.want.retain(|id| !local.knows(id));
+            let wanted = &self.wanted;
+            self.want.retain(|id| !matches_peer(wanted, id, local));
         }
         if self.want.len() >= MAX_IDS {
             return Some(Asked::Entries(self.want.drain(..MAX_IDS).collect()));
@@ -391,7 +412,12 @@ impl<P> Session<P> {
             return Some(Asked::Nodes(take_batch(&mut self.nodes, MAX_PREFIXES)));
         }
         if !self.want.is_empty() && self.walks_in_flight == 0 {
-            let ids: Vec<EntryId> = self.want.drain(..).filter(|id| !local.knows(id)).collect();
+            let wanted = &self.wanted;
+            let ids: Vec<EntryId> = self
+                .want
+                .drain(..)
+                .filter(|id| !matches_peer(wanted, id, local))
+                .collect();
             if !ids.is_empty() {
                 return Some(Asked::Entries(ids));
             }
@@ -484,9 +510,16 @@ impl<P> Session<P> {
     ) -> Result<(), Fault> {
         match summary {
             Summary::Empty => Ok(()),
-            Summary::Ids { ids } => {
+            Summary::Ids { ids, values } => {
                 if ids.len() > LEAF_IDS {
                     return protocol(format!("{} ids listed under {prefix}", ids.len()));
+                }
+                if values.len() != ids.len() {
+                    return protocol(format!(
+                        "{} values for {} ids under {prefix}",
+                        values.len(),
+                        ids.len()
+                    ));
                 }
                 if ids.windows(2).any(|w| w[0] >= w[1]) {
                     return protocol(format!("ids under {prefix} not sorted"));
@@ -494,8 +527,11 @@ impl<P> Session<P> {
                 if ids.iter().any(|id| !prefix.covers(id)) {
                     return protocol(format!("an id listed under {prefix} is not under it"));
                 }
-                for id in ids {
-                    if !local.knows(&id) && self.wanted.insert(id, ()).is_none() {
+                // Wanted: ids not accepted here (pending ones included: the peer's copy
+                // may carry the signatures they lack) or held with other signatures.
+                for (id, value) in ids.into_iter().zip(values) {
+                    let differs = local.value(&id).map(|v| ShortHash::of(&v)) != Some(value);
+                    if differs && self.wanted.insert(id, value).is_none() {
                         self.want.push_back(id);
                     }
                 }
@@ -520,6 +556,12 @@ impl<P> Session<P> {
             }
         }
     }
+}
+
+/// Whether the local copy of `id` has the signature set the peer listed for it.
+fn matches_peer(wanted: &IdMap<ShortHash>, id: &EntryId, local: &mut dyn LocalSet) -> bool {
+    let local = local.value(id).map(|v| ShortHash::of(&v));
+    local.is_some() && local == wanted.get(id).copied()
 }
 
 fn check_count(len: usize, max: usize) -> Result<(), Fault> {

@@ -120,8 +120,12 @@ fn sample_responses(fx: &Fixture) -> Vec<SyncResponse> {
         SyncResponse::Nodes {
             summaries: vec![
                 Summary::Empty,
+                // Id bytes of 0xf0: an id shifted by a spliced varint then reads as a
+                // list length of 240, over LEAF_IDS, rather than as another valid
+                // message (the splices must yield hostile inputs, not valid ones).
                 Summary::Ids {
-                    ids: vec![Hash([2; 32])],
+                    ids: vec![Hash([0xf0; 32])],
+                    values: vec![ShortHash([0xf0; 8])],
                 },
                 Summary::Branch {
                     children: [ShortHash([3; 8]); 16],

@@ -128,14 +128,15 @@ fn answer_summarises_prefixes_as_empty_ids_or_branch() {
             "all-zero short hash exactly for empty children"
         );
     }
-    let mut under: Vec<EntryId> = entries
+    let mut under: Vec<(EntryId, ShortHash)> = entries
         .iter()
-        .map(|e| e.id())
-        .filter(|id| few.covers(id))
+        .map(|e| (e.id(), ShortHash::of(&e.signatures_digest())))
+        .filter(|(id, _)| few.covers(id))
         .collect();
-    under.sort();
+    under.sort_by_key(|(id, _)| *id);
     assert!(under.len() <= LEAF_IDS);
-    assert_eq!(summaries[1], Summary::Ids { ids: under });
+    let (ids, values) = under.into_iter().unzip();
+    assert_eq!(summaries[1], Summary::Ids { ids, values });
     assert_eq!(summaries[2], Summary::Empty);
     // Over the list limit: refused, not answered partly.
     let over = SyncRequest::Nodes {
@@ -433,9 +434,9 @@ fn listed_ids_must_lie_under_the_prefix_be_sorted_and_few() {
     for (case, ids) in cases {
         let (mut p, requests) = walking_below_root();
         let (id, prefixes) = nodes_request(&requests);
-        let summary = Summary::Ids {
-            ids: ids(&prefixes[0]),
-        };
+        let ids = ids(&prefixes[0]);
+        let values = vec![ShortHash::default(); ids.len()];
+        let summary = Summary::Ids { ids, values };
         p.expect_penalty(id, with_summary_at(&prefixes, 0, summary), case);
     }
     // The same shapes, well formed, are accepted and lead to an Entries request.
@@ -447,6 +448,7 @@ fn listed_ids_must_lie_under_the_prefix_be_sorted_and_few() {
         0,
         Summary::Ids {
             ids: listed.clone(),
+            values: vec![ShortHash::default(); listed.len()],
         },
     );
     let mut actions = p.reply(id, response);
@@ -524,7 +526,14 @@ fn entries_replies_must_hold_only_requested_entries() {
     };
     let mut actions = p.reply(
         id,
-        with_summary_at(&prefixes, 0, Summary::Ids { ids: listed }),
+        with_summary_at(
+            &prefixes,
+            0,
+            Summary::Ids {
+                values: vec![ShortHash::default(); listed.len()],
+                ids: listed,
+            },
+        ),
     );
     for (id, request) in &requests {
         if let SyncRequest::Subtree { .. } = request {

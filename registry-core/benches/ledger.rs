@@ -51,7 +51,7 @@ fn build(dir: &std::path::Path, n: usize, fx: &Fixture, authority: &SignedEntry)
             pending.push(testkit::issuer(fx, authority.id(), &signer, made as u64));
         }
         for e in &pending {
-            trie.insert(e.id());
+            trie.insert(e.id(), e.signatures_digest());
             raw_bytes += e.encode().len() as u64;
         }
         ledger

@@ -91,7 +91,10 @@ pub struct Submitted {
 pub enum SubmitStatus {
     /// Accepted and durable in the ledger.
     Accepted,
-    /// Was already accepted.
+    /// Was already accepted, and this copy brought signatures that count: the entry now
+    /// holds them too (durable).
+    Merged,
+    /// Was already accepted with every signature of this copy that counts.
     Duplicate,
     /// Valid, waiting for the entries it refers to.
     Pending,

@@ -168,8 +168,14 @@ pub mod domain {
     pub const GENESIS: &str = "trust-registry/genesis/v1";
     pub const ENTRY: &str = "trust-registry/entry/v1";
     pub const BLOCK: &str = "trust-registry/block/v1";
-    pub const TRIE_LEAF: &str = "trust-registry/trie-leaf/v1";
+    /// A trie leaf commits to an entry id and the digest of its signature set (v1 hashed
+    /// the id alone).
+    pub const TRIE_LEAF: &str = "trust-registry/trie-leaf/v2";
     pub const TRIE_BRANCH: &str = "trust-registry/trie-branch/v1";
+    /// The digest of an entry's canonical signature set.
+    pub const SIGNATURES: &str = "trust-registry/signatures/v1";
+    /// A gossip message id: the hash of the exact message bytes.
+    pub const GOSSIP_MESSAGE: &str = "trust-registry/gossip-message/v1";
     /// The checksum of the ledger's head witness file (not part of any signed bytes).
     pub const WITNESS: &str = "trust-registry/witness/v1";
 }
@@ -195,12 +201,14 @@ mod tests {
 
     use super::*;
 
-    const DOMAINS: [&str; 5] = [
+    const DOMAINS: [&str; 7] = [
         domain::GENESIS,
         domain::ENTRY,
         domain::BLOCK,
         domain::TRIE_LEAF,
         domain::TRIE_BRANCH,
+        domain::SIGNATURES,
+        domain::GOSSIP_MESSAGE,
     ];
 
     #[test]

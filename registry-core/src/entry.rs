@@ -28,6 +28,24 @@ pub const ACCREDIT_ACTION: &str = "accredit";
 /// A grant resource that covers every resource.
 pub const ANY_RESOURCE: &str = "*";
 
+/// Adds `sig` to `set` (sorted by signer, each signer once); true if the set changed.
+/// For a signer already present, the smaller signature bytes are kept: ed25519 lets a
+/// key holder make many valid signatures of one message, and the smaller one is a choice
+/// every node makes alike, so the merge of any copies in any order is the same set.
+pub fn merge_signature(set: &mut Vec<Signature>, sig: &Signature) -> bool {
+    match set.binary_search_by(|s| s.signer.cmp(&sig.signer)) {
+        Ok(i) if sig.sig < set[i].sig => {
+            set[i] = sig.clone();
+            true
+        }
+        Ok(_) => false,
+        Err(i) => {
+            set.insert(i, sig.clone());
+            true
+        }
+    }
+}
+
 /// An entry with its signatures. Each signature signs the 32-byte entry id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -343,6 +361,13 @@ impl SignedEntry {
     /// The distinct signer keys.
     pub fn signers(&self) -> impl Iterator<Item = &DidKey> {
         self.signatures.iter().map(|s| &s.signer)
+    }
+
+    /// The digest of the signature set as held (an accepted entry holds its signatures in
+    /// canonical order: sorted by signer, each signer once): the value of the entry's leaf
+    /// in the state trie, so equal roots mean equal signatures.
+    pub fn signatures_digest(&self) -> crate::hash::Hash {
+        codec::hash_value(codec::domain::SIGNATURES, &self.signatures)
     }
 
     pub fn accreditation(&self) -> Option<&Accreditation> {

@@ -5,11 +5,29 @@
 //! never on arrival order, clocks or revocations. An entry whose reference is missing (or
 //! a root-authored entry whose signers are not yet known as roots) waits in the pending
 //! pool and is accepted the moment what it waits for arrives.
+//!
+//! # Signature sets
+//!
+//! Copies of one entry (same body, same id) may carry different signatures: an entry
+//! submitted before every root signed it, then again fully signed. A node holds the
+//! **union** of the valid signatures of every copy it has seen, in canonical form (sorted
+//! by signer, each signer once, the smaller signature bytes when a signer signed twice),
+//! so whatever order copies arrive in, every node ends with the same set; the state root
+//! commits to it. An accepted entry keeps only the signatures that can count: by keys
+//! that have ever been roots (root-authored) or by controllers of its author's
+//! accreditation (holder-authored), at most `MAX_SIGNATURES`. Anyone can sign any entry
+//! id with a key of their own, so keeping others would let anyone grow an entry, or push
+//! real signatures out of a bounded set. A root-authored entry's other valid signatures
+//! are kept aside in memory (bounded): when an `AddRoot` makes their signer a root they
+//! join the entry, as they would on a node that learned the `AddRoot` first.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use crate::entry::{Author, EntryError, Governance, Op, SignedEntry};
+use crate::did::DidKey;
+use crate::entry::{
+    merge_signature, Author, EntryError, Governance, Op, Signature, SignedEntry, MAX_SIGNATURES,
+};
 use crate::genesis::Genesis;
 use crate::hash::{EntryId, Hash, RegistryId};
 use crate::state::State;
@@ -51,7 +69,9 @@ impl Rejection {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Accepted,
-    /// Already accepted.
+    /// Already accepted, and this copy added signatures that count.
+    Merged,
+    /// Already accepted with every signature of this copy that counts.
     Duplicate,
     /// Waiting in the pending pool for these entries (empty: waiting for governance that
     /// makes its signers roots).
@@ -66,8 +86,9 @@ pub enum Outcome {
 pub struct IngestReport {
     /// One outcome per offered entry, in the order offered.
     pub outcomes: Vec<(EntryId, Outcome)>,
-    /// Every entry accepted by this call, in acceptance order: offered entries and pending
-    /// entries they released.
+    /// Every entry this call accepted, or whose signature set grew, in order: offered
+    /// entries, pending entries they released, and merged copies (the whole entry with its
+    /// new set). This is what must be written; a later copy of an id supersedes an earlier.
     pub accepted: Vec<Arc<SignedEntry>>,
     /// Pending entries that were re-examined after their reference arrived and turned out
     /// invalid.
@@ -141,6 +162,9 @@ pub struct Registry {
     state: State,
     pending: PendingPool,
     verifier: Verifier,
+    /// Valid signatures of accepted root-authored entries by keys that are not (yet)
+    /// roots; see the module documentation.
+    dormant: Dormant,
 }
 
 impl Registry {
@@ -149,6 +173,7 @@ impl Registry {
             state: State::new(genesis),
             pending: PendingPool::new(pending_capacity),
             verifier: Verifier::new(),
+            dormant: Dormant::new(pending_capacity),
         }
     }
 
@@ -189,10 +214,16 @@ impl Registry {
     /// acceptance. Entries already accepted are not verified again.
     pub fn ingest(&mut self, entries: Vec<SignedEntry>) -> IngestReport {
         let registry = *self.state.registry_id();
-        let (known, fresh): (Vec<_>, Vec<_>) = entries
-            .into_iter()
-            .map(|e| (e.id(), e))
-            .partition(|(id, _)| self.state.contains(id));
+        // A copy whose every signature is already held needs no verification.
+        let (known, fresh): (Vec<_>, Vec<_>) =
+            entries
+                .into_iter()
+                .map(|e| (e.id(), e))
+                .partition(|(id, e)| {
+                    self.state.get(id).is_some_and(|held| {
+                        e.signatures.iter().all(|s| held.signatures.contains(s))
+                    })
+                });
         let mut checked = check_identified(&registry, &mut self.verifier, fresh);
         checked.extend(
             known
@@ -227,21 +258,27 @@ impl Registry {
     fn offer_identified(
         &mut self,
         id: EntryId,
-        entry: SignedEntry,
+        mut entry: SignedEntry,
         report: &mut IngestReport,
     ) -> Outcome {
-        if self.state.contains(&id) {
-            return Outcome::Duplicate;
+        if let Some(held) = self.state.get(&id).cloned() {
+            return self.merge_accepted(id, &held, &entry.signatures, report);
         }
+        entry.signatures.sort_by_key(|s| s.signer);
         if let Some(p) = self.pending.entries.get(&id) {
-            // Another copy of the same body waits. A copy with more signatures replaces it
-            // (a multi-signature entry submitted once partly signed, then fully signed);
-            // the better copy may be acceptable at once.
-            if entry.signatures.len() <= p.entry.signatures.len() {
+            // Another copy of the same body waits: hold the union of both (bounded, first
+            // come), which may be acceptable at once.
+            let mut union = p.entry.signatures.clone();
+            let mut changed = false;
+            for s in &entry.signatures {
+                changed |= add_bounded(&mut union, s);
+            }
+            if !changed {
                 return Outcome::Pending {
                     missing: p.missing.clone(),
                 };
             }
+            entry.signatures = union;
             self.pending.remove(&id);
         }
         match self.check(&entry) {
@@ -254,6 +291,79 @@ impl Registry {
                 self.accept(id, Arc::new(entry), report);
                 Outcome::Accepted
             }
+        }
+    }
+
+    /// Folds the signatures of another copy of the accepted entry `held` into it.
+    fn merge_accepted(
+        &mut self,
+        id: EntryId,
+        held: &SignedEntry,
+        copy: &[Signature],
+        report: &mut IngestReport,
+    ) -> Outcome {
+        let mut set = held.signatures.clone();
+        let mut changed = false;
+        for s in copy {
+            if self.counts(held, &s.signer) {
+                changed |= add_bounded(&mut set, s);
+            } else if held.body.author == Author::Roots {
+                self.dormant.keep(id, s);
+            }
+        }
+        if !changed {
+            return Outcome::Duplicate;
+        }
+        let merged = Arc::new(SignedEntry {
+            body: held.body.clone(),
+            signatures: set,
+        });
+        self.state.replace_signatures(&id, merged.clone());
+        report.accepted.push(merged);
+        Outcome::Merged
+    }
+
+    /// Whether a signature by `signer` on the accepted (or being accepted) `entry` can
+    /// count: a key that has ever been a root for a root-authored entry, a controller of
+    /// the author's accreditation for a holder-authored one.
+    fn counts(&self, entry: &SignedEntry, signer: &DidKey) -> bool {
+        match entry.body.author {
+            Author::Roots => self.state.has_been_root(signer),
+            Author::Holder { accreditation } => self
+                .state
+                .accreditation(&accreditation)
+                .is_some_and(|(_, acc)| acc.is_controller(signer)),
+        }
+    }
+
+    /// The copy of `entry` to hold once accepted: only signatures that can count (the
+    /// others of a root-authored entry are kept aside).
+    fn keep_counting(&mut self, id: EntryId, entry: Arc<SignedEntry>) -> Arc<SignedEntry> {
+        if entry.signers().all(|s| self.counts(&entry, s)) {
+            return entry;
+        }
+        let mut kept = SignedEntry {
+            body: entry.body.clone(),
+            signatures: Vec::with_capacity(entry.signatures.len()),
+        };
+        for s in &entry.signatures {
+            if self.counts(&entry, &s.signer) {
+                kept.signatures.push(s.clone());
+            } else if entry.body.author == Author::Roots {
+                self.dormant.keep(id, s);
+            }
+        }
+        Arc::new(kept)
+    }
+
+    /// After `key` became a root: the signatures it made that were kept aside join their
+    /// entries.
+    fn promote(&mut self, key: &DidKey, report: &mut IngestReport) {
+        for (id, sig) in self.dormant.take_by(key) {
+            let Some(held) = self.state.get(&id).cloned() else {
+                continue;
+            };
+            let _ = self.merge_accepted(id, &held, std::slice::from_ref(&sig), report);
         }
     }
 
@@ -298,14 +408,19 @@ impl Registry {
     fn accept(&mut self, id: EntryId, entry: Arc<SignedEntry>, report: &mut IngestReport) {
         let mut queue = VecDeque::from([(id, entry)]);
         while let Some((id, entry)) = queue.pop_front() {
-            if !self.state.insert(id, entry.clone()) {
+            if self.state.contains(&id) {
                 continue;
             }
+            let entry = self.keep_counting(id, entry);
+            self.state.insert(id, entry.clone());
             let widens_roots = matches!(
                 entry.body.op,
                 Op::Governance(Governance::AddRoot(_) | Governance::SetThreshold(_))
             );
-            report.accepted.push(entry);
+            report.accepted.push(entry.clone());
+            if let Op::Governance(Governance::AddRoot(key)) = &entry.body.op {
+                self.promote(key, report);
+            }
             let mut woken = self.pending.take_waiting_on(&id);
             if widens_roots {
                 woken.extend(self.pending.take_needing_roots());
@@ -320,6 +435,61 @@ impl Registry {
                 }
             }
         }
+    }
+}
+
+/// Adds `sig` to the canonical set `set`, which holds at most `MAX_SIGNATURES`: a new
+/// signer past that is not added (first come), a signer already present may get the
+/// smaller of its two signatures. True if the set changed.
+fn add_bounded(set: &mut Vec<Signature>, sig: &Signature) -> bool {
+    let present = set.iter().any(|s| s.signer == sig.signer);
+    if !present && set.len() >= MAX_SIGNATURES {
+        return false;
+    }
+    merge_signature(set, sig)
+}
+
+/// Valid signatures on accepted root-authored entries by keys not (yet) roots, bounded:
+/// at most `MAX_SIGNATURES` per entry and `capacity` entries; past that, new ones are not
+/// kept (first come), and counted.
+#[derive(Debug)]
+struct Dormant {
+    capacity: usize,
+    by_entry: HashMap<EntryId, Vec<Signature>>,
+    dropped: u64,
+}
+
+impl Dormant {
+    fn new(capacity: usize) -> Dormant {
+        Dormant {
+            capacity: capacity.max(1),
+            by_entry: HashMap::new(),
+            dropped: 0,
+        }
+    }
+
+    fn keep(&mut self, id: EntryId, sig: &Signature) {
+        if !self.by_entry.contains_key(&id) && self.by_entry.len() >= self.capacity {
+            self.dropped += 1;
+            return;
+        }
+        let set = self.by_entry.entry(id).or_default();
+        if !add_bounded(set, sig) && !set.contains(sig) {
+            self.dropped += 1;
+        }
+    }
+
+    /// Removes and returns every kept signature by `key`, by entry id.
+    fn take_by(&mut self, key: &DidKey) -> Vec<(EntryId, Signature)> {
+        let mut out = Vec::new();
+        for (id, set) in self.by_entry.iter_mut() {
+            if let Some(i) = set.iter().position(|s| s.signer == *key) {
+                out.push((*id, set.remove(i)));
+            }
+        }
+        self.by_entry.retain(|_, set| !set.is_empty());
+        out.sort_by_key(|(id, _)| *id);
+        out
     }
 }
 

@@ -155,7 +155,7 @@ impl State {
         n >= usize::from(self.min_threshold)
     }
 
-    /// The state root over all accepted ids.
+    /// The state root over all accepted ids and their signature sets.
     pub fn state_root(&mut self) -> Hash {
         self.trie.root()
     }
@@ -170,7 +170,7 @@ impl State {
         if self.entries.contains_key(&id) {
             return false;
         }
-        self.trie.insert(id);
+        self.trie.insert(id, entry.signatures_digest());
         match &entry.body.op {
             Op::Accredit(a) => self
                 .by_subject
@@ -196,6 +196,28 @@ impl State {
         }
         self.entries.insert(id, entry);
         true
+    }
+
+    /// Replaces the accepted entry `id` with a copy of the same body carrying a larger
+    /// signature set (the caller merged it), updating its trie leaf and, for governance,
+    /// the root epochs. False if `id` is not accepted.
+    pub(crate) fn replace_signatures(&mut self, id: &EntryId, entry: Arc<SignedEntry>) -> bool {
+        let Some(slot) = self.entries.get_mut(id) else {
+            return false;
+        };
+        let governance = matches!(entry.body.op, Op::Governance(_));
+        self.trie.update(id, entry.signatures_digest());
+        *slot = entry;
+        if governance {
+            self.rebuild_epochs();
+        }
+        true
+    }
+
+    /// Whether `key` has ever been a root (genesis or any accepted AddRoot): the signers
+    /// whose signatures a root-authored entry keeps.
+    pub fn has_been_root(&self, key: &DidKey) -> bool {
+        self.ever_roots.contains(key)
     }
 
     /// Replays governance in `(issued_at, id)` order. An entry takes effect only if the

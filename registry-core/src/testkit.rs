@@ -247,7 +247,7 @@ pub fn append_in_blocks(
         let Some(size) = sizes.next() else { break };
         let block = &entries[at..(at + size).min(entries.len())];
         for e in block {
-            trie.insert(e.id());
+            trie.upsert(e.id(), e.signatures_digest());
         }
         ledger.append(block, Timestamp(1_800_000_000 + at as u64), trie.root())?;
         at += block.len();

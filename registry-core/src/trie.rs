@@ -1,12 +1,15 @@
-//! The state root: a Merkle radix-16 trie over the ids of accepted entries.
+//! The state root: a Merkle radix-16 trie over the accepted entries, keyed by id. Each
+//! key carries a 32-byte value: for the registry, the digest of the entry's signature set,
+//! so two nodes holding the same entries with different signatures have different roots.
 //!
-//! The hash of the subtree holding the set `S` of ids whose first `d` nibbles are fixed:
+//! The hash of the subtree holding the set `S` of (id, value) pairs whose ids' first `d`
+//! nibbles are fixed:
 //! - `S` empty: `Hash::ZERO`;
-//! - `S = {id}`: `blake3(domain "trust-registry/trie-leaf/v1" || id)`;
+//! - `S = {(id, value)}`: `blake3(domain "trust-registry/trie-leaf/v2" || id || value)`;
 //! - otherwise: `blake3(domain "trust-registry/trie-branch/v1" || h0 || ... || h15)`, where
-//!   `hi` is the hash of the ids in `S` whose nibble `d` is `i`.
+//!   `hi` is the hash of the pairs in `S` whose id's nibble `d` is `i`.
 //!
-//! The root is a function of the set alone, whatever the order of insertion.
+//! The root is a function of the pairs alone, whatever the order of insertion and updates.
 //!
 //! [`subtree_hash`] computes that definition naively and is the oracle; [`Trie`] computes
 //! the same hashes incrementally. A [`Trie`] keeps its nodes in arenas (ids with their
@@ -244,8 +247,8 @@ impl<'de> Deserialize<'de> for Prefix {
 pub enum NodeView {
     /// No id starts with the prefix.
     Empty,
-    /// Exactly one id starts with the prefix.
-    Leaf(EntryId),
+    /// Exactly one id starts with the prefix: it and its value.
+    Leaf(EntryId, Hash),
     /// Two or more ids: the hashes of the 16 subtrees one nibble further down.
     Branch([Hash; 16]),
 }
@@ -256,7 +259,7 @@ impl NodeView {
     pub fn hash(&self) -> Hash {
         match self {
             NodeView::Empty => Hash::ZERO,
-            NodeView::Leaf(id) => leaf_hash(id),
+            NodeView::Leaf(id, value) => leaf_hash(id, value),
             NodeView::Branch(children) => branch_hash(children),
         }
     }
@@ -275,8 +278,8 @@ impl InclusionProof {
         self.siblings.len()
     }
 
-    /// True if this proof shows `id` under `root`.
-    pub fn verify(&self, root: &Hash, id: &EntryId) -> bool {
+    /// True if this proof shows `id`, with `value`, under `root`.
+    pub fn verify(&self, root: &Hash, id: &EntryId, value: &Hash) -> bool {
         // A proof comes from a peer: a path longer than an id cannot be walked.
         if self.siblings.len() > MAX_DEPTH {
             return false;
@@ -288,7 +291,7 @@ impl InclusionProof {
                 return false;
             }
         }
-        let mut h = leaf_hash(id);
+        let mut h = leaf_hash(id, value);
         for (depth, siblings) in self.siblings.iter().enumerate().rev() {
             let on_path = usize::from(id.nibble(depth));
             let mut children = [Hash::ZERO; 16];
@@ -359,12 +362,14 @@ struct Branch {
     dirty: bool,
 }
 
-/// The set of accepted ids and its Merkle root.
+/// The accepted ids with their values, and the Merkle root.
 #[derive(Clone, Default)]
 pub struct Trie {
     root: Ref,
     /// Every id, in insertion order; leaves refer to them by index.
     leaves: Vec<EntryId>,
+    /// `values[i]` is the value of `leaves[i]`.
+    values: Vec<Hash>,
     /// `leaf_hashes[i]` is the leaf hash of `leaves[i]`, for the first `leaf_hashes.len()`
     /// ids; the rest are hashed on the next read, so `insert` never hashes.
     leaf_hashes: Vec<Hash>,
@@ -385,12 +390,12 @@ impl Trie {
         Trie::default()
     }
 
-    /// Adds an id; false if it was already present. Only marks the path dirty: hashing
-    /// waits for [`Trie::root`].
+    /// Adds an id with its value; false (and nothing changed) if the id was already
+    /// present. Only marks the path dirty: hashing waits for [`Trie::root`].
     ///
     /// # Panics
     /// If the trie would exceed 2^31 - 2 ids or branches.
-    pub fn insert(&mut self, id: EntryId) -> bool {
+    pub fn insert(&mut self, id: EntryId, value: Hash) -> bool {
         let mut path = [0usize; MAX_DEPTH];
         let mut depth = 0;
         let mut at = self.root;
@@ -398,10 +403,11 @@ impl Trie {
             match at.get() {
                 Node::Empty => {
                     self.leaves.push(id);
+                    self.values.push(value);
                     break Ref::leaf(self.leaves.len() - 1);
                 }
                 Node::Leaf(l) if self.leaves[l] == id => return false,
-                Node::Leaf(l) => break self.split(l, id, depth),
+                Node::Leaf(l) => break self.split(l, id, value, depth),
                 Node::Branch(b) => {
                     // A branch at depth 63 has only leaves below it, so depth stays < 64.
                     path[depth] = b;
@@ -427,7 +433,7 @@ impl Trie {
 
     /// Replaces the leaf `l` at `depth` by branches down to the first nibble where its id
     /// and `id` differ, with both leaves there; returns the top branch.
-    fn split(&mut self, l: usize, id: EntryId, depth: usize) -> Ref {
+    fn split(&mut self, l: usize, id: EntryId, value: Hash, depth: usize) -> Ref {
         let other = self.leaves[l];
         // Both ids were routed here by their first `depth` nibbles and they differ, so they
         // differ at some nibble in `depth..64`; the fallback is never taken.
@@ -435,6 +441,7 @@ impl Trie {
             .find(|&d| other.nibble(d) != id.nibble(d))
             .unwrap_or(MAX_DEPTH - 1);
         self.leaves.push(id);
+        self.values.push(value);
         let mut children = [Ref::EMPTY; 16];
         children[usize::from(other.nibble(fork))] = Ref::leaf(l);
         children[usize::from(id.nibble(fork))] = Ref::leaf(self.leaves.len() - 1);
@@ -457,7 +464,45 @@ impl Trie {
         Ref::branch(self.branches.len() - 1)
     }
 
+    /// Either inserts `id` with `value` or, if present, replaces its value. True if
+    /// anything changed.
+    pub fn upsert(&mut self, id: EntryId, value: Hash) -> bool {
+        self.insert(id, value) || self.update(&id, value)
+    }
+
+    /// Replaces the value of a present id and marks its path dirty; false if the id is
+    /// absent or already has this value.
+    pub fn update(&mut self, id: &EntryId, value: Hash) -> bool {
+        let mut path = [0usize; MAX_DEPTH];
+        let mut depth = 0;
+        let mut at = self.root;
+        while let Node::Branch(b) = at.get() {
+            path[depth] = b;
+            at = self.branches[b].children[usize::from(id.nibble(depth))];
+            depth += 1;
+        }
+        let Node::Leaf(l) = at.get() else {
+            return false;
+        };
+        if self.leaves[l] != *id || self.values[l] == value {
+            return false;
+        }
+        self.values[l] = value;
+        if let Some(h) = self.leaf_hashes.get_mut(l) {
+            *h = leaf_hash(id, &value);
+        }
+        for &b in &path[..depth] {
+            self.branches[b].dirty = true;
+        }
+        true
+    }
+
     pub fn contains(&self, id: &EntryId) -> bool {
+        self.value(id).is_some()
+    }
+
+    /// The value of `id`, if present.
+    pub fn value(&self, id: &EntryId) -> Option<Hash> {
         let mut at = self.root;
         for depth in 0..MAX_DEPTH {
             match at.get() {
@@ -465,7 +510,10 @@ impl Trie {
                 _ => break,
             }
         }
-        matches!(at.get(), Node::Leaf(l) if self.leaves[l] == *id)
+        match at.get() {
+            Node::Leaf(l) if self.leaves[l] == *id => Some(self.values[l]),
+            _ => None,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -479,6 +527,7 @@ impl Trie {
     /// Bytes allocated for the nodes, for metrics.
     pub fn heap_bytes(&self) -> usize {
         self.leaves.capacity() * std::mem::size_of::<EntryId>()
+            + self.values.capacity() * std::mem::size_of::<Hash>()
             + self.leaf_hashes.capacity() * std::mem::size_of::<Hash>()
             + self.branches.capacity() * std::mem::size_of::<Branch>()
     }
@@ -492,7 +541,7 @@ impl Trie {
     pub fn node(&mut self, prefix: &Prefix) -> NodeView {
         match self.locate(prefix).get() {
             Node::Empty => NodeView::Empty,
-            Node::Leaf(l) => NodeView::Leaf(self.leaves[l]),
+            Node::Leaf(l) => NodeView::Leaf(self.leaves[l], self.values[l]),
             Node::Branch(b) => {
                 self.refresh(b);
                 NodeView::Branch(self.child_hashes(b))
@@ -508,12 +557,20 @@ impl Trie {
 
     /// The ids starting with `prefix`, sorted, at most `limit` of them.
     pub fn ids_under(&self, prefix: &Prefix, limit: usize) -> Vec<EntryId> {
+        self.leaves_under(prefix, limit)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// The ids starting with `prefix` with their values, sorted by id, at most `limit`.
+    pub fn leaves_under(&self, prefix: &Prefix, limit: usize) -> Vec<(EntryId, Hash)> {
         let mut out = Vec::with_capacity(limit.min(self.count_under(prefix)));
         let top = match self.locate(prefix).get() {
             Node::Empty => return out,
             Node::Leaf(l) => {
                 if limit > 0 {
-                    out.push(self.leaves[l]);
+                    out.push((self.leaves[l], self.values[l]));
                 }
                 return out;
             }
@@ -534,7 +591,7 @@ impl Trie {
             frame.1 += 1;
             match self.branches[b].children[next].get() {
                 Node::Empty => {}
-                Node::Leaf(l) => out.push(self.leaves[l]),
+                Node::Leaf(l) => out.push((self.leaves[l], self.values[l])),
                 Node::Branch(c) => stack.push((c, 0)),
             }
         }
@@ -600,7 +657,7 @@ impl Trie {
     fn hash_of(&mut self, at: Ref) -> Hash {
         match at.get() {
             Node::Empty => Hash::ZERO,
-            Node::Leaf(l) => leaf_hash(&self.leaves[l]),
+            Node::Leaf(l) => self.leaf_hash_at(l),
             Node::Branch(b) => {
                 self.refresh(b);
                 self.branches[b].hash
@@ -640,8 +697,16 @@ impl Trie {
     /// which is then a walk and a few writes.
     fn hash_new_leaves(&mut self) {
         let done = self.leaf_hashes.len();
+        let fresh = self.leaves[done..].iter().zip(&self.values[done..]);
         self.leaf_hashes
-            .extend(self.leaves[done..].iter().map(leaf_hash));
+            .extend(fresh.map(|(id, value)| leaf_hash(id, value)));
+    }
+
+    fn leaf_hash_at(&self, l: usize) -> Hash {
+        match self.leaf_hashes.get(l) {
+            Some(h) => *h,
+            None => leaf_hash(&self.leaves[l], &self.values[l]),
+        }
     }
 
     /// The 16 child hashes of branch `b`, whose child branches must be clean. Leaves under
@@ -652,10 +717,7 @@ impl Trie {
         for (slot, child) in out.iter_mut().zip(self.branches[b].children) {
             *slot = match child.get() {
                 Node::Empty => Hash::ZERO,
-                Node::Leaf(l) => match self.leaf_hashes.get(l) {
-                    Some(h) => *h,
-                    None => leaf_hash(&self.leaves[l]),
-                },
+                Node::Leaf(l) => self.leaf_hash_at(l),
                 Node::Branch(c) => self.branches[c].hash,
             };
         }
@@ -663,9 +725,12 @@ impl Trie {
     }
 }
 
-/// The leaf hash of one id.
-pub fn leaf_hash(id: &EntryId) -> Hash {
-    hash_with_domain(domain::TRIE_LEAF, id.as_bytes())
+/// The leaf hash of one id and its value.
+pub fn leaf_hash(id: &EntryId, value: &Hash) -> Hash {
+    let mut buf = [0u8; 64];
+    buf[..32].copy_from_slice(id.as_bytes());
+    buf[32..].copy_from_slice(value.as_bytes());
+    hash_with_domain(domain::TRIE_LEAF, &buf)
 }
 
 /// The hash of a branch from its 16 child hashes.
@@ -677,11 +742,12 @@ fn branch_hash(children: &[Hash; 16]) -> Hash {
     hash_with_domain(domain::TRIE_BRANCH, &buf)
 }
 
-/// Hash of the subtree over `ids` (sorted, all sharing their first `depth` nibbles).
-pub fn subtree_hash(ids: &[EntryId], depth: usize) -> Hash {
+/// Hash of the subtree over `ids` with their values (sorted by id, all sharing their first
+/// `depth` nibbles).
+pub fn subtree_hash(ids: &[(EntryId, Hash)], depth: usize) -> Hash {
     match ids {
         [] => Hash::ZERO,
-        [one] => leaf_hash(one),
+        [(id, value)] => leaf_hash(id, value),
         _ => {
             let mut buf = [0u8; 16 * 32];
             let mut start = 0;
@@ -689,7 +755,7 @@ pub fn subtree_hash(ids: &[EntryId], depth: usize) -> Hash {
                 let end = start
                     + ids[start..]
                         .iter()
-                        .take_while(|id| id.nibble(depth) == nib)
+                        .take_while(|(id, _)| id.nibble(depth) == nib)
                         .count();
                 let h = subtree_hash(&ids[start..end], depth + 1);
                 buf[usize::from(nib) * 32..usize::from(nib) * 32 + 32]
@@ -717,13 +783,21 @@ mod tests {
         assert_eq!(t.root(), Hash::ZERO);
         let a = id(&[0x12, 0x34]);
         let b = id(&[0x12, 0x35]);
-        assert!(t.insert(a));
-        assert_eq!(t.root(), leaf_hash(&a));
-        assert!(t.insert(b));
-        assert!(!t.insert(b));
+        let (va, vb) = (Hash([1; 32]), Hash([2; 32]));
+        assert!(t.insert(a, va));
+        assert_eq!(t.root(), leaf_hash(&a, &va));
+        assert!(t.insert(b, vb));
+        assert!(!t.insert(b, va));
         assert_eq!(t.len(), 2);
-        assert_eq!(t.root(), subtree_hash(&[a, b], 0));
+        assert_eq!(t.root(), subtree_hash(&[(a, va), (b, vb)], 0));
         assert!(t.contains(&a) && t.contains(&b) && !t.contains(&id(&[0x12])));
+        // A new value changes the root exactly as the definition says; the same value
+        // again changes nothing.
+        assert!(t.update(&a, vb));
+        assert!(!t.update(&a, vb));
+        assert!(!t.update(&id(&[0x12]), va));
+        assert_eq!(t.value(&a), Some(vb));
+        assert_eq!(t.root(), subtree_hash(&[(a, vb), (b, vb)], 0));
     }
 
     #[test]
@@ -732,14 +806,18 @@ mod tests {
         let a = Hash([0xff; 32]);
         let mut b = a;
         b.0[31] = 0xf0;
-        t.insert(a);
-        t.insert(b);
-        assert_eq!(t.root(), subtree_hash(&[b, a], 0));
+        t.insert(a, Hash::ZERO);
+        t.insert(b, Hash::ZERO);
+        assert_eq!(
+            t.root(),
+            subtree_hash(&[(b, Hash::ZERO), (a, Hash::ZERO)], 0)
+        );
         assert_eq!(t.branches.len(), 64);
         let proof = t.prove(&a);
         assert!(proof
             .as_ref()
-            .is_some_and(|p| p.depth() == 64 && p.verify(&t.root(), &a)));
+            .is_some_and(|p| p.depth() == 64 && p.verify(&t.root(), &a, &Hash::ZERO)));
+        assert!(proof.is_some_and(|p| !p.verify(&t.root(), &a, &Hash([1; 32]))));
     }
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;

@@ -162,6 +162,28 @@ fn world(seed: u64, size: usize) -> (Fixture, Vec<SignedEntry>) {
             }
             e
         };
+        // Copies of one entry with different signature subsets (an entry submitted before
+        // every root signed it), and copies carrying signatures that can never count (a
+        // stranger's key on any entry): every node must hold the same union.
+        if entry.signatures.len() >= 2 && rng.chance(40) {
+            for _ in 0..1 + rng.below(3) {
+                let mut copy = entry.clone();
+                copy.signatures.retain(|_| rng.chance(50));
+                if copy.signatures.is_empty() {
+                    copy.signatures.push(entry.signatures[0].clone());
+                }
+                all.push(copy);
+            }
+        }
+        if rng.chance(10) {
+            let mut copy = entry.clone();
+            let stranger = key(3000 + rng.below(3));
+            copy.signatures.push(registry_core::entry::Signature {
+                signer: stranger.did(),
+                sig: stranger.sign(entry.id().as_bytes()),
+            });
+            all.push(copy);
+        }
         all.push(entry);
     }
     (fx, all)

@@ -22,7 +22,8 @@ type TestResult = Result<(), Box<dyn Error>>;
 struct Fixture {
     root: SecretKey,
     genesis: Genesis,
-    ids: Vec<EntryId>,
+    /// The recorded entries' ids with their signature digests (their trie leaves).
+    ids: Vec<(EntryId, Hash)>,
     nonce: u64,
 }
 
@@ -78,13 +79,9 @@ impl Fixture {
     /// time: independent of how the ledger or the trie computes it incrementally).
     fn root_with(&self, entries: &[SignedEntry]) -> Hash {
         let mut trie = Trie::new();
-        for id in self
-            .ids
-            .iter()
-            .copied()
-            .chain(entries.iter().map(SignedEntry::id))
-        {
-            trie.insert(id);
+        let added = entries.iter().map(|e| (e.id(), e.signatures_digest()));
+        for (id, digest) in self.ids.iter().copied().chain(added) {
+            trie.upsert(id, digest);
         }
         trie.root()
     }
@@ -97,7 +94,8 @@ impl Fixture {
     ) -> Result<Block, StoreError> {
         let root = self.root_with(entries);
         let block = ledger.append(entries, Timestamp(1_800_000_000 + ledger.height()), root)?;
-        self.ids.extend(entries.iter().map(SignedEntry::id));
+        self.ids
+            .extend(entries.iter().map(|e| (e.id(), e.signatures_digest())));
         Ok(block)
     }
 }
@@ -553,18 +551,22 @@ fn store_open_refuses_damaged_metadata() -> TestResult {
         "{e}"
     );
     let e = open_after(|db, _| {
-        db.insert(b"mformat-version", &2u32.to_be_bytes()[..])
+        db.insert(b"mformat-version", &1u32.to_be_bytes()[..])
             .map(drop)
     })?;
     assert!(
         matches!(
             e,
             StoreError::WrongFormatVersion {
-                found: 2,
-                supported: 1
+                found: 1,
+                supported: 2
             }
         ),
         "{e}"
+    );
+    assert!(
+        e.to_string().contains("registry-node rebuild"),
+        "an old ledger's error says how to move on: {e}"
     );
     Ok(())
 }
@@ -747,5 +749,59 @@ fn store_open_refuses_what_is_not_a_ledger() -> TestResult {
         matches!(&e, StoreError::NotALedger { reason, .. } if reason.contains("format")),
         "{e}"
     );
+    Ok(())
+}
+
+/// An entry that gains signatures is listed again with its whole new set: reading,
+/// loading, the ledger-order iterator and verification see it; appending the same set
+/// again is refused; a lost signature record is named.
+#[test]
+fn store_an_entry_listed_again_with_new_signatures() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut fx = Fixture::new()?;
+    let mut ledger = Ledger::create(dir.path(), &fx.genesis)?;
+    let first = fx.entry();
+    let other = fx.entry();
+    fx.append(&mut ledger, &[first.clone(), other])?;
+    let mut merged = first.clone();
+    let extra = SecretKey::from_seed([3; 32]);
+    merged.signatures.push(registry_core::entry::Signature {
+        signer: extra.did(),
+        sig: extra.sign(first.id().as_bytes()),
+    });
+    merged.signatures.sort_by_key(|s| s.signer);
+    fx.append(&mut ledger, &[merged.clone()])?;
+    assert_eq!(
+        ledger.entry_count(),
+        2,
+        "a listing again is not a new entry"
+    );
+    assert_eq!(ledger.height(), 2);
+    let held = ledger.entry(&first.id())?.ok_or("entry missing")?;
+    assert_eq!((held.entry.signatures.len(), held.height), (2, 1));
+    let loaded = ledger.load_all()?;
+    assert!(loaded.contains(&merged) && !loaded.contains(&first));
+    let listings: Vec<SignedEntry> = ledger.entries().collect::<Result<_, _>>()?;
+    assert_eq!(listings.len(), 3);
+    assert_eq!(listings[2], merged);
+    let report = ledger.verify()?;
+    assert_eq!(report.entries, 2);
+    assert!(matches!(
+        fx.append(&mut ledger, &[merged.clone()]),
+        Err(StoreError::Duplicate(id)) if id == first.id()
+    ));
+    drop(ledger);
+    tamper(dir.path(), |db| {
+        let mut key = vec![b's'];
+        key.extend_from_slice(first.id().as_bytes());
+        key.extend_from_slice(&2u64.to_be_bytes());
+        db.remove(key).map(drop)
+    })?;
+    let ledger = Ledger::open(dir.path());
+    let e = match ledger {
+        Err(e) => e.to_string(),
+        Ok(l) => verify_error(&l)?.to_string(),
+    };
+    assert!(e.contains("signature record"), "{e}");
     Ok(())
 }

@@ -44,6 +44,15 @@ fn id_lists(max: usize) -> impl Strategy<Value = Vec<EntryId>> {
         })
 }
 
+/// The value each test id carries (in the registry: the digest of its signature set).
+fn val(id: &EntryId) -> Hash {
+    hash_with_domain("test/trie-values", id.as_bytes())
+}
+
+fn pairs(ids: &[EntryId]) -> Vec<(EntryId, Hash)> {
+    ids.iter().map(|id| (*id, val(id))).collect()
+}
+
 fn sorted(ids: &[EntryId]) -> Vec<EntryId> {
     ids.iter()
         .copied()
@@ -55,7 +64,7 @@ fn sorted(ids: &[EntryId]) -> Vec<EntryId> {
 fn build(ids: &[EntryId]) -> Trie {
     let mut t = Trie::new();
     for id in ids {
-        t.insert(*id);
+        t.insert(*id, val(id));
     }
     t
 }
@@ -80,7 +89,7 @@ fn interesting_prefixes(ids: &[EntryId]) -> BTreeSet<Prefix> {
 
 fn check_prefix(trie: &mut Trie, all: &[EntryId], p: &Prefix) {
     let under: Vec<EntryId> = all.iter().copied().filter(|id| p.covers(id)).collect();
-    let expected = subtree_hash(&under, p.len());
+    let expected = subtree_hash(&pairs(&under), p.len());
     assert_eq!(trie.hash_at(p), expected, "hash_at {p}");
     assert_eq!(trie.count_under(p), under.len(), "count_under {p}");
     assert_eq!(trie.ids_under(p, usize::MAX), under, "ids_under {p}");
@@ -92,7 +101,7 @@ fn check_prefix(trie: &mut Trie, all: &[EntryId], p: &Prefix) {
     assert_eq!(node.hash(), expected, "node hash {p}");
     match (&node, under.as_slice()) {
         (NodeView::Empty, []) => {}
-        (NodeView::Leaf(id), [one]) => assert_eq!(id, one),
+        (NodeView::Leaf(id, value), [one]) => assert_eq!((id, value), (one, &val(one))),
         (NodeView::Branch(children), [_, _, ..]) => {
             for (n, child) in children.iter().enumerate() {
                 let Some(cp) = p.child(n as u8) else {
@@ -100,7 +109,11 @@ fn check_prefix(trie: &mut Trie, all: &[EntryId], p: &Prefix) {
                 };
                 let below: Vec<EntryId> =
                     under.iter().copied().filter(|id| cp.covers(id)).collect();
-                assert_eq!(*child, subtree_hash(&below, cp.len()), "child {n} of {p}");
+                assert_eq!(
+                    *child,
+                    subtree_hash(&pairs(&below), cp.len()),
+                    "child {n} of {p}"
+                );
             }
         }
         _ => panic!("node {node:?} at {p} for {} ids", under.len()),
@@ -117,16 +130,52 @@ proptest! {
         // root() between chunks: lazy rehashing must not depend on when it is asked for.
         for part in ids.chunks(chunk) {
             for id in part {
-                prop_assert_eq!(trie.insert(*id), seen.insert(*id));
+                prop_assert_eq!(trie.insert(*id, val(id)), seen.insert(*id));
             }
             let all: Vec<EntryId> = seen.iter().copied().collect();
-            prop_assert_eq!(trie.root(), subtree_hash(&all, 0));
+            prop_assert_eq!(trie.root(), subtree_hash(&pairs(&all), 0));
             prop_assert_eq!(trie.len(), all.len());
         }
         for id in &ids {
             prop_assert!(trie.contains(id));
         }
         prop_assert_eq!(trie.is_empty(), ids.is_empty());
+    }
+
+    #[test]
+    fn trie_value_updates_match_the_naive_definition(
+        ids in id_lists(120), picks in prop::collection::vec((any::<prop::sample::Index>(), any::<[u8; 32]>()), 0..40)
+    ) {
+        let mut trie = build(&ids);
+        let all = sorted(&ids);
+        let mut values: std::collections::BTreeMap<EntryId, Hash> =
+            all.iter().map(|id| (*id, val(id))).collect();
+        for (i, (pick, raw)) in picks.iter().enumerate() {
+            if all.is_empty() {
+                break;
+            }
+            let id = all[pick.index(all.len())];
+            let value = Hash(*raw);
+            prop_assert_eq!(trie.update(&id, value), values[&id] != value);
+            values.insert(id, value);
+            // root() only now and then: updates between reads must all be hashed.
+            if i % 3 == 0 {
+                let expected: Vec<(EntryId, Hash)> = values.iter().map(|(k, v)| (*k, *v)).collect();
+                prop_assert_eq!(trie.root(), subtree_hash(&expected, 0));
+            }
+        }
+        let expected: Vec<(EntryId, Hash)> = values.iter().map(|(k, v)| (*k, *v)).collect();
+        prop_assert_eq!(trie.root(), subtree_hash(&expected, 0));
+        prop_assert_eq!(trie.len(), all.len());
+        for (id, v) in &values {
+            prop_assert_eq!(trie.value(id), Some(*v));
+        }
+        // A fresh trie built with the final values has the same root.
+        let mut fresh = Trie::new();
+        for (id, v) in &values {
+            fresh.insert(*id, *v);
+        }
+        prop_assert_eq!(fresh.root(), trie.root());
     }
 
     #[test]
@@ -142,7 +191,7 @@ proptest! {
         let root = trie.root();
         let len = trie.len();
         for id in &ids {
-            prop_assert!(!trie.insert(*id));
+            prop_assert!(!trie.insert(*id, val(id)));
         }
         prop_assert_eq!(trie.len(), len);
         prop_assert_eq!(trie.root(), root);
@@ -173,18 +222,20 @@ proptest! {
         let wrong_root = hash_with_domain("test/wrong-root", root.as_bytes());
         for id in &ids {
             let Some(proof) = trie.prove(id) else { panic!("no proof for a present id") };
-            prop_assert!(proof.verify(&root, id));
-            prop_assert!(!proof.verify(&wrong_root, id));
+            prop_assert!(proof.verify(&root, id, &val(id)));
+            prop_assert!(!proof.verify(&wrong_root, id, &val(id)));
             if !ids.contains(&absent) {
-                prop_assert!(!proof.verify(&root, &absent));
+                prop_assert!(!proof.verify(&root, &absent, &val(&absent)));
             }
             if let Some(other) = ids.iter().find(|o| *o != id) {
-                prop_assert!(!proof.verify(&root, other));
+                prop_assert!(!proof.verify(&root, other, &val(other)));
             }
             let bytes = codec::encode(&proof);
             let back: InclusionProof = codec::decode(&bytes, codec::MAX_MESSAGE_BYTES)
                 .map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert!(back.verify(&root, id));
+            prop_assert!(back.verify(&root, id, &val(id)));
+            // The proof binds the value too.
+            prop_assert!(!proof.verify(&root, id, &Hash::ZERO));
         }
         if !ids.contains(&absent) {
             prop_assert!(trie.prove(&absent).is_none());
@@ -197,8 +248,8 @@ proptest! {
     ) {
         let mut a = build(&common);
         let mut b = build(&common);
-        for id in &only_a { a.insert(*id); }
-        for id in &only_b { b.insert(*id); }
+        for id in &only_a { a.insert(*id, val(id)); }
+        for id in &only_b { b.insert(*id, val(id)); }
         let sa: BTreeSet<_> = a.ids_under(&Prefix::root(), usize::MAX).into_iter().collect();
         let sb: BTreeSet<_> = b.ids_under(&Prefix::root(), usize::MAX).into_iter().collect();
         let (found_a, found_b, _) = reconcile(&mut a, &mut b, 8);
@@ -279,16 +330,16 @@ fn trie_reconciliation_cost_grows_with_the_difference_not_the_size() {
         let mut b = Trie::new();
         for i in 0..size {
             let id = seeded_id(seed, i);
-            a.insert(id);
-            b.insert(id);
+            a.insert(id, val(&id));
+            b.insert(id, val(&id));
         }
         let extra_a: BTreeSet<_> = (0..5).map(|i| seeded_id(seed + 1, i)).collect();
         let extra_b: BTreeSet<_> = (0..5).map(|i| seeded_id(seed + 2, i)).collect();
         for id in &extra_a {
-            a.insert(*id);
+            a.insert(*id, val(id));
         }
         for id in &extra_b {
-            b.insert(*id);
+            b.insert(*id, val(id));
         }
         let (only_a, only_b, visited) = reconcile(&mut a, &mut b, 8);
         println!("seed {seed:#x}: size {size}, difference 10, {visited} prefixes compared");
@@ -311,14 +362,15 @@ fn trie_proofs_fail_when_tampered() {
     let seed = 0x9a0f;
     let mut trie = Trie::new();
     for i in 0..1000 {
-        trie.insert(seeded_id(seed, i));
+        let id = seeded_id(seed, i);
+        trie.insert(id, val(&id));
     }
     let root = trie.root();
     let id = seeded_id(seed, 17);
     let Some(proof) = trie.prove(&id) else {
         panic!("seed {seed:#x}: no proof")
     };
-    assert!(proof.verify(&root, &id), "seed {seed:#x}");
+    assert!(proof.verify(&root, &id, &val(&id)), "seed {seed:#x}");
     let mut bytes = codec::encode(&proof);
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
@@ -326,14 +378,14 @@ fn trie_proofs_fail_when_tampered() {
         Ok(p) => p,
         Err(e) => panic!("seed {seed:#x}: {e}"),
     };
-    assert!(!tampered.verify(&root, &id), "seed {seed:#x}");
+    assert!(!tampered.verify(&root, &id, &val(&id)), "seed {seed:#x}");
     // A proof of a leaf higher up than it really is: drop the deepest level.
     let json = serde_json::to_value(&proof).unwrap_or_default();
     let mut levels = json["siblings"].as_array().cloned().unwrap_or_default();
     levels.pop();
     let short: InclusionProof =
         serde_json::from_value(serde_json::json!({ "siblings": levels })).unwrap_or(proof);
-    assert!(!short.verify(&root, &id), "seed {seed:#x}");
+    assert!(!short.verify(&root, &id, &val(&id)), "seed {seed:#x}");
 }
 
 /// Throughput of insert + root over 1,000,000 ids in blocks of 1,024, as the ledger does.
@@ -348,7 +400,7 @@ fn trie_throughput_one_million_ids_in_blocks() {
     let mut root = Hash::ZERO;
     for block in ids.chunks(1024) {
         for id in block {
-            trie.insert(*id);
+            trie.insert(*id, val(id));
         }
         root = trie.root();
     }
@@ -362,5 +414,5 @@ fn trie_throughput_one_million_ids_in_blocks() {
         trie.heap_bytes() as f64 / trie.len() as f64,
     );
     let all = sorted(&ids);
-    assert_eq!(root, subtree_hash(&all, 0), "seed {seed:#x}");
+    assert_eq!(root, subtree_hash(&pairs(&all), 0), "seed {seed:#x}");
 }

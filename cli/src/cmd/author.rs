@@ -164,6 +164,9 @@ pub fn print_submitted(ctx: &Ctx, s: &Submitted) -> Result<()> {
         println!("{}", s.id);
         match s.status {
             SubmitStatus::Accepted => eprintln!("accepted"),
+            SubmitStatus::Merged => {
+                eprintln!("accepted: the node held the entry, and added this copy's new signatures")
+            }
             SubmitStatus::Duplicate => eprintln!("duplicate (the node already had it)"),
             SubmitStatus::Pending => {
                 let missing: Vec<String> = s.missing.iter().map(ToString::to_string).collect();

@@ -37,6 +37,7 @@ pub async fn submit(
     })?;
     let (status, missing, metric) = match outcome {
         Outcome::Accepted => (SubmitStatus::Accepted, Vec::new(), Submission::Accepted),
+        Outcome::Merged => (SubmitStatus::Merged, Vec::new(), Submission::Merged),
         Outcome::Duplicate => (SubmitStatus::Duplicate, Vec::new(), Submission::Duplicate),
         Outcome::Pending { missing } => (SubmitStatus::Pending, missing, Submission::Pending),
         Outcome::Rejected(r) => {
@@ -46,7 +47,14 @@ pub async fn submit(
     };
     st.metrics.submission(metric);
     if status != SubmitStatus::Duplicate {
-        st.network.publish(&copy);
+        // The copy the node holds carries every signature it has (the union of all
+        // copies); an entry still pending goes out as submitted.
+        let held = st
+            .registry()
+            .state()
+            .get(&id)
+            .map(|e| SignedEntry::clone(e));
+        st.network.publish(held.as_ref().unwrap_or(&copy));
     }
     Ok((
         StatusCode::ACCEPTED,

@@ -208,9 +208,9 @@ impl Actor {
         };
         while !self.backlog.is_empty() {
             let n = self.backlog.len().min(MAX_BLOCK_ENTRIES);
-            let chunk: Vec<SignedEntry> = self.backlog[..n].iter().map(|e| (**e).clone()).collect();
+            let chunk = latest_copies(&self.backlog[..n]);
             for e in &chunk {
-                trie.insert(e.id());
+                trie.upsert(e.id(), e.signatures_digest());
             }
             let root = trie.root();
             match ledger.append(&chunk, crate::now(), root) {
@@ -260,7 +260,7 @@ impl Actor {
             .map_err(|e| WriterError::from_store("cannot read the ledger back", &e))?;
         let mut trie = Trie::new();
         for e in &stored {
-            trie.insert(e.id());
+            trie.insert(e.id(), e.signatures_digest());
         }
         let root = trie.root();
         let expected = ledger.head().map(|b| b.state_root).unwrap_or(Hash::ZERO);
@@ -270,8 +270,10 @@ impl Actor {
             )));
         }
         let before = self.backlog.len();
-        self.backlog
-            .retain(|e| !matches!(ledger.contains(&e.id()), Ok(true)));
+        // Dropped: what is on disk with the same signatures.
+        self.backlog.retain(|e| {
+            !matches!(ledger.entry(&e.id()), Ok(Some(held)) if held.entry.signatures == e.signatures)
+        });
         if self.backlog.len() != before {
             warn!(
                 on_disk = before - self.backlog.len(),
@@ -311,11 +313,29 @@ fn answer(
 ) {
     for ((_, outcome), reply) in outcomes.into_iter().zip(replies) {
         let answer = match (durable, outcome) {
-            (Err(e), Outcome::Accepted | Outcome::Duplicate) => Err(e.clone()),
+            (Err(e), Outcome::Accepted | Outcome::Merged | Outcome::Duplicate) => Err(e.clone()),
             (_, outcome) => Ok(outcome),
         };
         let _ = reply.send(answer);
     }
+}
+
+/// The entries of one block: each id once, at its first place in `backlog`, as its last
+/// copy there (a later copy of an id is the same entry with a larger signature set).
+fn latest_copies(backlog: &[Arc<SignedEntry>]) -> Vec<SignedEntry> {
+    let mut at: registry_core::hash::IdMap<usize> = Default::default();
+    let mut out: Vec<SignedEntry> = Vec::with_capacity(backlog.len());
+    for e in backlog {
+        let id = e.id();
+        match at.get(&id) {
+            Some(&i) => out[i] = SignedEntry::clone(e),
+            None => {
+                at.insert(id, out.len());
+                out.push(SignedEntry::clone(e));
+            }
+        }
+    }
+    out
 }
 
 fn set_head(head: &SharedHead, ledger: &Ledger, hash: Hash, state_root: Hash) {

@@ -121,8 +121,9 @@ pub(super) fn check_head(
         };
         return Err(damage(head.height, problem).into());
     }
-    // Every block holds 1..=MAX_BLOCK_ENTRIES entries.
-    let least = (head.height - 1).saturating_add(block.entries.len() as u64);
+    // Every block lists 1..=MAX_BLOCK_ENTRIES entries; a listing may be an entry listed
+    // before with new signatures, so only the first block must add one.
+    let least = 1;
     let most = head.height.saturating_mul(MAX_BLOCK_ENTRIES as u64);
     if head.entries < least || head.entries > most {
         let what = format!(

@@ -33,7 +33,10 @@ pub enum StoreError {
     #[error("{path} is not a ledger: {reason}")]
     NotALedger { path: PathBuf, reason: String },
     #[error(
-        "ledger format version {found} is not supported (this software reads version {supported})"
+        "ledger format version {found} is not supported (this software reads version \
+         {supported}; version 1 ledgers predate state roots over signature sets): move it \
+         aside and fetch the registry again from peers with `registry-node rebuild \
+         --data-dir DIR --bootstrap MULTIADDR`"
     )]
     WrongFormatVersion { found: u32, supported: u32 },
     #[error("invalid genesis: {0}")]

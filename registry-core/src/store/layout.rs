@@ -5,17 +5,20 @@
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, MAX_MESSAGE_BYTES};
-use crate::entry::SignedEntry;
+use crate::entry::{Signature, SignedEntry};
 use crate::hash::{EntryId, Hash};
 
 /// The version of this layout. A ledger written with another version is refused.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2: state roots commit to each entry's signature set, and an entry may be
+/// listed again (with an `s` record) when it gains signatures.
+pub const FORMAT_VERSION: u32 = 2;
 
 pub(super) const VERSION_KEY: &[u8] = b"mformat-version";
 pub(super) const GENESIS_KEY: &[u8] = b"mgenesis";
 pub(super) const HEAD_KEY: &[u8] = b"mhead";
 pub(super) const BLOCK_PREFIX: u8 = b'b';
 pub(super) const ENTRY_PREFIX: u8 = b'e';
+pub(super) const SIGNATURES_PREFIX: u8 = b's';
 
 /// Largest encoded head record (three varints and a hash are well under this).
 const HEAD_RECORD_LIMIT: usize = 128;
@@ -80,6 +83,38 @@ pub(super) fn entry_value(height: u64, encoded_entry: &[u8]) -> Vec<u8> {
     value
 }
 
+/// `s` ++ entry id ++ height (8 bytes big-endian): the signature set an entry has from the
+/// block at that height on, where it is listed again.
+pub(super) fn signatures_key(id: &EntryId, height: u64) -> [u8; 41] {
+    let mut key = [SIGNATURES_PREFIX; 41];
+    key[1..33].copy_from_slice(id.as_bytes());
+    key[33..].copy_from_slice(&height.to_be_bytes());
+    key
+}
+
+/// `s` ++ entry id: the prefix of every signature record of one entry.
+pub(super) fn signatures_prefix(id: &EntryId) -> [u8; 33] {
+    let mut key = [SIGNATURES_PREFIX; 33];
+    key[1..].copy_from_slice(id.as_bytes());
+    key
+}
+
+/// The entry id and height a signature record's key names.
+pub(super) fn parse_signatures_key(key: &[u8]) -> Option<(EntryId, u64)> {
+    match key.split_first() {
+        Some((&SIGNATURES_PREFIX, rest)) if rest.len() == 40 => {
+            let id = <[u8; 32]>::try_from(&rest[..32]).ok()?;
+            let height = <[u8; 8]>::try_from(&rest[32..]).ok()?;
+            Some((Hash(id), u64::from_be_bytes(height)))
+        }
+        _ => None,
+    }
+}
+
+pub(super) fn parse_signatures(value: &[u8]) -> Result<Vec<Signature>, String> {
+    codec::decode(value, MAX_MESSAGE_BYTES).map_err(|e| e.to_string())
+}
+
 /// Splits a stored entry value into its height and entry, decoding under the entry limit.
 pub(super) fn parse_entry_value(value: &[u8]) -> Result<(u64, SignedEntry), String> {
     let (height, encoded) = value.split_first_chunk::<8>().ok_or_else(|| {
@@ -106,5 +141,10 @@ mod tests {
         assert_eq!(parse_version(b"v1"), None);
         assert!(parse_entry_value(b"1234567").is_err());
         assert!(parse_entry_value(b"12345678\xff\xff").is_err());
+        let id = Hash([9; 32]);
+        assert_eq!(parse_signatures_key(&signatures_key(&id, 7)), Some((id, 7)));
+        assert!(signatures_key(&id, 255) < signatures_key(&id, 256));
+        assert!(signatures_key(&id, 1).starts_with(&signatures_prefix(&id)));
+        assert_eq!(parse_signatures_key(&entry_key(&id)), None);
     }
 }

@@ -16,7 +16,12 @@
 //! | `m` `genesis` | encoded [`Genesis`] |
 //! | `m` `head` | encoded head record: height, last block hash, entry count |
 //! | `b` height (8 bytes big-endian) | encoded [`Block`] |
-//! | `e` entry id (32 bytes) | height (8 bytes big-endian) ++ encoded [`SignedEntry`] |
+//! | `e` entry id (32 bytes) | height of its first block (8 bytes big-endian) ++ encoded [`SignedEntry`] as first listed |
+//! | `s` entry id ++ height | encoded signature set (`Vec<Signature>`) the entry has from that block on |
+//!
+//! An entry whose signature set grows (another copy brought signatures that count) is
+//! listed again by a later block, which records its whole new set under `s`; the `e`
+//! record never changes. The entry's current copy is its body with the last set.
 //!
 //! Beside sled's files, `head-witness` records the last durable head (see [`witness`]).
 //!
@@ -59,15 +64,18 @@
 //! 2. it decodes (canonically, within the block limit), its `height` field is the height
 //!    it is stored under, and it lists 1..=`MAX_BLOCK_ENTRIES` ids;
 //! 3. its `prev` is the hash of the block before (block 1: the registry id);
-//! 4. no id it lists was listed before, in this block or an earlier one;
-//! 5. each listed entry is stored, decodes, hashes to the listed id, was stored with this
-//!    block's height, and passes `SignedEntry::check_structure` (right registry, 1 to
-//!    `MAX_SIGNATURES` distinct signers, well-formed operation);
+//! 4. no id is listed twice in it;
+//! 5. each listed entry is stored, decodes and hashes to the listed id; on its first
+//!    listing it was stored with this block's height, on a later one a signature record
+//!    for this height exists and differs from the set it had; as of this block it passes
+//!    `SignedEntry::check_structure` (right registry, 1 to `MAX_SIGNATURES` distinct
+//!    signers, well-formed operation);
 //! 6. every signature verifies (strict checks, one batch per block);
-//! 7. its `state_root` is the trie root over every id listed up to and including it.
+//! 7. its `state_root` is the trie root over every id listed up to and including it, each
+//!    with the digest of its signature set as of this block.
 //!
 //! Then: the head record names the last block's height and hash and the total entry
-//! count, and no entry is stored that no block lists. Verification does not judge whether
+//! count, and no entry or signature record is stored that no block lists. Verification does not judge whether
 //! the entries were acceptable (authority, references, depth): that is the registry's job
 //! when it rebuilds its state from [`Ledger::entries`].
 //!
@@ -256,10 +264,12 @@ impl Ledger {
 
     /// Appends one block holding `entries` (already accepted by the caller, in acceptance
     /// order; 1..=`MAX_BLOCK_ENTRIES` of them) with the given timestamp and state root.
-    /// Entries, block and head go to disk in one atomic sled batch, then a flush; returns
-    /// only once the block is durable. Refuses (writing nothing) a batch that is empty,
-    /// too large, repeats an id, holds an id already stored, an entry of another registry
-    /// or one that encodes to more than an entry may have.
+    /// An entry already stored is listed again with its new signature set (the caller
+    /// merged it). Entries, block and head go to disk in one atomic sled batch, then a
+    /// flush; returns only once the block is durable. Refuses (writing nothing) a batch
+    /// that is empty, too large, repeats an id, holds an entry already stored with the same
+    /// signatures, an entry of another registry or one that encodes to more than an entry
+    /// may have.
     ///
     /// After a failed write or flush the ledger refuses further appends
     /// ([`StoreError::Failed`]): reopen it to learn what reached the disk.
@@ -290,6 +300,7 @@ impl Ledger {
         let mut batch = sled::Batch::default();
         let mut ids = Vec::with_capacity(entries.len());
         let mut seen = HashSet::with_capacity(entries.len());
+        let mut new_entries: u64 = 0;
         for entry in entries {
             let id = entry.id();
             if entry.body.registry != self.registry_id {
@@ -299,16 +310,25 @@ impl Ledger {
             if !seen.insert(id) {
                 return Err(BatchError::Repeated(id).into());
             }
-            let key = layout::entry_key(&id);
-            if self.db.contains_key(key)? {
-                return Err(StoreError::Duplicate(id));
-            }
             let encoded = entry.encode();
             if encoded.len() > MAX_MESSAGE_BYTES {
                 let (bytes, max) = (encoded.len(), MAX_MESSAGE_BYTES);
                 return Err(BatchError::EntryTooLarge { id, bytes, max }.into());
             }
-            batch.insert(&key[..], layout::entry_value(height, &encoded));
+            match self.entry(&id)? {
+                Some(held) if held.entry.signatures == entry.signatures => {
+                    return Err(StoreError::Duplicate(id));
+                }
+                Some(_) => batch.insert(
+                    &layout::signatures_key(&id, height)[..],
+                    crate::codec::encode(&entry.signatures),
+                ),
+                None => {
+                    let key = layout::entry_key(&id);
+                    batch.insert(&key[..], layout::entry_value(height, &encoded));
+                    new_entries += 1;
+                }
+            }
             ids.push(id);
         }
         let block = Block {
@@ -322,10 +342,7 @@ impl Ledger {
         let head_record = HeadRecord {
             height,
             hash: hash_with_domain(domain::BLOCK, &encoded),
-            entries: self
-                .head_record
-                .entries
-                .saturating_add(entries.len() as u64),
+            entries: self.head_record.entries.saturating_add(new_entries),
         };
         batch.insert(&layout::block_key(height)[..], encoded);
         batch.insert(layout::HEAD_KEY, head_record.encode());
@@ -373,7 +390,7 @@ impl Ledger {
         self.head_record.hash
     }
 
-    /// Entries in all blocks.
+    /// Distinct entries in all blocks.
     pub fn entry_count(&self) -> u64 {
         self.head_record.entries
     }
@@ -410,17 +427,23 @@ impl Ledger {
         Ok(out)
     }
 
-    /// The stored entry with this id, and the height of its block.
+    /// The stored entry with this id, with its latest signature set, and the height of
+    /// the block that first listed it.
     pub fn entry(&self, id: &EntryId) -> Result<Option<StoredEntry>, StoreError> {
         let Some(value) = self.db.get(layout::entry_key(id))? else {
             return Ok(None);
         };
-        let (height, entry) = layout::parse_entry_value(&value)
+        let (height, mut entry) = layout::parse_entry_value(&value)
             .map_err(|e| corrupt(format!("entry {id} does not decode: {e}")))?;
         if entry.id() != *id {
             return Err(corrupt(format!(
                 "entry stored as {id} hashes to another id"
             )));
+        }
+        if let Some(item) = self.db.scan_prefix(layout::signatures_prefix(id)).last() {
+            let (_, value) = item?;
+            entry.signatures = layout::parse_signatures(&value)
+                .map_err(|e| corrupt(format!("signatures of entry {id} do not decode: {e}")))?;
         }
         Ok(Some(StoredEntry { entry, height }))
     }
@@ -429,7 +452,8 @@ impl Ledger {
         Ok(self.db.contains_key(layout::entry_key(id))?)
     }
 
-    /// Every entry in ledger order (block by block, each in block order), for rebuilding
+    /// Every listing in ledger order (block by block, each in block order; an entry listed
+    /// again comes again, with the signature set it gained there), for rebuilding
     /// in-memory state at start-up. Stops after the first error.
     pub fn entries(&self) -> impl Iterator<Item = Result<SignedEntry, StoreError>> + '_ {
         Entries {
@@ -440,7 +464,8 @@ impl Ledger {
         }
     }
 
-    /// Every stored entry, ordered by the height of the block that holds it: the fast way to
+    /// Every stored entry with its latest signature set, ordered by the height of the block
+    /// that first listed it: the fast way to
     /// rebuild in-memory state at start-up. One sequential scan instead of a lookup per
     /// entry; within one block the order is by id, not acceptance order, which acceptance
     /// does not depend on (references inside a block wait in the pending pool for at most
@@ -477,8 +502,35 @@ impl Ledger {
                 self.entry_count()
             )));
         }
-        loaded.sort_by_key(|(h, _)| *h);
-        Ok(loaded.into_iter().map(|(_, e)| e).collect())
+        loaded.sort_by_key(|(h, e)| (*h, e.id()));
+        // Signature records sort by id, then height: the last one of an id is its set now.
+        let mut latest: crate::hash::IdMap<Vec<crate::entry::Signature>> = Default::default();
+        for item in self.db.scan_prefix([layout::SIGNATURES_PREFIX]) {
+            let (key, value) = item?;
+            let (id, at) = layout::parse_signatures_key(&key).ok_or_else(|| {
+                error::corrupt(format!("malformed signature key {}", hex::encode(&key)))
+            })?;
+            if at == 0 || at > height {
+                return Err(error::corrupt(format!(
+                    "signatures of entry {id} claim block {at}; the head is {height}"
+                )));
+            }
+            let set = layout::parse_signatures(&value)
+                .map_err(|e| error::corrupt(format!("signatures of entry {id}: {e}")))?;
+            latest.insert(id, set);
+        }
+        if latest.is_empty() {
+            return Ok(loaded.into_iter().map(|(_, e)| e).collect());
+        }
+        Ok(loaded
+            .into_iter()
+            .map(|(_, mut e)| {
+                if let Some(set) = latest.remove(&e.id()) {
+                    e.signatures = set;
+                }
+                e
+            })
+            .collect())
     }
 
     /// Full verification (see the [module documentation](self)): re-hashes the chain, checks every entry, its
@@ -624,11 +676,9 @@ impl Entries<'_> {
         loop {
             if let Some(id) = self.pending.next() {
                 let height = self.next_height - 1;
-                return Ok(Some(verify::read_listed_entry(
-                    &self.ledger.db,
-                    height,
-                    &id,
-                )?));
+                return Ok(Some(
+                    verify::read_listed_entry(&self.ledger.db, height, &id)?.0,
+                ));
             }
             if self.next_height > self.ledger.height() {
                 return Ok(None);

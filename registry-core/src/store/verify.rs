@@ -10,7 +10,7 @@ use crate::hash::{EntryId, Hash, RegistryId};
 use crate::trie::Trie;
 use crate::verify::Verifier;
 
-use super::layout::{self, HeadRecord, BLOCK_PREFIX, ENTRY_PREFIX};
+use super::layout::{self, HeadRecord, BLOCK_PREFIX, ENTRY_PREFIX, SIGNATURES_PREFIX};
 
 /// What a successful verification covered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,8 +55,12 @@ pub enum Damage {
     },
     /// The block lists no entries, or more than a block may hold.
     BadEntryCount(usize),
-    /// The block lists an id that this or an earlier block already listed.
+    /// The block lists an id twice, or lists again an id an earlier block listed without
+    /// a signature set that differs from the one it had.
     RepeatedEntry(EntryId),
+    /// The block lists again an entry an earlier block listed, but no signature record
+    /// for this block is stored.
+    MissingSignatures(EntryId),
     MissingEntry(EntryId),
     BadEntryEncoding(EntryId, String),
     /// The stored entry's body hashes to another id than the one it is stored and listed under.
@@ -119,7 +123,14 @@ impl fmt::Display for Damage {
                     "block lists {n} entries (must be 1 to {MAX_BLOCK_ENTRIES})"
                 )
             }
-            Damage::RepeatedEntry(id) => write!(f, "entry {id} is listed more than once"),
+            Damage::RepeatedEntry(id) => write!(
+                f,
+                "entry {id} is listed twice in the block, or again without new signatures"
+            ),
+            Damage::MissingSignatures(id) => write!(
+                f,
+                "entry {id} is listed again but its signature record for this block is missing"
+            ),
             Damage::MissingEntry(id) => write!(f, "entry {id} is missing"),
             Damage::BadEntryEncoding(id, e) => write!(f, "entry {id} does not decode: {e}"),
             Damage::EntryIdMismatch(id) => {
@@ -141,7 +152,10 @@ impl fmt::Display for Damage {
             }
             Damage::HeadMismatch(e) => write!(f, "head record disagrees with the chain: {e}"),
             Damage::UnlistedEntries { stored, listed } => {
-                write!(f, "{stored} entries are stored but blocks list {listed}")
+                write!(
+                    f,
+                    "{stored} entries and signature records are stored but blocks list {listed}"
+                )
             }
             Damage::LostBlocks {
                 witnessed,
@@ -200,29 +214,42 @@ pub(super) fn read_block(db: &sled::Db, height: u64) -> Result<(Block, Hash), Ve
 }
 
 /// Reads the entry `id` listed in the block at `height`, checking that it is stored,
-/// decodes, has that id and was stored with that height.
+/// decodes and has that id. The first listing of an entry is the height it was stored
+/// with; a later listing (the entry gained signatures) takes the signature set recorded
+/// for that height. Returns the entry as of that block and whether this is its first
+/// listing.
 pub(super) fn read_listed_entry(
     db: &sled::Db,
     height: u64,
     id: &EntryId,
-) -> Result<SignedEntry, VerifyError> {
+) -> Result<(SignedEntry, bool), VerifyError> {
     let value = match db.get(layout::entry_key(id)) {
         Ok(Some(v)) => v,
         Ok(None) => return Err(damage(height, Damage::MissingEntry(*id))),
         Err(e) => return Err(storage(height, e)),
     };
-    let (stored, entry) = layout::parse_entry_value(&value)
+    let (stored, mut entry) = layout::parse_entry_value(&value)
         .map_err(|e| damage(height, Damage::BadEntryEncoding(*id, e)))?;
     if entry.id() != *id {
         return Err(damage(height, Damage::EntryIdMismatch(*id)));
     }
-    if stored != height {
+    if stored == height {
+        return Ok((entry, true));
+    }
+    if stored > height {
         return Err(damage(
             height,
             Damage::EntryHeightMismatch { id: *id, stored },
         ));
     }
-    Ok(entry)
+    let sigs = match db.get(layout::signatures_key(id, height)) {
+        Ok(Some(v)) => v,
+        Ok(None) => return Err(damage(height, Damage::MissingSignatures(*id))),
+        Err(e) => return Err(storage(height, e)),
+    };
+    entry.signatures = layout::parse_signatures(&sigs)
+        .map_err(|e| damage(height, Damage::BadEntryEncoding(*id, e)))?;
+    Ok((entry, false))
 }
 
 /// The running state of a verification between blocks.
@@ -233,6 +260,8 @@ struct Walk<'a> {
     verifier: Verifier,
     prev_hash: Hash,
     entries: u64,
+    /// Listings of entries listed before (each has a signature record).
+    relistings: u64,
     state_root: Hash,
     signatures: Signatures,
     /// The entries read, in ledger order, when the caller asked for them.
@@ -258,14 +287,36 @@ impl Walk<'_> {
             return Err(damage(height, problem));
         }
         let mut loaded = Vec::with_capacity(block.entries.len());
+        let mut in_block = std::collections::HashSet::with_capacity(block.entries.len());
+        let mut first_listings = 0;
         for id in &block.entries {
-            if !self.trie.insert(*id) {
+            if !in_block.insert(*id) {
                 return Err(damage(height, Damage::RepeatedEntry(*id)));
             }
-            let entry = read_listed_entry(self.db, height, id)?;
+            let (entry, first) = read_listed_entry(self.db, height, id)?;
+            let listed_before = self.trie.contains(id);
+            if first == listed_before {
+                // Stored with this height yet listed before, or listed again with no
+                // earlier listing: the entry record and the chain disagree.
+                let stored = self.db.get(layout::entry_key(id)).ok().flatten();
+                let stored = stored
+                    .and_then(|v| layout::parse_entry_value(&v).ok())
+                    .map_or(0, |(h, _)| h);
+                return Err(damage(
+                    height,
+                    Damage::EntryHeightMismatch { id: *id, stored },
+                ));
+            }
             entry
                 .check_structure(&self.registry_id)
                 .map_err(|e| damage(height, Damage::InvalidEntry(*id, e.to_string())))?;
+            let digest = entry.signatures_digest();
+            if first {
+                self.trie.insert(*id, digest);
+                first_listings += 1;
+            } else if !self.trie.update(id, digest) {
+                return Err(damage(height, Damage::RepeatedEntry(*id)));
+            }
             loaded.push(entry);
         }
         if self.signatures == Signatures::Check {
@@ -283,7 +334,8 @@ impl Walk<'_> {
             return Err(damage(height, problem));
         }
         self.prev_hash = hash;
-        self.entries += block.entries.len() as u64;
+        self.entries += first_listings;
+        self.relistings += block.entries.len() as u64 - first_listings;
         self.state_root = computed;
         if let Some(kept) = &mut self.kept {
             kept.extend(loaded);
@@ -309,6 +361,7 @@ pub(super) fn verify_chain(
         verifier: Verifier::new(),
         prev_hash: registry_id,
         entries: 0,
+        relistings: 0,
         state_root: Hash::ZERO,
         signatures,
         kept: keep.then(|| Vec::with_capacity(head.entries.min(1 << 24) as usize)),
@@ -345,15 +398,15 @@ pub(super) fn verify_chain(
         )));
     }
     let mut stored: u64 = 0;
-    for item in db.scan_prefix([ENTRY_PREFIX]) {
-        item.map_err(|e| storage(head.height, e))?;
-        stored += 1;
+    for prefix in [ENTRY_PREFIX, SIGNATURES_PREFIX] {
+        for item in db.scan_prefix([prefix]) {
+            item.map_err(|e| storage(head.height, e))?;
+            stored += 1;
+        }
     }
-    if stored != walk.entries {
-        let problem = Damage::UnlistedEntries {
-            stored,
-            listed: walk.entries,
-        };
+    let listed = walk.entries + walk.relistings;
+    if stored != listed {
+        let problem = Damage::UnlistedEntries { stored, listed };
         return Err(damage(head.height, problem));
     }
     let report = VerifyReport {
