@@ -56,9 +56,10 @@ pub trait LocalSet {
     fn leaves_under(&mut self, prefix: &Prefix, limit: usize) -> Vec<(EntryId, Hash)>;
     /// The leaf value of an accepted entry: the digest of its signature set.
     fn value(&mut self, id: &EntryId) -> Option<Hash>;
-    /// Accepted or pending here: no need to fetch it as a missing reference.
+    /// Accepted, or pending for a reason other than too few signatures: no need to fetch
+    /// it by id.
     fn knows(&mut self, id: &EntryId) -> bool;
-    /// An accepted entry.
+    /// An accepted entry, or else a pending copy (a requester may lack its signatures).
     fn entry(&mut self, id: &EntryId) -> Option<Arc<SignedEntry>>;
 }
 
@@ -96,11 +97,15 @@ impl LocalSet for Registry {
     }
 
     fn knows(&mut self, id: &EntryId) -> bool {
-        self.state().contains(id) || self.pending_entry(id).is_some()
+        self.state().contains(id)
+            || (self.pending_entry(id).is_some() && !self.awaits_signatures(id))
     }
 
     fn entry(&mut self, id: &EntryId) -> Option<Arc<SignedEntry>> {
-        self.state().get(id).cloned()
+        match self.state().get(id) {
+            Some(e) => Some(e.clone()),
+            None => self.pending_entry(id).cloned().map(Arc::new),
+        }
     }
 }
 

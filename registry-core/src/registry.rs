@@ -202,12 +202,22 @@ impl Registry {
         self.pending.entries.get(id).map(|p| &p.entry)
     }
 
-    /// Ids that pending entries wait for, to ask peers for (at most `limit`).
+    /// Ids to ask peers for (at most `limit`): the references pending entries wait for,
+    /// and root-authored pending entries whose signers are not enough, since a peer may
+    /// hold a copy with the signatures they lack.
     pub fn missing(&self, limit: usize) -> Vec<EntryId> {
         let mut ids: Vec<EntryId> = self.pending.waiting_on.keys().copied().collect();
+        ids.extend(self.pending.needing_roots.iter().copied());
         ids.sort();
+        ids.dedup();
         ids.truncate(limit);
         ids
+    }
+
+    /// A pending root-authored entry whose signers do not yet count as enough roots: a
+    /// copy with more signatures could make it acceptable.
+    pub fn awaits_signatures(&self, id: &EntryId) -> bool {
+        self.pending.needing_roots.contains(id)
     }
 
     /// Checks structure and signatures (in one batch) of each entry, then applies
