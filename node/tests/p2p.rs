@@ -185,3 +185,140 @@ fn the_deny_list_cuts_a_peer_off_and_allow_lets_it_back() {
         (r.status == 200).then(|| r.json())
     });
 }
+
+/// `start` with a sync period of 60 s, so what converges sooner came by gossip.
+fn start_slow_sync(tmp: &std::path::Path, fx: &Fixture, name: &str, boot: Option<&str>) -> Node {
+    let dir = tmp.join(name);
+    init(&dir, &fx.genesis);
+    let config = tmp.join(format!("{name}.toml"));
+    std::fs::write(&config, "[p2p]\nsync_period_secs = 60\n").unwrap_or_else(|e| panic!("{e}"));
+    let (dir, config) = (dir.to_string_lossy(), config.to_string_lossy());
+    let mut args = vec!["run", "--data-dir", &dir, "--config", &config];
+    if let Some(b) = boot {
+        args.extend(["--bootstrap", b]);
+    }
+    Node::spawn(&args, tmp)
+}
+
+fn entry_status(node: &Node, id: &registry_core::EntryId) -> Value {
+    let r = node.get(&format!("/v1/entries/{id}"));
+    if r.status == 200 {
+        r.json()["status"].clone()
+    } else {
+        Value::Null
+    }
+}
+
+fn peer_id(node: &Node) -> String {
+    node.status()["peer_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Roots R1 and R2 at threshold 2, three nodes. An accreditation signed by R1 alone is
+/// submitted to node 0 and waits, pending, on every node; the copy signed by both is then
+/// submitted to node 0. Every node accepts it, with equal state roots and answers, within
+/// a sync period (by gossip: the fuller copy is a new message). With node 1 cut off by the
+/// deny-list before the fuller copy arrives, it catches up by sync once let back.
+#[test]
+fn copies_with_more_signatures_reach_every_node_by_gossip_and_by_sync() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let fx = Fixture::new(2, 2, 4);
+    let n0 = start_slow_sync(tmp.path(), &fx, "n0", None);
+    let boot = first_listen_addr(&n0);
+    let n1 = start_slow_sync(tmp.path(), &fx, "n1", Some(&boot));
+    let n2 = start_slow_sync(tmp.path(), &fx, "n2", Some(&boot));
+    let nodes = [&n0, &n1, &n2];
+    for n in nodes {
+        wait_until(n, "two peers", |n| {
+            let s = n.status();
+            (s["peers"].as_u64() >= Some(2)).then_some(s)
+        });
+    }
+    let uni = EntityId::parse(UNI).unwrap_or_else(|e| panic!("{e}"));
+    let draft = |nonce: u64| {
+        fx.accredit(&uni)
+            .grant("issue", "UniversityDegree")
+            .controller(key(20).did())
+            .issued_at(1_700_000_000)
+            .valid(1_700_000_000, None)
+            .nonce(nonce)
+    };
+    let (r1, r2) = (&fx.roots[0], &fx.roots[1]);
+
+    // Gossip: partly signed, pending everywhere; fully signed, accepted everywhere.
+    let partly = draft(1).by_roots(&[r1]);
+    let fully = draft(1).by_roots(&[r1, r2]);
+    let r = n0.post("/v1/entries", &partly);
+    assert_eq!(
+        (r.status, r.json()["status"].clone()),
+        (202, json!("pending"))
+    );
+    for n in nodes {
+        wait_until(n, "the partly signed copy, pending", |n| {
+            (entry_status(n, &partly.id()) == "pending").then_some(Value::Null)
+        });
+        assert_eq!(trust(n)["authorized"], false);
+    }
+    let sent = Instant::now();
+    let r = n0.post("/v1/entries", &fully);
+    assert_eq!(
+        (r.status, r.json()["status"].clone()),
+        (202, json!("accepted"))
+    );
+    for n in nodes {
+        wait_until(n, "the fully signed copy, accepted", |n| {
+            let t = trust(n);
+            (t["authorized"] == true).then_some(t)
+        });
+    }
+    let took = sent.elapsed();
+    assert!(
+        took < Duration::from_secs(60),
+        "took {took:?}: not by gossip"
+    );
+    let roots: Vec<Value> = nodes
+        .iter()
+        .map(|n| n.status()["state_root"].clone())
+        .collect();
+    assert!(roots.iter().all(|r| *r == roots[0]), "{roots:?}");
+
+    // Sync: node 1 holds the partly signed copy of a second entry, then is cut off.
+    let partly = draft(2).by_roots(&[r1]);
+    let fully = draft(2).by_roots(&[r1, r2]);
+    submit(&n0, &partly);
+    wait_until(&n1, "the second partly signed copy", |n| {
+        (entry_status(n, &partly.id()) == "pending").then_some(Value::Null)
+    });
+    for other in [peer_id(&n0), peer_id(&n2)] {
+        let r = n1.post("/v1/admin/peers/deny", &json!({ "peer_id": other }));
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    wait_until(&n1, "no peers", |n| {
+        let s = n.status();
+        (s["peers"] == 0).then_some(s)
+    });
+    submit(&n0, &fully);
+    wait_until(&n2, "the second entry, accepted", |n| {
+        (entry_status(n, &fully.id()) == "accepted").then_some(Value::Null)
+    });
+    assert_eq!(entry_status(&n1, &fully.id()), "pending");
+    assert_ne!(n1.status()["state_root"], n0.status()["state_root"]);
+    for other in [peer_id(&n0), peer_id(&n2)] {
+        let r = n1.post("/v1/admin/peers/allow", &json!({ "peer_id": other }));
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    let root = n0.status()["state_root"].clone();
+    wait_until(&n1, "node 0's state root after the heal", |n| {
+        let s = n.status();
+        (s["state_root"] == root).then_some(s)
+    });
+    assert_eq!(entry_status(&n1, &fully.id()), "accepted");
+    let view = n1.get(&format!("/v1/entries/{}", fully.id())).json();
+    assert_eq!(
+        view["entry"]["signatures"].as_array().map(Vec::len),
+        Some(2),
+        "{view}"
+    );
+}
