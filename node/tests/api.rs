@@ -301,3 +301,47 @@ fn bad_requests_get_problems_and_the_node_keeps_serving() {
         "{metrics}"
     );
 }
+
+/// An accreditation that expired after it was revoked: every API names the revocation,
+/// the first reason by the documented precedence, not the expiry.
+#[test]
+fn a_revoked_and_expired_accreditation_is_revoked_in_every_answer() {
+    let s = setup();
+    let node = Node::run(&s.dir);
+    let day = 86_400;
+    let acc =
+        s.fx.accredit(&uni())
+            .grant("issue", "UniversityDegree")
+            .controller(key(20).did())
+            .valid(REVOKED_AT - 400 * day, Some(REVOKED_AT - 50 * day))
+            .issued_at(REVOKED_AT - 400 * day)
+            .by_roots(&s.fx.root_keys(1));
+    let revoke =
+        s.fx.revoke(acc.id(), REVOKED_AT - 70 * day)
+            .issued_at(REVOKED_AT - 60 * day)
+            .by_roots(&s.fx.root_keys(1));
+    submit(&node, &acc);
+    submit(&node, &revoke);
+    let t = trust(&node, "");
+    assert_eq!(
+        (t["authorized"].clone(), t["reason"].clone()),
+        (json!(false), json!("revoked")),
+        "{t}"
+    );
+    assert_eq!(t["accreditation"], acc.id().to_hex());
+    let subject = node.get(&format!("/v1/subjects/{UNI}")).json();
+    assert_eq!(
+        subject["accreditations"][0]["reason_now"], "revoked",
+        "{subject}"
+    );
+    let view = node.get(&format!("/v1/entries/{}", acc.id())).json();
+    assert_eq!(view["reason_now"], "revoked", "{view}");
+    let a = node.post("/authorization", &trqp(&s.fx, json!({}))).json();
+    assert_eq!(a["authorized"], false);
+    assert!(
+        a["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("revoked") && !m.contains("expired")),
+        "{a}"
+    );
+}
