@@ -9,6 +9,7 @@
 mod args;
 mod cmd;
 mod files;
+mod out;
 
 use std::process::ExitCode;
 

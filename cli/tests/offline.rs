@@ -330,3 +330,77 @@ fn malformed_arguments_get_precise_messages() -> TestResult {
     assert!(r.stderr.contains("missing.key"), "{r:?}");
     Ok(())
 }
+
+/// A closed stdout (`registry ... | head` after head exited) is an ordinary error: exit 2
+/// and one line on stderr, never a panic, for text and JSON output alike.
+#[test]
+fn a_closed_stdout_is_an_error_not_a_panic() -> TestResult {
+    let sb = Sandbox::new()?;
+    let a = sb.new_key("a.key")?;
+    let genesis = [
+        "genesis",
+        "new",
+        "--authority-id",
+        "did:web:edu.example",
+        "--name",
+        "Edu",
+        "--root",
+        &a,
+        "--threshold",
+        "1",
+        "--out",
+        "g.json",
+    ];
+    assert!(sb.run(&genesis)?.ok());
+    let draft = [
+        "entry",
+        "draft",
+        "accredit",
+        "--subject",
+        &a,
+        "--grant",
+        "issue:Degree",
+        "--genesis",
+        "g.json",
+        "--out",
+        "e.json",
+    ];
+    assert!(sb.run(&draft)?.ok());
+    let cases: [&[&str]; 7] = [
+        &["key", "new", "--out", "b.key"],
+        &["key", "show", "a.key"],
+        &["key", "show", "a.key", "--json"],
+        &[
+            "genesis",
+            "new",
+            "--authority-id",
+            "did:web:x.example",
+            "--name",
+            "X",
+            "--root",
+            &a,
+            "--threshold",
+            "1",
+            "--out",
+            "g2.json",
+        ],
+        &["entry", "show", "e.json"],
+        &["entry", "sign", "e.json", "--key", "a.key"],
+        &["entry", "show", "e.json", "--json"],
+    ];
+    for args in cases {
+        let r = sb.run_closed_stdout(args)?;
+        assert_eq!(r.code, Some(2), "registry {args:?}: {r:?}");
+        assert!(
+            r.stderr
+                .starts_with("error: cannot write to standard output")
+                && !r.stderr.contains("panicked"),
+            "registry {args:?}: {r:?}"
+        );
+    }
+    // What the command did before printing stands: the key exists, the entry is signed.
+    assert!(sb.run(&["key", "show", "b.key"])?.ok());
+    let signed: SignedEntry = serde_json::from_str(&std::fs::read_to_string(sb.path("e.json"))?)?;
+    assert_eq!(signed.signatures.len(), 1);
+    Ok(())
+}

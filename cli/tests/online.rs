@@ -262,5 +262,28 @@ fn trust_exit_codes_follow_the_answer() -> TestResult {
     assert_eq!(json.code, Some(1));
     let parsed: TrustAnswer = serde_json::from_str(&json.stdout)?;
     assert!(!parsed.authorized);
+    // `registry trust ... | head`, head gone: exit 2, not a panic.
+    for json in [false, true] {
+        let mut args = vec![
+            "trust",
+            "did:web:uni.example",
+            "--action",
+            "issue",
+            "--resource",
+            "Degree",
+            "--node",
+            &fake.url,
+        ];
+        if json {
+            args.push("--json");
+        }
+        let closed = sb.run_closed_stdout(&args)?;
+        assert_eq!(closed.code, Some(2), "{closed:?}");
+        assert!(
+            closed.stderr.contains("cannot write to standard output")
+                && !closed.stderr.contains("panicked"),
+            "{closed:?}"
+        );
+    }
     Ok(())
 }

@@ -16,6 +16,7 @@ use registry_core::SecretKey;
 use super::draft::{self, AccreditArgs, AsArgs, RevokeArgs};
 use super::{keys, Ctx};
 use crate::args;
+use crate::out::outln;
 
 #[derive(Debug, Args)]
 pub struct AccreditCommand {
@@ -161,7 +162,7 @@ pub fn submit(ctx: &Ctx, client: &Client, entry: &SignedEntry) -> Result<ExitCod
 
 pub fn print_submitted(ctx: &Ctx, s: &Submitted) -> Result<()> {
     ctx.print(s, || {
-        println!("{}", s.id);
+        outln!("{}", s.id);
         match s.status {
             SubmitStatus::Accepted => eprintln!("accepted"),
             SubmitStatus::Merged => {

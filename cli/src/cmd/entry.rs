@@ -18,6 +18,7 @@ use super::draft::{self, AccreditArgs, AsArgs, RevokeArgs};
 use super::{author, genesis, keys, Ctx};
 use crate::args;
 use crate::files::{self, Overwrite};
+use crate::out::outln;
 
 #[derive(Debug, Subcommand)]
 pub enum EntryCommand {
@@ -168,7 +169,7 @@ impl DraftCommand {
         files::write_entry(&target.out, &entry, Overwrite::Refuse)?;
         let id = entry.id().to_hex();
         ctx.print(&json!({ "id": id, "path": target.out }), || {
-            println!("{id}");
+            outln!("{id}");
             eprintln!(
                 "wrote {}; sign it with `registry entry sign {} --key KEY_FILE`",
                 target.out.display(),
@@ -226,7 +227,7 @@ fn sign(ctx: &Ctx, a: SignArgs) -> Result<ExitCode> {
     files::write_entry(&a.file, &entry, Overwrite::Replace)?;
     let signers: Vec<String> = entry.signers().map(ToString::to_string).collect();
     ctx.print(&json!({ "id": id, "signers": signers }), || {
-        println!("{id}");
+        outln!("{id}");
         eprintln!("{} signature(s): {}", signers.len(), signers.join(", "));
     })?;
     Ok(ExitCode::SUCCESS)
@@ -258,45 +259,45 @@ fn show(ctx: &Ctx, a: FileArg) -> Result<ExitCode> {
 
 fn print_entry(entry: &SignedEntry, checks: &[(String, bool)]) {
     let b = &entry.body;
-    println!("id          {}", entry.id());
-    println!("registry    {}", b.registry);
-    println!("issued_at   {}", b.issued_at);
+    outln!("id          {}", entry.id());
+    outln!("registry    {}", b.registry);
+    outln!("issued_at   {}", b.issued_at);
     match b.author {
-        Author::Roots => println!("author      roots"),
-        Author::Holder { accreditation } => println!("author      holder of {accreditation}"),
+        Author::Roots => outln!("author      roots"),
+        Author::Holder { accreditation } => outln!("author      holder of {accreditation}"),
     }
     match &b.op {
         Op::Accredit(a) => {
-            println!("op          accredit {} ({:?})", a.subject, a.kind);
+            outln!("op          accredit {} ({:?})", a.subject, a.kind);
             for g in &a.grants {
-                println!("  grant       {}:{}", g.action, g.resource);
+                outln!("  grant       {}:{}", g.action, g.resource);
             }
             for c in &a.controllers {
-                println!("  controller  {c}");
+                outln!("  controller  {c}");
             }
             let until = a
                 .valid_until
                 .map_or("(no end)".to_string(), |t| t.to_string());
-            println!("  valid       {} .. {until}", a.valid_from);
+            outln!("  valid       {} .. {until}", a.valid_from);
             if let Some(l) = &a.label {
-                println!("  label       {l}");
+                outln!("  label       {l}");
             }
         }
         Op::Revoke(r) => {
-            println!("op          revoke {}", r.target);
-            println!("  effective   {}", r.effective_at);
-            println!("  reason      {}", r.reason);
+            outln!("op          revoke {}", r.target);
+            outln!("  effective   {}", r.effective_at);
+            outln!("  reason      {}", r.reason);
         }
-        Op::Governance(Governance::AddRoot(did)) => println!("op          add root {did}"),
+        Op::Governance(Governance::AddRoot(did)) => outln!("op          add root {did}"),
         Op::Governance(Governance::RemoveRoot(did)) => {
-            println!("op          remove root {did}")
+            outln!("op          remove root {did}")
         }
-        Op::Governance(Governance::SetThreshold(n)) => println!("op          set threshold {n}"),
+        Op::Governance(Governance::SetThreshold(n)) => outln!("op          set threshold {n}"),
     }
-    println!("nonce       {}", b.nonce);
-    println!("signatures  {}", checks.len());
+    outln!("nonce       {}", b.nonce);
+    outln!("signatures  {}", checks.len());
     for (signer, ok) in checks {
-        println!("  {signer}  {}", if *ok { "valid" } else { "INVALID" });
+        outln!("  {signer}  {}", if *ok { "valid" } else { "INVALID" });
     }
 }
 

@@ -13,6 +13,7 @@ use serde_json::json;
 use super::Ctx;
 use crate::args;
 use crate::files::{write_atomic, Overwrite};
+use crate::out::outln;
 
 #[derive(Debug, Subcommand)]
 pub enum GenesisCommand {
@@ -74,7 +75,7 @@ fn new(ctx: &Ctx, a: NewArgs) -> Result<ExitCode> {
     write_atomic(&a.out, text.as_bytes(), Overwrite::Refuse)?;
     let id = genesis.registry_id().to_hex();
     ctx.print(&json!({ "registry_id": id, "path": a.out }), || {
-        println!("{id}")
+        outln!("{id}")
     })?;
     Ok(ExitCode::SUCCESS)
 }

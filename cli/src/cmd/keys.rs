@@ -10,6 +10,7 @@ use registry_core::SecretKey;
 use serde_json::json;
 
 use super::Ctx;
+use crate::out::outln;
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
@@ -48,13 +49,13 @@ fn new(ctx: &Ctx, a: NewArgs) -> Result<ExitCode> {
     let key = SecretKey::from_seed(seed);
     write_key_file(&a.out, &key)?;
     let did = key.did().to_string();
-    ctx.print(&json!({ "did": did, "path": a.out }), || println!("{did}"))?;
+    ctx.print(&json!({ "did": did, "path": a.out }), || outln!("{did}"))?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn show(ctx: &Ctx, a: ShowArgs) -> Result<ExitCode> {
     let did = load(&a.file)?.did().to_string();
-    ctx.print(&json!({ "did": did, "path": a.file }), || println!("{did}"))?;
+    ctx.print(&json!({ "did": did, "path": a.file }), || outln!("{did}"))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -12,6 +12,7 @@ use registry_core::store::{Ledger, StoreError, VerifyError};
 use serde_json::json;
 
 use super::Ctx;
+use crate::out::outln;
 
 #[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
@@ -68,11 +69,11 @@ fn verify(ctx: &Ctx, data_dir: &Path) -> Result<ExitCode> {
                 "blocks": r.blocks, "entries": r.entries, "state_root": r.state_root,
             });
             ctx.print(&value, || {
-                println!("ledger {} is intact", dir.display());
-                println!("  registry    {}", ledger.registry_id());
-                println!("  blocks      {}", r.blocks);
-                println!("  entries     {}", r.entries);
-                println!("  state root  {}", r.state_root);
+                outln!("ledger {} is intact", dir.display());
+                outln!("  registry    {}", ledger.registry_id());
+                outln!("  blocks      {}", r.blocks);
+                outln!("  entries     {}", r.entries);
+                outln!("  state root  {}", r.state_root);
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -85,7 +86,7 @@ fn verify(ctx: &Ctx, data_dir: &Path) -> Result<ExitCode> {
 fn unreadable(ctx: &Ctx, dir: &Path, e: &StoreError) -> Result<ExitCode> {
     let value = json!({ "ok": false, "path": dir, "bad_block": null, "problem": e.to_string() });
     if ctx.json {
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?);
     }
     eprintln!("error: ledger {} is damaged: {e}", dir.display());
     Ok(ExitCode::from(1))
@@ -96,7 +97,7 @@ fn damaged(ctx: &Ctx, dir: &Path, e: &VerifyError) -> Result<ExitCode> {
         "ok": false, "path": dir, "bad_block": e.height, "problem": e.problem.to_string(),
     });
     if ctx.json {
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?);
     }
     eprintln!(
         "error: ledger {} is damaged at block {}: {}",

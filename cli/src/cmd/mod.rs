@@ -23,6 +23,7 @@ pub mod peers;
 pub mod query;
 pub mod transfer;
 
+use crate::out::outln;
 use anyhow::Result;
 use clap::Args;
 use registry_cli::Client;
@@ -67,7 +68,7 @@ impl Ctx {
     /// Prints `value` as JSON (with `--json`) or runs `human` to print text.
     pub fn print<T: Serialize>(&self, value: &T, human: impl FnOnce()) -> Result<()> {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(value)?);
+            outln!("{}", serde_json::to_string_pretty(value)?);
         } else {
             human();
         }

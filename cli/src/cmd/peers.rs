@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 use super::Ctx;
+use crate::out::outln;
 
 #[derive(Debug, Args)]
 pub struct PeersCommand {
@@ -35,12 +36,12 @@ impl PeersCommand {
                 let list = client.peers().context("cannot ask the node")?;
                 ctx.print(&list, || {
                     if list.peers.is_empty() {
-                        println!("no peers connected");
+                        outln!("no peers connected");
                     }
                     for p in &list.peers {
-                        println!("{}  score {:.1}", p.peer_id, p.score);
+                        outln!("{}  score {:.1}", p.peer_id, p.score);
                         for a in &p.addresses {
-                            println!("  {a}");
+                            outln!("  {a}");
                         }
                     }
                 })?;
@@ -55,9 +56,9 @@ impl PeersCommand {
         ctx.print(&change, || {
             let state = if change.denied { "denied" } else { "allowed" };
             if change.changed {
-                println!("{} is now {state}", change.peer_id);
+                outln!("{} is now {state}", change.peer_id);
             } else {
-                println!("{} was already {state}", change.peer_id);
+                outln!("{} was already {state}", change.peer_id);
             }
         })?;
         Ok(ExitCode::SUCCESS)

@@ -12,6 +12,7 @@ use registry_core::time::Timestamp;
 
 use super::Ctx;
 use crate::args;
+use crate::out::outln;
 
 #[derive(Debug, Args)]
 pub struct TrustCommand {
@@ -68,24 +69,24 @@ fn print_answer(a: &TrustAnswer) {
         Kind::Recognition => "recognized",
     };
     if a.authorized {
-        println!("{verb}");
+        outln!("{verb}");
         for (i, id) in a.chain.iter().enumerate() {
             let role = if i == 0 { "accreditation" } else { "issued by" };
-            println!("  {role:<13} {id}");
+            outln!("  {role:<13} {id}");
         }
     } else {
         let reason = a
             .reason
             .map_or("no reason given".to_string(), |r| r.to_string());
-        println!("not {verb}: {reason}");
+        outln!("not {verb}: {reason}");
         if let Some(id) = a.accreditation {
-            println!("  accreditation {id}");
+            outln!("  accreditation {id}");
         }
     }
     let at = a.time_requested.as_deref().unwrap_or(&a.time_evaluated);
-    println!("  at            {at}");
-    println!("  height        {} (state root {})", a.height, a.state_root);
-    println!("  freshness     {}", freshness(&a.freshness));
+    outln!("  at            {at}");
+    outln!("  height        {} (state root {})", a.height, a.state_root);
+    outln!("  freshness     {}", freshness(&a.freshness));
 }
 
 fn freshness(f: &Freshness) -> String {
@@ -107,7 +108,7 @@ impl SubjectCommand {
             other => other.context("cannot ask the node")?,
         };
         ctx.print(&view, || {
-            println!(
+            outln!(
                 "{} ({} accreditation(s))",
                 view.entity_id,
                 view.accreditations.len()
@@ -118,20 +119,20 @@ impl SubjectCommand {
                     (false, Some(r)) => format!("not effective: {r}"),
                     (false, None) => "not effective".to_string(),
                 };
-                println!("{}  {:?}  {state}", a.id, a.kind);
+                outln!("{}  {:?}  {state}", a.id, a.kind);
                 let grants: Vec<String> = a
                     .grants
                     .iter()
                     .map(|g| format!("{}:{}", g.action, g.resource))
                     .collect();
-                println!("  grants    {}", grants.join(" "));
+                outln!("  grants    {}", grants.join(" "));
                 if let Some(l) = &a.label {
-                    println!("  label     {l}");
+                    outln!("  label     {l}");
                 }
                 let until = a.valid_until.as_deref().unwrap_or("(no end)");
-                println!("  valid     {} .. {until}", a.valid_from);
+                outln!("  valid     {} .. {until}", a.valid_from);
                 for r in &a.revocations {
-                    println!("  revoked by {r}");
+                    outln!("  revoked by {r}");
                 }
             }
         })?;
@@ -143,22 +144,22 @@ impl SubjectCommand {
 pub fn status(ctx: &Ctx) -> Result<ExitCode> {
     let s = ctx.client()?.status().context("cannot ask the node")?;
     ctx.print(&s, || {
-        println!("registry     {} ({})", s.registry_id, s.name);
-        println!("authority    {}", s.authority_id);
-        println!("height       {} (head {})", s.height, s.head);
-        println!("state root   {}", s.state_root);
-        println!("entries      {} accepted, {} pending", s.entries, s.pending);
-        println!(
+        outln!("registry     {} ({})", s.registry_id, s.name);
+        outln!("authority    {}", s.authority_id);
+        outln!("height       {} (head {})", s.height, s.head);
+        outln!("state root   {}", s.state_root);
+        outln!("entries      {} accepted, {} pending", s.entries, s.pending);
+        outln!(
             "roots        {} in force, threshold {} (max depth {})",
             s.roots.len(),
             s.threshold,
             s.max_depth
         );
         for r in &s.roots {
-            println!("  {r}");
+            outln!("  {r}");
         }
         if s.governance.len() > 1 {
-            println!(
+            outln!(
                 "governance   {} change(s), oldest first",
                 s.governance.len() - 1
             );
@@ -166,7 +167,7 @@ pub fn status(ctx: &Ctx) -> Result<ExitCode> {
                 let cause = e
                     .cause
                     .map_or("genesis".to_string(), |id| format!("entry {id}"));
-                println!(
+                outln!(
                     "  from {}  {} root(s), threshold {}  ({cause})",
                     e.since,
                     e.roots.len(),
@@ -174,19 +175,19 @@ pub fn status(ctx: &Ctx) -> Result<ExitCode> {
                 );
             }
         }
-        println!(
+        outln!(
             "peer id      {}",
             s.peer_id.as_deref().unwrap_or("(networking off)")
         );
-        println!("peers        {}", s.peers);
+        outln!("peers        {}", s.peers);
         for a in &s.listen_addrs {
-            println!("  listen     {a}");
+            outln!("  listen     {a}");
         }
-        println!(
+        outln!(
             "last sync    {}",
             s.last_sync_at.as_deref().unwrap_or("never")
         );
-        println!("version      {}", s.version);
+        outln!("version      {}", s.version);
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -16,6 +16,7 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::files;
+use crate::out::outln;
 
 /// Blocks asked for per page of `GET /v1/entries`.
 const PAGE_BLOCKS: u32 = 64;
@@ -63,7 +64,7 @@ impl ExportCommand {
         };
         let value = json!({ "entries": count, "path": self.out });
         if ctx.json && self.out.is_some() {
-            println!("{value}");
+            outln!("{value}");
         } else if ctx.json {
             eprintln!("{value}");
         } else {
@@ -154,7 +155,7 @@ fn report(ctx: &Ctx, s: &Summary) -> Result<()> {
         "pending": s.pending, "rejected": s.rejected, "first_rejections": rejections,
     });
     ctx.print(&value, || {
-        println!(
+        outln!(
             "{} entries: {} accepted, {} duplicate, {} pending, {} rejected",
             s.total(),
             s.accepted,
@@ -163,10 +164,10 @@ fn report(ctx: &Ctx, s: &Summary) -> Result<()> {
             s.rejected
         );
         if s.pending > 0 {
-            println!("  (pending entries wait for an entry they refer to; the node accepts them when it arrives)");
+            outln!("  (pending entries wait for an entry they refer to; the node accepts them when it arrives)");
         }
         for (line, why) in &s.first_rejections {
-            println!("  rejected line {line}: {why}");
+            outln!("  rejected line {line}: {why}");
         }
     })
 }

@@ -57,6 +57,25 @@ impl Sandbox {
         })
     }
 
+    /// Runs `registry` with `args` whose stdout is a pipe with no reader (as in
+    /// `registry ... | head` once head has exited): every write to it fails.
+    pub fn run_closed_stdout(&self, args: &[&str]) -> Result<Run, std::io::Error> {
+        let (reader, writer) = std::io::pipe()?;
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_registry"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("REGISTRY_NODE", NO_NODE)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()?;
+        Ok(Run {
+            code: out.status.code(),
+            stdout: String::new(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
     /// `registry key new --out NAME`, returning the did it printed.
     pub fn new_key(&self, name: &str) -> Result<String, Box<dyn std::error::Error>> {
         let r = self.run(&["key", "new", "--out", name])?;

@@ -1,0 +1,42 @@
+//! Standard output that a closed pipe cannot crash: `println!` panics when stdout is
+//! closed (`registry trust ... | head`), which would break the 0/1/2 exit contract with a
+//! backtrace and exit 101. Every line the CLI prints goes through [`line`] instead, and a
+//! write that fails ends the process with exit 2 and a one-line error, as any other
+//! runtime error does. Nothing is left half-done by stopping there: files are written
+//! and renamed into place, and entries submitted, before anything is printed.
+
+use std::io::Write;
+
+/// Prints one line to stdout, like `println!`.
+macro_rules! outln {
+    () => {
+        $crate::out::line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::out::line(format_args!($($arg)*))
+    };
+}
+pub(crate) use outln;
+
+/// Writes `args` and a newline to stdout; on failure (a closed pipe, a full disk behind a
+/// redirect) exits with 2 after saying so on stderr.
+pub fn line(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    if let Err(e) = written {
+        closed(&e)
+    }
+}
+
+/// Ends the process after stdout failed.
+pub fn closed(e: &std::io::Error) -> ! {
+    // stderr may be gone too; there is nothing more to tell then.
+    let _ = writeln!(
+        std::io::stderr(),
+        "error: cannot write to standard output: {e}"
+    );
+    std::process::exit(2)
+}
