@@ -637,3 +637,54 @@ fn governance_draft_offline() {
     assert_eq!(sent["status"], "accepted");
     assert_eq!(cli_json(&node.url, &["status"])["threshold"], 1);
 }
+
+/// `registry peers deny|allow|denied` against a real node: the node's own id is refused,
+/// a denial is listed and survives a restart.
+#[test]
+fn peers_deny_list_from_the_cli_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let other = Node::start(&["--dev", "--data-dir", &data("other")], free_port());
+    let other_id = cli_json(&other.url, &["status"])["peer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    drop(other);
+    let port = free_port();
+    let node = Node::start(&["--dev", "--data-dir", &data("dev")], port);
+    let url = node.url.clone();
+    let own = cli_json(&url, &["status"])["peer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = cli(&url, &["peers", "deny", &own]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("own peer id"));
+    let none = cli(&url, &["peers", "denied"]);
+    assert_eq!(
+        String::from_utf8_lossy(&none.stdout).trim(),
+        "no peers denied"
+    );
+    let out = cli(&url, &["peers", "deny", &other_id]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is now denied"));
+    let listed = cli_json(&url, &["peers", "denied"]);
+    assert_eq!(
+        listed,
+        serde_json::json!([{ "peer_id": other_id, "source": "operator" }])
+    );
+    drop(node);
+    let node = Node::start(&["--dev", "--data-dir", &data("dev")], port);
+    assert_eq!(cli_json(&node.url, &["peers", "denied"]), listed);
+    let out = cli(&node.url, &["peers", "deny", &other_id]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("was already denied"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = cli(&node.url, &["peers", "allow", &other_id]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is now allowed"));
+    assert_eq!(
+        cli_json(&node.url, &["peers", "denied"]),
+        serde_json::json!([])
+    );
+}

@@ -173,7 +173,10 @@ pub async fn serve(
         config.writer.queue,
     )
     .context("cannot start the ledger writer thread")?;
-    let network_config = config.p2p.network()?;
+    let mut network_config = config.p2p.network()?;
+    let deny_list =
+        crate::denylist::DenyList::load(&loaded.dir.denied_peers(), &network_config.deny)?;
+    network_config.deny = deny_list.effective();
     let keypair = p2p::keypair_from_seed(loaded.node_key.to_seed())?;
     let host = Arc::new(NodeHost {
         registry: registry.clone(),
@@ -198,6 +201,7 @@ pub async fn serve(
         registry_id,
         metrics: Arc::new(Metrics::new()),
         limiter: Arc::new(Semaphore::new(config.api.max_concurrent_requests)),
+        deny_list: Arc::new(std::sync::Mutex::new(deny_list)),
     };
     let app = http::router(state, &config.api);
     let caught_up = match catch_up {

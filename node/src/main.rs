@@ -11,6 +11,7 @@
 //! - `metrics`: Prometheus counters and histograms in atomics.
 
 mod daemon;
+mod denylist;
 mod dev;
 mod http;
 mod metrics;

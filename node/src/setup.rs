@@ -43,6 +43,11 @@ impl DataDir {
         self.0.join("genesis.json")
     }
 
+    /// The deny-list changes made at run time (see `denylist`).
+    pub fn denied_peers(&self) -> PathBuf {
+        self.0.join("denied-peers.json")
+    }
+
     pub fn node_key(&self) -> PathBuf {
         self.0.join("node.key")
     }

@@ -322,3 +322,55 @@ fn copies_with_more_signatures_reach_every_node_by_gossip_and_by_sync() {
         "{view}"
     );
 }
+
+/// A peer denied at run time stays denied after the node restarts (listed as the
+/// operator's, and denying it again changes nothing) until it is allowed; a node refuses
+/// to deny its own peer id.
+#[test]
+fn the_deny_list_survives_a_restart_and_a_node_cannot_deny_itself() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let fx = Fixture::new(1, 1, 4);
+    let b = start(tmp.path(), &fx, "b", None);
+    let b_addr = first_listen_addr(&b);
+    let a = start(tmp.path(), &fx, "a", Some(&b_addr));
+    wait_until(&a, "a peer", |n| {
+        let s = n.status();
+        (s["peers"] == 1).then_some(s)
+    });
+    let (a_id, b_id) = (peer_id(&a), peer_id(&b));
+    let own = a.post("/v1/admin/peers/deny", &json!({ "peer_id": a_id }));
+    assert_eq!(own.problem(400), "own_peer_id");
+    assert!(own.text.contains("own peer id"), "{own:?}");
+    let r = a.post("/v1/admin/peers/deny", &json!({ "peer_id": b_id }));
+    assert_eq!(r.json()["changed"], true, "{r:?}");
+    let denied = json!([{ "peer_id": b_id, "source": "operator" }]);
+    assert_eq!(a.get("/v1/peers").json()["denied"], denied);
+
+    let dir = tmp.path().join("a").to_string_lossy().into_owned();
+    let restart = |a: Node| {
+        assert!(a.stop().success());
+        Node::spawn(
+            &["run", "--data-dir", &dir, "--bootstrap", &b_addr],
+            tmp.path(),
+        )
+    };
+    let a = restart(a);
+    assert_eq!(a.get("/v1/peers").json()["denied"], denied);
+    let again = a.post("/v1/admin/peers/deny", &json!({ "peer_id": b_id }));
+    assert_eq!(again.json()["changed"], false, "{again:?}");
+    assert_eq!(a.status()["peers"], 0);
+
+    // Allowed, it connects (the bootstrap address names it), and stays allowed.
+    let r = a.post("/v1/admin/peers/allow", &json!({ "peer_id": b_id }));
+    assert_eq!(r.json()["changed"], true, "{r:?}");
+    wait_until(&a, "the allowed peer", |n| {
+        let s = n.status();
+        (s["peers"] == 1).then_some(s)
+    });
+    let a = restart(a);
+    assert_eq!(a.get("/v1/peers").json()["denied"], json!([]));
+    wait_until(&a, "the allowed peer after a restart", |n| {
+        let s = n.status();
+        (s["peers"] == 1).then_some(s)
+    });
+}

@@ -234,6 +234,17 @@ pub struct PeerView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeerList {
     pub peers: Vec<PeerView>,
+    /// The peers this node refuses, and whether the config (`p2p.deny`) or an operator
+    /// (`registry peers deny`, kept across restarts) denied them.
+    #[serde(default)]
+    pub denied: Vec<DeniedPeer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeniedPeer {
+    pub peer_id: String,
+    /// `config` or `operator`.
+    pub source: String,
 }
 
 /// Body of `POST /v1/admin/peers/deny` and `/allow`.

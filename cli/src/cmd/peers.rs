@@ -26,6 +26,9 @@ enum PeersAction {
         /// The peer id (`12D3KooW...`).
         peer_id: String,
     },
+    /// The peers the node refuses: from its config (`p2p.deny`) or denied by an operator
+    /// (kept across restarts).
+    Denied,
 }
 
 impl PeersCommand {
@@ -43,6 +46,24 @@ impl PeersCommand {
                         for a in &p.addresses {
                             outln!("  {a}");
                         }
+                    }
+                    if !list.denied.is_empty() {
+                        outln!(
+                            "{} peer(s) denied: `registry peers denied` lists them",
+                            list.denied.len()
+                        );
+                    }
+                })?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            Some(PeersAction::Denied) => {
+                let list = client.peers().context("cannot ask the node")?;
+                ctx.print(&list.denied, || {
+                    if list.denied.is_empty() {
+                        outln!("no peers denied");
+                    }
+                    for p in &list.denied {
+                        outln!("{}  ({})", p.peer_id, p.source);
                     }
                 })?;
                 return Ok(ExitCode::SUCCESS);

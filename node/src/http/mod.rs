@@ -65,12 +65,21 @@ pub struct AppState {
     pub registry_id: RegistryId,
     pub metrics: Arc<Metrics>,
     pub limiter: Arc<Semaphore>,
+    /// The deny-list's run-time changes, saved before an admin route answers.
+    pub deny_list: Arc<std::sync::Mutex<crate::denylist::DenyList>>,
 }
 
 impl AppState {
     /// A read guard on the registry. Callers drop it before any `.await`.
     pub fn registry(&self) -> RwLockReadGuard<'_, Registry> {
         match self.registry.read() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    pub fn deny_list(&self) -> std::sync::MutexGuard<'_, crate::denylist::DenyList> {
+        match self.deny_list.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         }

@@ -11,7 +11,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{Extensions, StatusCode};
 use axum::Json;
 use p2p::{NetworkError, PeerId};
-use registry_core::api::{PeerChange, PeerList, PeerRequest, PeerView};
+use registry_core::api::{DeniedPeer, PeerChange, PeerList, PeerRequest, PeerView};
 
 use super::problem::{ApiError, ApiJson};
 use super::AppState;
@@ -20,10 +20,21 @@ fn stopped(e: NetworkError) -> ApiError {
     ApiError::unavailable("network_stopped", e.to_string())
 }
 
-/// `GET /v1/peers`: connected peers with their addresses and gossipsub score.
+/// `GET /v1/peers`: connected peers with their addresses and gossipsub score, and the
+/// peers denied.
 pub async fn list(State(st): State<AppState>) -> Result<Json<PeerList>, ApiError> {
     let peers = st.network.peers().await.map_err(stopped)?;
+    let denied = st
+        .deny_list()
+        .listed()
+        .into_iter()
+        .map(|(p, source)| DeniedPeer {
+            peer_id: p.to_string(),
+            source: source.as_str().to_string(),
+        })
+        .collect();
     Ok(Json(PeerList {
+        denied,
         peers: peers
             .into_iter()
             .map(|p| PeerView {
@@ -89,12 +100,33 @@ async fn set_denied(
 ) -> Result<Json<PeerChange>, ApiError> {
     loopback_only(extensions)?;
     let peer = parse_peer(&req.peer_id)?;
+    if denied && peer == st.network.info().peer_id {
+        return Err(ApiError::bad_request(
+            "own_peer_id",
+            format!("{peer} is this node's own peer id; a node cannot deny itself"),
+        ));
+    }
     let changed = if denied {
         st.network.deny(peer).await
     } else {
         st.network.allow(peer).await
     }
     .map_err(stopped)?;
+    // Saved before the answer, so a change the operator was told of survives a restart.
+    let saved = {
+        let mut list = st.deny_list();
+        if denied {
+            list.deny(peer)
+        } else {
+            list.allow(peer)
+        }
+    };
+    if let Err(e) = saved {
+        return Err(ApiError::unavailable(
+            "deny_list_not_saved",
+            format!("the change holds until the node restarts, but {e:#}"),
+        ));
+    }
     Ok(Json(PeerChange {
         peer_id: req.peer_id,
         changed,
