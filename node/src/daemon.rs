@@ -38,6 +38,7 @@ pub struct Loaded {
     trie: Trie,
     head: Head,
     node_key: SecretKey,
+    restored: crate::writer::Restored,
 }
 
 /// Opens and checks everything in the data directory. Blocking; runs before the runtime.
@@ -79,6 +80,7 @@ pub fn load(dir: &DataDir, config: &Config) -> anyhow::Result<Loaded> {
             ledger.height()
         );
     }
+    let restored = restore_pending(&ledger, &mut registry)?;
     let head = Head {
         height: ledger.height(),
         hash: ledger.head_hash(),
@@ -105,6 +107,40 @@ pub fn load(dir: &DataDir, config: &Config) -> anyhow::Result<Loaded> {
         trie,
         head,
         node_key,
+        restored,
+    })
+}
+
+/// Offers the entries recorded as pending (acknowledged as such before a stop or crash)
+/// to the rebuilt registry. Those now acceptable (their reference reached the ledger
+/// before the record was dropped) go to the writer's backlog, written before anything
+/// else; the writer drops the records of entries that wait no more.
+fn restore_pending(
+    ledger: &Ledger,
+    registry: &mut Registry,
+) -> anyhow::Result<crate::writer::Restored> {
+    let recorded = ledger
+        .load_pending()
+        .map_err(|e| anyhow!("refusing to start: the ledger's pending records are damaged: {e}"))?;
+    let mut report = IngestReport::default();
+    let mut ids = std::collections::HashSet::with_capacity(recorded.len());
+    for entry in recorded {
+        ids.insert(entry.id());
+        if let Outcome::Rejected(why) = registry.offer_checked(entry.clone(), &mut report) {
+            warn!(entry = %entry.id(), reason = %why, "a recorded pending entry is invalid; dropping it");
+        }
+    }
+    if !ids.is_empty() {
+        info!(
+            recorded = ids.len(),
+            pending = registry.pending_len(),
+            accepted = report.accepted.len(),
+            "pending entries restored"
+        );
+    }
+    Ok(crate::writer::Restored {
+        backlog: report.accepted,
+        pending: ids,
     })
 }
 
@@ -171,6 +207,7 @@ pub async fn serve(
         head.clone(),
         config.writer.max_batch,
         config.writer.queue,
+        loaded.restored,
     )
     .context("cannot start the ledger writer thread")?;
     let mut network_config = config.p2p.network()?;

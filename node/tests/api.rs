@@ -345,3 +345,36 @@ fn a_revoked_and_expired_accreditation_is_revoked_in_every_answer() {
         "{a}"
     );
 }
+
+/// An entry acknowledged as pending is kept across a restart and accepted when its
+/// reference arrives; its record is then dropped.
+#[test]
+fn a_pending_entry_survives_a_restart_and_is_accepted_when_its_reference_arrives() {
+    let s = setup();
+    let node = Node::run(&s.dir);
+    let authority = testkit::authority(&s.fx);
+    let child = uni_accreditation(&s.fx, &authority);
+    let r = submit(&node, &child);
+    assert_eq!(r["status"], "pending", "{r}");
+    assert!(node.stop().success());
+
+    let node = Node::run(&s.dir);
+    let view = node.get(&format!("/v1/entries/{}", child.id()));
+    assert_eq!(view.status, 200, "{view:?}");
+    assert_eq!(view.json()["status"], "pending");
+    assert_eq!(node.status()["pending"], 1);
+    assert_eq!(submit(&node, &authority)["status"], "accepted");
+    let view = node.get(&format!("/v1/entries/{}", child.id())).json();
+    assert_eq!(view["status"], "accepted", "{view}");
+    assert_eq!(trust(&node, "")["authorized"], true);
+    assert!(node.stop().success());
+
+    let node = Node::run(&s.dir);
+    let status = node.status();
+    assert_eq!(
+        (status["pending"].clone(), status["entries"].clone()),
+        (json!(0), json!(2)),
+        "{status}"
+    );
+    assert!(node.stop().success());
+}

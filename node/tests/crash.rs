@@ -1,8 +1,11 @@
 //! Crash safety: a real `registry-node` is SIGKILLed at random moments while several
 //! submitters post entries through the HTTP API without pause. After every kill the
 //! ledger is opened offline and must hold every entry ever acknowledged (202 `accepted`),
-//! verify in full, and carry a head state root equal to a fresh recomputation over its
-//! entries; the restarted node must report that same root.
+//! and a pending record of every entry acknowledged as pending (one in eight refers to an
+//! accreditation that arrives only at the end), verify in full, and carry a head state
+//! root equal to a fresh recomputation over its entries; the restarted node must report
+//! that same root. At the end the missing accreditation is submitted and every entry
+//! acknowledged as pending must be accepted.
 //!
 //! 50 kills by default; 1,000 with `REGISTRY_SOAK=1`. The kill moments come from a seeded
 //! generator (`CRASH_SEED=N` replays a run; the seed is printed). With
@@ -59,6 +62,8 @@ fn thousands(n: usize) -> String {
 /// What the ledger of a killed node holds, read offline.
 struct LedgerCheck {
     ids: HashSet<EntryId>,
+    /// Entries recorded as pending.
+    pending: HashSet<EntryId>,
     root: Hash,
     verified: bool,
 }
@@ -91,33 +96,68 @@ fn check_ledger(dir: &Path, full: bool) -> LedgerCheck {
         assert_eq!(report.entries, entries.len() as u64);
         assert_eq!(report.state_root, root);
     }
+    let pending = ledger
+        .load_pending()
+        .unwrap_or_else(|e| panic!("the pending records do not read back: {e}"))
+        .iter()
+        .map(|e| e.id())
+        .collect();
     LedgerCheck {
         ids,
+        pending,
         root,
         verified: full,
     }
 }
 
+/// Every this many entries, one refers to the accreditation that arrives only at the end.
+const PENDING_EVERY: u64 = 8;
+/// Seed of the controller key of that accreditation.
+const LATE_PARENT_KEY: u64 = 77;
+
+/// The accreditation the pending entries wait for.
+fn late_parent(fx: &Fixture) -> registry_core::SignedEntry {
+    fx.accredit(&testkit::entity(999_999))
+        .grant("accredit", "*")
+        .controller(key(LATE_PARENT_KEY).did())
+        .nonce(424_242)
+        .by_roots(&fx.root_keys(1))
+}
+
+/// What one submitter got acknowledged.
+#[derive(Default)]
+struct Acked {
+    accepted: Vec<EntryId>,
+    pending: Vec<EntryId>,
+}
+
 /// Posts distinct valid entries until told to stop or the node is gone; returns the ids
-/// that got 202 `accepted` (each answer read in full).
+/// that got 202 `accepted` or `pending` (each answer read in full).
 fn submitter(
     base: String,
     fx: Arc<Fixture>,
     authority: EntryId,
     next: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
-) -> Vec<EntryId> {
+) -> Acked {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
         .into();
     let signer = key(testkit::AUTHORITY_KEY_SEED);
+    let late_signer = key(LATE_PARENT_KEY);
+    let late = late_parent(&fx).id();
     let url = format!("{base}/v1/entries");
-    let mut acked = Vec::new();
+    let mut acked = Acked::default();
     while !stop.load(Ordering::Relaxed) {
         let n = next.fetch_add(1, Ordering::Relaxed);
-        let entry = testkit::issuer(&fx, authority, &signer, n);
+        let waits = n % PENDING_EVERY == 0;
+        let entry = if waits {
+            testkit::issuer(&fx, late, &late_signer, n)
+        } else {
+            testkit::issuer(&fx, authority, &signer, n)
+        };
         let Ok(mut resp) = agent.post(&url).send_json(&entry) else {
             break; // killed: the connection failed or broke
         };
@@ -129,8 +169,13 @@ fn submitter(
             202 => {
                 let v: Value = serde_json::from_str(&body)
                     .unwrap_or_else(|e| panic!("202 with a body that is not JSON ({e}): {body}"));
-                assert_eq!(v["status"], "accepted", "a fresh entry: {body}");
-                acked.push(entry.id());
+                let want = if waits { "pending" } else { "accepted" };
+                assert_eq!(v["status"], want, "a fresh entry: {body}");
+                if waits {
+                    acked.pending.push(entry.id());
+                } else {
+                    acked.accepted.push(entry.id());
+                }
             }
             // The writer's queue or the request limit was full: shed, not acknowledged.
             503 => {}
@@ -175,6 +220,7 @@ fn sigkill_during_ingest_loses_no_acknowledged_entry() {
 
     let next = Arc::new(AtomicU64::new(1));
     let mut acknowledged: Vec<EntryId> = vec![authority.id()];
+    let mut acknowledged_pending: Vec<EntryId> = Vec::new();
     let mut lost: HashSet<EntryId> = HashSet::new();
     let mut kills_with_loss = 0;
     let mut rounds_with_acks = 0;
@@ -193,7 +239,7 @@ fn sigkill_during_ingest_loses_no_acknowledged_entry() {
         );
 
         let stop = Arc::new(AtomicBool::new(false));
-        let threads: Vec<JoinHandle<Vec<EntryId>>> = (0..SUBMITTERS)
+        let threads: Vec<JoinHandle<Acked>> = (0..SUBMITTERS)
             .map(|_| {
                 let (base, fx, next, stop) =
                     (node.base.clone(), fx.clone(), next.clone(), stop.clone());
@@ -208,9 +254,10 @@ fn sigkill_during_ingest_loses_no_acknowledged_entry() {
         stop.store(true, Ordering::Relaxed);
         let mut acked_now = 0;
         for t in threads {
-            let ids = t.join().unwrap_or_else(|_| panic!("a submitter panicked"));
-            acked_now += ids.len();
-            acknowledged.extend(ids);
+            let acked = t.join().unwrap_or_else(|_| panic!("a submitter panicked"));
+            acked_now += acked.accepted.len() + acked.pending.len();
+            acknowledged.extend(acked.accepted);
+            acknowledged_pending.extend(acked.pending);
         }
         if acked_now > 0 {
             rounds_with_acks += 1;
@@ -224,6 +271,11 @@ fn sigkill_during_ingest_loses_no_acknowledged_entry() {
         let missing: Vec<EntryId> = acknowledged
             .iter()
             .filter(|id| !check.ids.contains(id))
+            .chain(
+                acknowledged_pending
+                    .iter()
+                    .filter(|id| !check.pending.contains(id)),
+            )
             .copied()
             .collect();
         lost.extend(missing);
@@ -253,14 +305,41 @@ fn sigkill_during_ingest_loses_no_acknowledged_entry() {
         let v: Value = node.get(&format!("/v1/entries/{id}")).json();
         assert_eq!(v["status"], "accepted", "{v}");
     }
+    // The accreditation the pending entries wait for arrives: every one surviving is
+    // accepted with it, and no pending record is left.
+    let kept_pending: Vec<EntryId> = acknowledged_pending
+        .iter()
+        .filter(|id| !lost.contains(id))
+        .copied()
+        .collect();
+    // Entries recorded just before a kill whose answer never arrived wait too.
+    assert!(
+        status["pending"].as_u64() >= Some(kept_pending.len() as u64),
+        "{} acknowledged as pending: {status}",
+        kept_pending.len()
+    );
+    let r = node.post("/v1/entries", &late_parent(&fx));
+    assert_eq!(r.status, 202, "{r:?}");
+    for id in &kept_pending {
+        let v: Value = node.get(&format!("/v1/entries/{id}")).json();
+        assert_eq!(v["status"], "accepted", "{v}");
+    }
     assert!(node.stop().success());
+    let after = check_ledger(&s.dir, true);
+    assert!(
+        after.pending.is_empty(),
+        "{} pending records left",
+        after.pending.len()
+    );
+    assert!(kept_pending.iter().all(|id| after.ids.contains(id)));
 
     let _ = writeln!(
         std::io::stderr(),
-        "crash-safety: {} kills, {} acknowledged entries, {} lost, ledger verified ({} full \
-         verifications), root recomputed; {} s{}",
+        "crash-safety: {} kills, {} acknowledged entries ({} of them pending until the end), \
+         {} lost, ledger verified ({} full verifications), root recomputed; {} s{}",
         thousands(kills),
-        thousands(acknowledged.len()),
+        thousands(acknowledged.len() + acknowledged_pending.len()),
+        thousands(acknowledged_pending.len()),
         thousands(lost.len()),
         verifications,
         started.elapsed().as_secs(),

@@ -93,6 +93,8 @@ pub struct IngestReport {
     /// Pending entries that were re-examined after their reference arrived and turned out
     /// invalid.
     pub late_rejections: Vec<(EntryId, Rejection)>,
+    /// Pending entries dropped because the pool was full.
+    pub evicted: Vec<EntryId>,
 }
 
 enum Check {
@@ -294,7 +296,8 @@ impl Registry {
         match self.check(&entry) {
             Check::Reject(r) => Outcome::Rejected(r),
             Check::Wait(missing, needs_roots) => {
-                self.pending.insert(id, entry, missing.clone(), needs_roots);
+                let dropped = self.pending.insert(id, entry, missing.clone(), needs_roots);
+                report.evicted.extend(dropped);
                 Outcome::Pending { missing }
             }
             Check::Accept => {
@@ -440,7 +443,8 @@ impl Registry {
                     Check::Accept => queue.push_back((wid, Arc::new(waiter.entry))),
                     Check::Reject(r) => report.late_rejections.push((wid, r)),
                     Check::Wait(missing, needs_roots) => {
-                        self.pending.insert(wid, waiter.entry, missing, needs_roots);
+                        let dropped = self.pending.insert(wid, waiter.entry, missing, needs_roots);
+                        report.evicted.extend(dropped);
                     }
                 }
             }
@@ -538,19 +542,22 @@ impl PendingPool {
         }
     }
 
+    /// Adds a waiting entry; returns the ids dropped (oldest first) to make room.
     fn insert(
         &mut self,
         id: EntryId,
         entry: SignedEntry,
         missing: Vec<EntryId>,
         needs_roots: bool,
-    ) {
+    ) -> Vec<EntryId> {
+        let mut dropped = Vec::new();
         while self.entries.len() >= self.capacity {
             match self.order.pop_front() {
                 Some((seq, old)) => {
                     if self.entries.get(&old).is_some_and(|w| w.seq == seq) {
                         self.remove(&old);
                         self.dropped += 1;
+                        dropped.push(old);
                     }
                 }
                 None => break,
@@ -579,6 +586,7 @@ impl PendingPool {
             self.order
                 .retain(|(s, i)| entries.get(i).is_some_and(|w| w.seq == *s));
         }
+        dropped
     }
 
     fn remove(&mut self, id: &EntryId) -> Option<Waiting> {

@@ -27,6 +27,7 @@
 //! trie also holds entries not yet durable, and a batch may need several blocks, each of
 //! which must carry the root over the ids up to and including it.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
@@ -46,7 +47,17 @@ use super::{Command, Head, SharedHead, WriteRequest, WriterError, WriterHandle};
 /// How often the registry's state root is recomputed and compared with the ledger's.
 const ROOT_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// What the writer starts from besides the ledger: accepted entries not yet in it (pending
+/// entries restored at start-up whose reference was there), and the ids the ledger holds
+/// as pending records.
+#[derive(Debug, Default)]
+pub struct Restored {
+    pub backlog: Vec<Arc<SignedEntry>>,
+    pub pending: HashSet<EntryId>,
+}
+
 /// Starts the writer thread. `trie` holds exactly the ids in `ledger`.
+#[allow(clippy::too_many_arguments)]
 pub fn spawn(
     ledger: Ledger,
     ledger_dir: PathBuf,
@@ -55,6 +66,7 @@ pub fn spawn(
     head: SharedHead,
     max_batch: usize,
     queue: usize,
+    restored: Restored,
 ) -> std::io::Result<(WriterHandle, JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel(queue.max(1));
     let actor = Actor {
@@ -67,7 +79,8 @@ pub fn spawn(
         verifier: Verifier::new(),
         registry,
         head,
-        backlog: Vec::new(),
+        backlog: restored.backlog,
+        saved_pending: restored.pending,
         last_root_check: None,
     };
     let thread = std::thread::Builder::new()
@@ -90,12 +103,19 @@ struct Actor {
     head: SharedHead,
     /// Accepted (in memory) but not yet durable, in acceptance order.
     backlog: Vec<Arc<SignedEntry>>,
+    /// Ids of the pending records in the ledger: entries acknowledged as pending.
+    saved_pending: HashSet<EntryId>,
     /// When the registry's root was last compared with the ledger's.
     last_root_check: Option<Instant>,
 }
 
 impl Actor {
     fn run(mut self) {
+        // Restored entries accepted at start-up, and pending records that are pending no
+        // more, are settled before anything else.
+        if !self.backlog.is_empty() || !self.saved_pending.is_empty() {
+            self.commit(Vec::new());
+        }
         loop {
             let Some(first) = self.rx.blocking_recv() else {
                 break;
@@ -160,14 +180,15 @@ impl Actor {
         let check_roots = self
             .last_root_check
             .is_none_or(|t| t.elapsed() >= ROOT_CHECK_INTERVAL);
-        let (report, registry_root) = {
+        let (report, registry_root, pending) = {
             let mut registry = match self.registry.write() {
                 Ok(g) => g,
                 Err(poisoned) => poisoned.into_inner(),
             };
             let report = registry.admit(checked);
             let root = check_roots.then(|| registry.state_root());
-            (report, root)
+            let pending = pending_changes(&registry, &report.outcomes, &self.saved_pending);
+            (report, root, pending)
         };
         for (id, why) in &report.late_rejections {
             debug!(entry = %id, reason = %why, "released pending entry turned out invalid");
@@ -182,7 +203,12 @@ impl Actor {
         };
         #[cfg(not(feature = "unsafe-ack-before-flush"))]
         let outcomes = report.outcomes;
-        let durable = self.append_backlog();
+        let mut durable = self.append_backlog();
+        // Pending entries are acknowledged only once recorded; records of entries accepted
+        // (now in a block), rejected or evicted are dropped only after that block is.
+        if durable.is_ok() && !pending.is_empty() {
+            durable = self.save_pending(pending);
+        }
         if durable.is_ok() {
             let ledger_root = self.trie.as_mut().map(Trie::root);
             if let Some(registry_root) = registry_root {
@@ -195,6 +221,28 @@ impl Actor {
         }
         answer(outcomes, replies, &durable);
         debug!(submitted = size, accepted, elapsed = ?started.elapsed(), "batch committed");
+    }
+
+    fn save_pending(&mut self, changes: PendingChanges) -> Result<(), WriterError> {
+        let Some(ledger) = self.ledger.as_mut() else {
+            return Err(WriterError::Storage("the ledger is unavailable".into()));
+        };
+        match ledger.save_pending(&changes.put, &changes.gone) {
+            Ok(()) => {
+                for id in &changes.gone {
+                    self.saved_pending.remove(id);
+                }
+                self.saved_pending
+                    .extend(changes.put.iter().map(SignedEntry::id));
+                Ok(())
+            }
+            Err(e) => {
+                error!(error = %e, "recording pending entries failed");
+                self.ledger = None;
+                self.trie = None;
+                Err(WriterError::from_store("", &e))
+            }
+        }
     }
 
     /// Appends the backlog to the ledger in blocks; empties it on success.
@@ -313,10 +361,53 @@ fn answer(
 ) {
     for ((_, outcome), reply) in outcomes.into_iter().zip(replies) {
         let answer = match (durable, outcome) {
-            (Err(e), Outcome::Accepted | Outcome::Merged | Outcome::Duplicate) => Err(e.clone()),
+            (
+                Err(e),
+                Outcome::Accepted | Outcome::Merged | Outcome::Duplicate | Outcome::Pending { .. },
+            ) => Err(e.clone()),
             (_, outcome) => Ok(outcome),
         };
         let _ = reply.send(answer);
+    }
+}
+
+/// Changes to the ledger's pending records after one batch.
+#[derive(Debug, Default)]
+struct PendingChanges {
+    /// Offered entries that wait now, as held (the union of their copies).
+    put: Vec<SignedEntry>,
+    /// Recorded entries that wait no more.
+    gone: Vec<EntryId>,
+}
+
+impl PendingChanges {
+    fn is_empty(&self) -> bool {
+        self.put.is_empty() && self.gone.is_empty()
+    }
+}
+
+/// What the batch with these outcomes changed in the pending set, read under the lock.
+fn pending_changes(
+    registry: &Registry,
+    outcomes: &[(EntryId, Outcome)],
+    saved: &HashSet<EntryId>,
+) -> PendingChanges {
+    let mut put: registry_core::hash::IdMap<SignedEntry> = Default::default();
+    for (id, outcome) in outcomes {
+        if matches!(outcome, Outcome::Pending { .. }) {
+            if let Some(e) = registry.pending_entry(id) {
+                put.insert(*id, e.clone());
+            }
+        }
+    }
+    let gone = saved
+        .iter()
+        .filter(|id| registry.pending_entry(id).is_none())
+        .copied()
+        .collect();
+    PendingChanges {
+        put: put.into_values().collect(),
+        gone,
     }
 }
 

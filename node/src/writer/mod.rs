@@ -15,7 +15,7 @@ use registry_core::store::{Ledger, StoreError};
 use registry_core::{Hash, SignedEntry};
 use tokio::sync::{mpsc, oneshot};
 
-pub use actor::spawn;
+pub use actor::{spawn, Restored};
 
 /// The tip of the durable ledger, as readers see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,6 +19,7 @@ pub(super) const HEAD_KEY: &[u8] = b"mhead";
 pub(super) const BLOCK_PREFIX: u8 = b'b';
 pub(super) const ENTRY_PREFIX: u8 = b'e';
 pub(super) const SIGNATURES_PREFIX: u8 = b's';
+pub(super) const PENDING_PREFIX: u8 = b'p';
 
 /// Largest encoded head record (three varints and a hash are well under this).
 const HEAD_RECORD_LIMIT: usize = 128;
@@ -81,6 +82,14 @@ pub(super) fn entry_value(height: u64, encoded_entry: &[u8]) -> Vec<u8> {
     value.extend_from_slice(&height.to_be_bytes());
     value.extend_from_slice(encoded_entry);
     value
+}
+
+/// `p` ++ entry id: an entry acknowledged as pending (waiting for a reference or for
+/// signatures), kept until it is accepted, rejected or evicted.
+pub(super) fn pending_key(id: &EntryId) -> [u8; 33] {
+    let mut key = [PENDING_PREFIX; 33];
+    key[1..].copy_from_slice(id.as_bytes());
+    key
 }
 
 /// `s` ++ entry id ++ height (8 bytes big-endian): the signature set an entry has from the

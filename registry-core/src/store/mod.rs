@@ -18,6 +18,7 @@
 //! | `b` height (8 bytes big-endian) | encoded [`Block`] |
 //! | `e` entry id (32 bytes) | height of its first block (8 bytes big-endian) ++ encoded [`SignedEntry`] as first listed |
 //! | `s` entry id ++ height | encoded signature set (`Vec<Signature>`) the entry has from that block on |
+//! | `p` entry id | encoded [`SignedEntry`] acknowledged as pending, until accepted, rejected or evicted |
 //!
 //! An entry whose signature set grows (another copy brought signatures that count) is
 //! listed again by a later block, which records its whole new set under `s`; the `e`
@@ -373,6 +374,71 @@ impl Ledger {
             });
         }
         Ok(block)
+    }
+
+    /// Records entries acknowledged as pending (`put`, replacing an earlier copy) and
+    /// forgets others (`remove`: accepted, rejected or evicted), in one atomic batch, then
+    /// flushes: once this returns, a restart restores exactly this pending set. Refuses an
+    /// entry of another registry or one larger than an entry may be.
+    pub fn save_pending(
+        &mut self,
+        put: &[SignedEntry],
+        remove: &[EntryId],
+    ) -> Result<(), StoreError> {
+        if let Some(why) = &self.failed {
+            return Err(StoreError::Failed(why.clone()));
+        }
+        let mut batch = sled::Batch::default();
+        for id in remove {
+            batch.remove(&layout::pending_key(id)[..]);
+        }
+        for entry in put {
+            let id = entry.id();
+            if entry.body.registry != self.registry_id {
+                let (expected, got) = (self.registry_id, entry.body.registry);
+                return Err(BatchError::WrongRegistry { id, expected, got }.into());
+            }
+            let encoded = entry.encode();
+            if encoded.len() > MAX_MESSAGE_BYTES {
+                let (bytes, max) = (encoded.len(), MAX_MESSAGE_BYTES);
+                return Err(BatchError::EntryTooLarge { id, bytes, max }.into());
+            }
+            batch.insert(&layout::pending_key(&id)[..], encoded);
+        }
+        if let Err(e) = self.db.apply_batch(batch) {
+            self.failed = Some(e.to_string());
+            return Err(e.into());
+        }
+        if let Err(e) = self.db.flush() {
+            self.failed = Some(e.to_string());
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// The entries recorded as pending, by id. A record that does not decode, or is filed
+    /// under another id, is an error naming it.
+    pub fn load_pending(&self) -> Result<Vec<SignedEntry>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.db.scan_prefix([layout::PENDING_PREFIX]) {
+            let (key, value) = item?;
+            let entry: SignedEntry =
+                crate::codec::decode(&value, MAX_MESSAGE_BYTES).map_err(|e| {
+                    corrupt(format!(
+                        "pending record {} does not decode: {e}",
+                        hex::encode(&key)
+                    ))
+                })?;
+            if key.get(1..) != Some(entry.id().as_bytes().as_slice()) {
+                return Err(corrupt(format!(
+                    "pending record {} holds entry {}",
+                    hex::encode(&key),
+                    entry.id()
+                )));
+            }
+            out.push(entry);
+        }
+        Ok(out)
     }
 
     /// Height of the last block; 0 when the ledger is empty.
