@@ -152,7 +152,7 @@ fn submitter(
     let mut acked = Acked::default();
     while !stop.load(Ordering::Relaxed) {
         let n = next.fetch_add(1, Ordering::Relaxed);
-        let waits = n % PENDING_EVERY == 0;
+        let waits = n.is_multiple_of(PENDING_EVERY);
         let entry = if waits {
             testkit::issuer(&fx, late, &late_signer, n)
         } else {
