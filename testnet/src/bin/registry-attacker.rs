@@ -136,6 +136,11 @@ const SYNC_PHASE: Duration = Duration::from_millis(1500);
 /// (ignored, not penalised): the nodes ask the attacker for it by sync. Once a node has
 /// seen one invalid message from a peer, gossipsub ignores that peer.
 const PENDING_FIRST: u64 = 4;
+/// Invalid gossip messages a session sends before it answers the nodes' sync requests
+/// with lies: one lying answer puts the attacker under gossipsub's graylist threshold at
+/// once, and the nodes then ignore its gossip unseen, so the gossip attacks go first (or
+/// no node would ever get to reject them). Until then it refuses sync honestly.
+const GOSSIP_BEFORE_SYNC_LIES: u64 = PENDING_FIRST + 8;
 /// A session with no connection after this long gives up (the nodes refuse it).
 const SESSION_UNCONNECTED: Duration = Duration::from_secs(3);
 /// Sync requests are sent on one gossip tick in this many.
@@ -539,6 +544,17 @@ impl Attacker {
                     .get(self.k as usize % self.gossip.len().max(1))
                     .copied()
             };
+        // An oversized message makes a node drop the gossip stream it came on, and what
+        // follows on it unseen; early in a session, send what the nodes must validate.
+        let pick = match pick {
+            Some(Attack::Oversized) if self.session_sent < GOSSIP_BEFORE_SYNC_LIES => self
+                .gossip
+                .iter()
+                .copied()
+                .find(|a| !matches!(a, Attack::Oversized | Attack::Unauthorized))
+                .or(pick),
+            other => other,
+        };
         if let Some(attack) = pick {
             let data = self.forge.message(attack);
             match swarm
@@ -594,7 +610,16 @@ impl Attacker {
                     ..
                 } => {
                     self.tally.sync_requests_received += 1;
-                    let answer = if self.sync {
+                    let gossip_first =
+                        !self.gossip.is_empty() && self.session_sent < GOSSIP_BEFORE_SYNC_LIES;
+                    let answer = if self.sync && gossip_first {
+                        framed(
+                            &SyncResponse::Refused {
+                                reason: "busy".into(),
+                            }
+                            .encode(),
+                        )
+                    } else if self.sync {
                         self.k += 1;
                         self.forge.sync_answer(self.k)
                     } else {
