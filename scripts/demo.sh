@@ -88,7 +88,7 @@ echo "$AUTH"
 step "4. Through node 1, the accreditation body accredits the university"
 # The CLI checks the authority's accreditation on the node it submits to: wait for it there.
 deadline=$((SECONDS + 30))
-until registry --node "${API[1]}" subject did:web:accreditation.example --json | grep -q "$AUTH"; do
+until [[ "$(registry --node "${API[1]}" subject did:web:accreditation.example --json)" == *"$AUTH"* ]]; do
     (( SECONDS < deadline )) || { echo "node 1 never received the authority's accreditation" >&2; exit 1; }
 done
 show "registry --node ${API[1]} accredit --subject did:web:uni.example --grant issue:UniversityDegree --controller \$ISSUER_DID --as \$AUTH --key authority.key"

@@ -21,11 +21,12 @@ pub(crate) use outln;
 /// Writes `args` and a newline to stdout; on failure (a closed pipe, a full disk behind a
 /// redirect) exits with 2 after saying so on stderr.
 pub fn line(args: std::fmt::Arguments<'_>) {
+    // One write of the whole line, newline included, as `println!` does: a reader that
+    // stops after this line (`grep -q`) then gets it whole, with no second write to fail.
+    let mut text = std::fmt::format(args);
+    text.push('\n');
     let mut out = std::io::stdout().lock();
-    let written = out
-        .write_fmt(args)
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.flush());
+    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     if let Err(e) = written {
         closed(&e)
     }
