@@ -216,13 +216,13 @@ pub(super) fn read_block(db: &sled::Db, height: u64) -> Result<(Block, Hash), Ve
 /// Reads the entry `id` listed in the block at `height`, checking that it is stored,
 /// decodes and has that id. The first listing of an entry is the height it was stored
 /// with; a later listing (the entry gained signatures) takes the signature set recorded
-/// for that height. Returns the entry as of that block and whether this is its first
-/// listing.
+/// for that height. Returns the entry as of that block and the height of its first
+/// listing (equal to `height` when this is it).
 pub(super) fn read_listed_entry(
     db: &sled::Db,
     height: u64,
     id: &EntryId,
-) -> Result<(SignedEntry, bool), VerifyError> {
+) -> Result<(SignedEntry, u64), VerifyError> {
     let value = match db.get(layout::entry_key(id)) {
         Ok(Some(v)) => v,
         Ok(None) => return Err(damage(height, Damage::MissingEntry(*id))),
@@ -234,7 +234,7 @@ pub(super) fn read_listed_entry(
         return Err(damage(height, Damage::EntryIdMismatch(*id)));
     }
     if stored == height {
-        return Ok((entry, true));
+        return Ok((entry, stored));
     }
     if stored > height {
         return Err(damage(
@@ -249,7 +249,7 @@ pub(super) fn read_listed_entry(
     };
     entry.signatures = layout::parse_signatures(&sigs)
         .map_err(|e| damage(height, Damage::BadEntryEncoding(*id, e)))?;
-    Ok((entry, false))
+    Ok((entry, stored))
 }
 
 /// The running state of a verification between blocks.
@@ -293,15 +293,11 @@ impl Walk<'_> {
             if !in_block.insert(*id) {
                 return Err(damage(height, Damage::RepeatedEntry(*id)));
             }
-            let (entry, first) = read_listed_entry(self.db, height, id)?;
-            let listed_before = self.trie.contains(id);
-            if first == listed_before {
+            let (entry, stored) = read_listed_entry(self.db, height, id)?;
+            let first = stored == height;
+            if first == self.trie.contains(id) {
                 // Stored with this height yet listed before, or listed again with no
                 // earlier listing: the entry record and the chain disagree.
-                let stored = self.db.get(layout::entry_key(id)).ok().flatten();
-                let stored = stored
-                    .and_then(|v| layout::parse_entry_value(&v).ok())
-                    .map_or(0, |(h, _)| h);
                 return Err(damage(
                     height,
                     Damage::EntryHeightMismatch { id: *id, stored },
