@@ -50,6 +50,9 @@ fn answer(authorized: bool) -> TrustAnswer {
         } else {
             vec![]
         },
+        links: vec![],
+        valid_until: None,
+        decisive: None,
         state_root: Hash::ZERO,
         height: 1,
         freshness: Freshness {

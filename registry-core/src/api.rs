@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::block::Block;
 use crate::did::DidKey;
 use crate::entry::{Author, Grant, Kind, SignedEntry};
-use crate::eval::Reason;
+use crate::eval::{Cause, Decisive, Reason};
 use crate::hash::{EntryId, Hash};
 use crate::time::Timestamp;
 
@@ -108,9 +108,14 @@ pub struct EntryView {
     /// Block of the local ledger holding it (accepted entries only).
     pub height: Option<u64>,
     pub entry: SignedEntry,
-    /// For accreditations: whether effective now, and if not, why.
+    /// For accreditations: whether effective now, and if not, why. For governance entries:
+    /// whether the change took effect (started an epoch of the governance timeline; a
+    /// change that would leave the roots unable to act is kept but changes nothing).
     pub effective_now: Option<bool>,
     pub reason_now: Option<Reason>,
+    /// For an accreditation not effective now: the entry that decides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decisive_now: Option<DecisiveView>,
     /// Accepted revocations that target it.
     pub revocations: Vec<EntryId>,
 }
@@ -162,9 +167,97 @@ pub struct TrustAnswer {
     pub accreditation: Option<EntryId>,
     /// Accreditation ids from the matching one up to the root-authored one.
     pub chain: Vec<EntryId>,
+    /// When authorized: each accreditation of `chain`, in the same order, with its subject,
+    /// label and window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<ChainLink>,
+    /// When authorized: the end of the window in which every accreditation of the chain is
+    /// valid (the earliest `valid_until`; absent when none of them ends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
+    /// When not authorized and an accreditation matched: the entry the denial rests on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decisive: Option<DecisiveView>,
     pub state_root: Hash,
     pub height: u64,
     pub freshness: Freshness,
+}
+
+/// One accreditation of a chain in a [`TrustAnswer`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainLink {
+    pub id: EntryId,
+    pub subject: String,
+    pub label: Option<String>,
+    pub valid_from: String,
+    pub valid_until: Option<String>,
+}
+
+/// The kind of entry a denial rests on ([`DecisiveView::cause`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisiveCause {
+    /// `entry` is a revocation of `accreditation` in effect at the time asked.
+    Revocation,
+    /// The time asked is outside the window of `entry`, an accreditation.
+    Window,
+    /// The author of `entry`, an accreditation, had no right to issue it.
+    NotEntitled,
+}
+
+/// The entry a denial rests on, with what decided: the revocation's `effective_at` and
+/// reason, the accreditation's window, or why its author was not entitled (`detail`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisiveView {
+    pub entry: EntryId,
+    /// The accreditation the entry concerns: the queried one, or one above it in its chain.
+    pub accreditation: EntryId,
+    pub cause: DecisiveCause,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
+    /// The same, as a sentence.
+    pub detail: String,
+}
+
+impl From<&Decisive> for DecisiveView {
+    fn from(d: &Decisive) -> DecisiveView {
+        let mut view = DecisiveView {
+            entry: d.entry,
+            accreditation: d.accreditation,
+            cause: DecisiveCause::NotEntitled,
+            effective_at: None,
+            revocation_reason: None,
+            valid_from: None,
+            valid_until: None,
+            detail: d.to_string(),
+        };
+        match &d.cause {
+            Cause::Revocation {
+                effective_at,
+                reason,
+            } => {
+                view.cause = DecisiveCause::Revocation;
+                view.effective_at = Some(effective_at.to_rfc3339());
+                view.revocation_reason = Some(reason.clone());
+            }
+            Cause::Window {
+                valid_from,
+                valid_until,
+            } => {
+                view.cause = DecisiveCause::Window;
+                view.valid_from = Some(valid_from.to_rfc3339());
+                view.valid_until = rfc3339(*valid_until);
+            }
+            Cause::NotEntitled(_) => {}
+        }
+        view
+    }
 }
 
 /// One accreditation of an entity, with its status now (`GET /v1/subjects/{entity_id}`).
@@ -313,6 +406,13 @@ pub struct TrqpAuthorization {
     pub time_evaluated: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Extension member (the schema allows members it does not name): the reason code of a
+    /// negative answer, as `/v1/trust` gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    /// Extension member: the id of the entry a negative answer rests on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decisive_entry: Option<EntryId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<TrqpContext>,
 }
@@ -330,6 +430,13 @@ pub struct TrqpRecognition {
     pub time_evaluated: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Extension member (the schema allows members it does not name): the reason code of a
+    /// negative answer, as `/v1/trust` gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    /// Extension member: the id of the entry a negative answer rests on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decisive_entry: Option<EntryId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<TrqpContext>,
 }

@@ -15,12 +15,16 @@
 //! Chains are walked upward only, and never more than `max_depth` levels, so the work per
 //! query is bounded however the accepted entries are arranged.
 
+pub mod explain;
+
 use serde::{Deserialize, Serialize};
 
 use crate::entry::{Accreditation, Author, Kind, Op, SignedEntry};
 use crate::hash::EntryId;
 use crate::state::State;
 use crate::time::Timestamp;
+
+pub use explain::{chain_valid_until, decisive, Cause, Decisive, Unentitled};
 
 /// A question to the registry.
 #[derive(Debug, Clone, Copy)]

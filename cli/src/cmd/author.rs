@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use registry_cli::{Client, ClientError};
-use registry_core::api::{Status, SubmitStatus, Submitted};
-use registry_core::entry::{Op, SignedEntry};
+use registry_core::api::{EntryView, Status, SubmitStatus, Submitted};
+use registry_core::entry::{Kind, Op, SignedEntry, ACCREDIT_ACTION};
+use registry_core::eval::Reason;
 use registry_core::hash::EntryId;
 use registry_core::SecretKey;
 
@@ -79,7 +80,12 @@ pub fn sign_and_submit(
         .context("cannot learn the registry id and roots from the node")?;
     match author.accreditation {
         None => check_roots(&named, &status)?,
-        Some(id) => check_holder(&client, id, &named)?,
+        Some(id) => {
+            let holder = check_holder(&client, id, &named)?;
+            for warning in holder_warnings(&holder, &op) {
+                eprintln!("warning: {warning}");
+            }
+        }
     }
     check(&status)?;
     if let Op::Revoke(r) = &op {
@@ -88,6 +94,55 @@ pub fn sign_and_submit(
     let body = draft::body(status.registry_id, author.author(), op, args::now(), nonce)?;
     let entry = body.sign(&keys.iter().collect::<Vec<_>>());
     submit(ctx, &client, &entry)
+}
+
+/// What will keep an entry authored as the holder of `holder` from counting, known before
+/// signing: grants outside the holder's own rights, a holder that does not count now.
+fn holder_warnings(holder: &EntryView, op: &Op) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(acc) = holder.entry.accreditation() else {
+        return out;
+    };
+    if holder.effective_now == Some(false) {
+        let why = match (&holder.decisive_now, holder.reason_now) {
+            (Some(d), Some(r)) => format!("{r}: {}", d.detail),
+            (None, Some(r)) => r.to_string(),
+            _ => "not effective".to_string(),
+        };
+        out.push(format!(
+            "the --as accreditation {} does not count now ({why}); what it authors will not be \
+             effective",
+            holder.id
+        ));
+    }
+    if let Op::Accredit(new) = op {
+        let rights: Vec<String> = acc
+            .grants
+            .iter()
+            .filter(|g| g.action == ACCREDIT_ACTION)
+            .map(|g| format!("{}:{}", g.action, g.resource))
+            .collect();
+        for g in &new.grants {
+            let covered = acc.kind == Kind::Authorization
+                && acc.grants.iter().any(|p| p.accredits(&g.resource));
+            if !covered {
+                out.push(format!(
+                    "the --as accreditation {} does not grant accredit:{} (its accredit rights: \
+                     {}), so the grant {}:{} will not be effective",
+                    holder.id,
+                    g.resource,
+                    if rights.is_empty() {
+                        "none".to_string()
+                    } else {
+                        rights.join(", ")
+                    },
+                    g.action,
+                    g.resource
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Every key is a current root, and there are at least `threshold` of them.
@@ -118,8 +173,8 @@ fn check_roots(keys: &[(&Path, &SecretKey)], status: &Status) -> Result<()> {
     Ok(())
 }
 
-/// The accreditation exists and every key is one of its controllers.
-fn check_holder(client: &Client, id: EntryId, keys: &[(&Path, &SecretKey)]) -> Result<()> {
+/// The accreditation exists and every key is one of its controllers; returns its view.
+fn check_holder(client: &Client, id: EntryId, keys: &[(&Path, &SecretKey)]) -> Result<EntryView> {
     let view = known(client, id, "the --as accreditation")?;
     let acc = view.entry.accreditation().ok_or_else(|| {
         anyhow!("entry {id} is not an accreditation, so no one can act as its holder (--as)")
@@ -136,7 +191,7 @@ fn check_holder(client: &Client, id: EntryId, keys: &[(&Path, &SecretKey)]) -> R
             );
         }
     }
-    Ok(())
+    Ok(view)
 }
 
 /// Fetches an entry, with a clear error when the node does not know it.
@@ -151,13 +206,71 @@ fn known(client: &Client, id: EntryId, what: &str) -> Result<registry_core::api:
     }
 }
 
-/// Submits a signed entry and prints its id (stdout) and status (stderr, or all as JSON).
+/// Submits a signed entry and prints its id (stdout) and status (stderr, or all as JSON),
+/// then whether it counts.
 pub fn submit(ctx: &Ctx, client: &Client, entry: &SignedEntry) -> Result<ExitCode> {
     let submitted = client
         .submit(entry)
         .with_context(|| format!("entry {} was not accepted", entry.id()))?;
     print_submitted(ctx, &submitted)?;
+    report_effect(client, entry, &submitted);
     Ok(ExitCode::SUCCESS)
+}
+
+/// After an entry is accepted: says on stderr when it is kept but changes nothing (an
+/// accreditation that is not effective, a revocation that revokes nothing, a governance
+/// change that starts no epoch). Asking is best effort: the entry is accepted either way.
+pub fn report_effect(client: &Client, entry: &SignedEntry, submitted: &Submitted) {
+    if submitted.status == SubmitStatus::Pending {
+        return;
+    }
+    if let Some(why) = not_effective(client, entry) {
+        eprintln!("accepted but not effective: {why}");
+    }
+}
+
+fn not_effective(client: &Client, entry: &SignedEntry) -> Option<String> {
+    let id = entry.id();
+    match &entry.body.op {
+        Op::Accredit(_) => {
+            let view = client.entry(&id).ok()?;
+            if view.effective_now != Some(false) {
+                return None;
+            }
+            let reason = view.reason_now?;
+            Some(match view.decisive_now {
+                Some(d) => format!("{reason}: {}", d.detail),
+                None => reason.to_string(),
+            })
+        }
+        Op::Revoke(r) => {
+            if r.effective_at > args::now() {
+                return None;
+            }
+            let target = client.entry(&r.target).ok()?;
+            target.entry.accreditation()?;
+            if target.reason_now == Some(Reason::Revoked) {
+                return None;
+            }
+            Some(format!(
+                "accreditation {} is not revoked by it: a revocation counts when the roots in \
+                 force sign it, when the accreditation's own holder does, or when the holder of \
+                 an accreditation above it in its chain does while that accreditation counts",
+                r.target
+            ))
+        }
+        Op::Governance(_) => {
+            let view = client.entry(&id).ok()?;
+            if view.effective_now != Some(false) {
+                return None;
+            }
+            Some(
+                "the roots and threshold after this change would leave the roots unable to act \
+                 (no roots, or a threshold above their number), so it starts no governance epoch"
+                    .to_string(),
+            )
+        }
+    }
 }
 
 pub fn print_submitted(ctx: &Ctx, s: &Submitted) -> Result<()> {

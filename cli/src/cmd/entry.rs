@@ -7,10 +7,11 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use registry_core::api::{Status, SubmitStatus};
+use registry_cli::ClientError;
+use registry_core::api::{EntryStatus, SubmitStatus};
 use registry_core::did::DidKey;
 use registry_core::entry::{Author, Governance, Op, Signature, SignedEntry, MAX_SIGNATURES};
-use registry_core::hash::RegistryId;
+use registry_core::hash::{EntryId, RegistryId};
 use registry_core::verify::Verifier;
 use serde_json::json;
 
@@ -27,8 +28,12 @@ pub enum EntryCommand {
     Draft(DraftCommand),
     /// Add a signature to an entry file, in place.
     Sign(SignArgs),
-    /// Print an entry file and check its signatures.
-    Show(FileArg),
+    /// Print an entry file whole and check its signatures; with --genesis or --online,
+    /// also whether its signers can author it.
+    Show(ShowArgs),
+    /// Fetch an entry from the node and print it whole, with its status, the revocations
+    /// that target it and whether it counts now (and, if not, the entry that decides it).
+    Get(GetArgs),
     /// Submit a signed entry file to the node. Refuses a root-authored entry that lacks
     /// the signatures the roots in force need, and exits 1 when the node holds the entry
     /// pending, unless --allow-pending.
@@ -121,10 +126,25 @@ pub struct SignArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct FileArg {
+pub struct ShowArgs {
     /// The entry file (JSON).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+    /// Check a root-authored entry's signers against this genesis's roots and threshold
+    /// (works offline; governance accepted since genesis is not seen).
+    #[arg(long, value_name = "FILE", conflicts_with = "online")]
+    pub genesis: Option<PathBuf>,
+    /// Check the signers against what the node (--node) holds: the roots and threshold in
+    /// force, or the controllers of the --as accreditation.
+    #[arg(long)]
+    pub online: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The entry id (64 hex digits).
+    #[arg(value_name = "ID", value_parser = args::entry_id)]
+    pub id: EntryId,
 }
 
 impl EntryCommand {
@@ -133,6 +153,7 @@ impl EntryCommand {
             EntryCommand::Draft(d) => d.run(ctx),
             EntryCommand::Sign(a) => sign(ctx, a),
             EntryCommand::Show(a) => show(ctx, a),
+            EntryCommand::Get(a) => get(ctx, a),
             EntryCommand::Submit(a) => submit(ctx, a),
         }
     }
@@ -233,11 +254,10 @@ fn sign(ctx: &Ctx, a: SignArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn show(ctx: &Ctx, a: FileArg) -> Result<ExitCode> {
-    let entry = files::read_entry(&a.file)?;
-    let id = entry.id();
+/// Each signature of `entry` and whether it verifies.
+fn signature_checks(entry: &SignedEntry) -> Vec<(String, bool)> {
     let mut verifier = Verifier::new();
-    let checks: Vec<(String, bool)> = entry
+    entry
         .signatures
         .iter()
         .map(|s| {
@@ -247,13 +267,180 @@ fn show(ctx: &Ctx, a: FileArg) -> Result<ExitCode> {
             };
             (s.signer.to_string(), verifier.verify_entry(&one).is_ok())
         })
-        .collect();
+        .collect()
+}
+
+fn show(ctx: &Ctx, a: ShowArgs) -> Result<ExitCode> {
+    let entry = files::read_entry(&a.file)?;
+    let id = entry.id();
+    let checks = signature_checks(&entry);
+    let authority = match (&a.genesis, a.online) {
+        (Some(path), _) => {
+            let g = genesis::read(path)?;
+            if g.registry_id() != entry.body.registry {
+                bail!(
+                    "{} is an entry of registry {}, not of {} ({})",
+                    a.file.display(),
+                    entry.body.registry,
+                    g.registry_id(),
+                    path.display()
+                );
+            }
+            Some(signer_check(&entry, &g.roots, g.threshold, "the genesis's"))
+        }
+        (None, true) => Some(online_signer_check(ctx, &entry)?),
+        (None, false) => None,
+    };
     let sigs: Vec<_> = checks
         .iter()
         .map(|(s, ok)| json!({ "signer": s, "valid": ok }))
         .collect();
-    let value = json!({ "id": id, "entry": entry, "signatures": sigs });
-    ctx.print(&value, || print_entry(&entry, &checks))?;
+    let mut value = json!({ "id": id, "entry": entry, "signatures": sigs });
+    if let Some(c) = &authority {
+        value["authority"] = json!({ "enough": c.enough, "detail": c.detail });
+    }
+    ctx.print(&value, || {
+        print_entry(&entry, &checks);
+        if let Some(c) = &authority {
+            outln!("authority   {}", c.detail);
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the signers of an entry can author it, and the sentence that says so.
+struct SignerCheck {
+    enough: bool,
+    detail: String,
+}
+
+/// For a root-authored entry: how many of `roots` signed, against `threshold`.
+fn signer_check(entry: &SignedEntry, roots: &[DidKey], threshold: u16, whose: &str) -> SignerCheck {
+    if let Author::Holder { accreditation } = entry.body.author {
+        return SignerCheck {
+            enough: false,
+            detail: format!(
+                "authored as the holder of {accreditation}: its controllers are known only to a \
+                 node (use --online)"
+            ),
+        };
+    }
+    match under_signed(entry, roots, threshold) {
+        None => SignerCheck {
+            enough: true,
+            detail: format!(
+                "enough: signed by {} of {whose} {} root(s), threshold {threshold}",
+                entry.signers().filter(|s| roots.contains(s)).count(),
+                roots.len()
+            ),
+        },
+        Some(why) => SignerCheck {
+            enough: false,
+            detail: format!("not enough under {whose} roots: {why}"),
+        },
+    }
+}
+
+/// The signers against what the node holds: the roots in force, or the holder's
+/// controllers.
+fn online_signer_check(ctx: &Ctx, entry: &SignedEntry) -> Result<SignerCheck> {
+    let client = ctx.client()?;
+    match entry.body.author {
+        Author::Roots => {
+            let status = client
+                .status()
+                .context("cannot learn the roots in force from the node")?;
+            if status.registry_id != entry.body.registry {
+                bail!(
+                    "the entry is of registry {}, but the node at {} serves {}",
+                    entry.body.registry,
+                    client.base_url(),
+                    status.registry_id
+                );
+            }
+            Ok(signer_check(
+                entry,
+                &status.roots,
+                status.threshold,
+                "the node's",
+            ))
+        }
+        Author::Holder { accreditation } => {
+            let view = client.entry(&accreditation).with_context(|| {
+                format!("cannot fetch the author's accreditation {accreditation}")
+            })?;
+            let Some(acc) = view.entry.accreditation() else {
+                return Ok(SignerCheck {
+                    enough: false,
+                    detail: format!("the author's entry {accreditation} is not an accreditation"),
+                });
+            };
+            let strangers: Vec<String> = entry
+                .signers()
+                .filter(|s| !acc.is_controller(s))
+                .map(ToString::to_string)
+                .collect();
+            let controllers = entry.signers().filter(|s| acc.is_controller(s)).count();
+            Ok(if controllers == 0 {
+                SignerCheck {
+                    enough: false,
+                    detail: format!(
+                        "no signer is a controller of {accreditation} (subject {})",
+                        acc.subject
+                    ),
+                }
+            } else if !strangers.is_empty() {
+                SignerCheck {
+                    enough: false,
+                    detail: format!(
+                        "signers that are not controllers of {accreditation}: {}",
+                        strangers.join(", ")
+                    ),
+                }
+            } else {
+                SignerCheck {
+                    enough: true,
+                    detail: format!(
+                        "enough: signed by {controllers} controller(s) of {accreditation} \
+                         (subject {})",
+                        acc.subject
+                    ),
+                }
+            })
+        }
+    }
+}
+
+fn get(ctx: &Ctx, a: GetArgs) -> Result<ExitCode> {
+    let client = ctx.client()?;
+    let view = match client.entry(&a.id) {
+        Err(ClientError::NotFound) => bail!(
+            "the node at {} holds no accepted or pending entry {}",
+            client.base_url(),
+            a.id
+        ),
+        other => other.with_context(|| format!("cannot fetch entry {}", a.id))?,
+    };
+    let checks = signature_checks(&view.entry);
+    ctx.print(&view, || {
+        let status = match (view.status, view.height) {
+            (EntryStatus::Accepted, Some(h)) => format!("accepted, block {h}"),
+            (EntryStatus::Accepted, None) => "accepted (its block is being written)".to_string(),
+            (EntryStatus::Pending, _) => "pending".to_string(),
+        };
+        outln!("status      {status}");
+        match (view.effective_now, view.reason_now, &view.decisive_now) {
+            (Some(true), _, _) => outln!("counts now  yes"),
+            (Some(false), Some(r), Some(d)) => outln!("counts now  no: {r} ({})", d.detail),
+            (Some(false), Some(r), None) => outln!("counts now  no: {r}"),
+            (Some(false), None, _) => outln!("counts now  no: it changes nothing"),
+            (None, _, _) => {}
+        }
+        print_entry(&view.entry, &checks);
+        for r in &view.revocations {
+            outln!("revoked by  {r}");
+        }
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -316,7 +503,7 @@ fn submit(ctx: &Ctx, a: SubmitArgs) -> Result<ExitCode> {
         let status = client
             .status()
             .context("cannot learn the roots in force from the node")?;
-        if let Some(why) = under_signed(&entry, &status) {
+        if let Some(why) = under_signed(&entry, &status.roots, status.threshold) {
             bail!(
                 "{why}; not submitted: add signatures with `registry entry sign {} --key \
                  KEY_FILE`, or pass --allow-pending to leave it waiting at the node",
@@ -328,6 +515,7 @@ fn submit(ctx: &Ctx, a: SubmitArgs) -> Result<ExitCode> {
         .submit(&entry)
         .with_context(|| format!("entry {} was not accepted", entry.id()))?;
     author::print_submitted(ctx, &submitted)?;
+    author::report_effect(&client, &entry, &submitted);
     if submitted.status == SubmitStatus::Pending && !a.allow_pending {
         eprintln!(
             "the entry does not count yet: the node holds it pending (pass --allow-pending to \
@@ -340,12 +528,9 @@ fn submit(ctx: &Ctx, a: SubmitArgs) -> Result<ExitCode> {
 
 /// Why a root-authored entry cannot count under the roots in force: which signatures it
 /// has, how many are needed, who could still sign. `None` when it has enough.
-fn under_signed(entry: &SignedEntry, status: &Status) -> Option<String> {
-    let roots: Vec<&DidKey> = entry
-        .signers()
-        .filter(|s| status.roots.contains(s))
-        .collect();
-    if roots.len() >= usize::from(status.threshold) {
+fn under_signed(entry: &SignedEntry, roots: &[DidKey], threshold: u16) -> Option<String> {
+    let signed: Vec<&DidKey> = entry.signers().filter(|s| roots.contains(s)).collect();
+    if signed.len() >= usize::from(threshold) {
         return None;
     }
     let list = |keys: &mut dyn Iterator<Item = &DidKey>| {
@@ -356,19 +541,13 @@ fn under_signed(entry: &SignedEntry, status: &Status) -> Option<String> {
             names.join(", ")
         }
     };
-    let others = list(&mut entry.signers().filter(|s| !status.roots.contains(s)));
-    let could = list(
-        &mut status
-            .roots
-            .iter()
-            .filter(|r| !entry.signers().any(|s| s == *r)),
-    );
+    let others = list(&mut entry.signers().filter(|s| !roots.contains(s)));
+    let could = list(&mut roots.iter().filter(|r| !entry.signers().any(|s| s == *r)));
     Some(format!(
-        "entry {} has {} of the {} root signatures the roots in force need (root signers: {}; \
+        "entry {} has {} of the {threshold} root signatures the roots need (root signers: {}; \
          other signers, which do not count: {others}; roots who could still sign: {could})",
         entry.id(),
-        roots.len(),
-        status.threshold,
-        list(&mut roots.into_iter()),
+        signed.len(),
+        list(&mut signed.into_iter()),
     ))
 }

@@ -63,16 +63,52 @@ impl TrustCommand {
     }
 }
 
+/// An authorization whose chain ends within this many days draws a warning.
+const NEAR_END_DAYS: u64 = 30;
+
 fn print_answer(a: &TrustAnswer) {
     let verb = match a.kind {
         Kind::Authorization => "authorized",
         Kind::Recognition => "recognized",
     };
+    let at = a.time_requested.as_deref().unwrap_or(&a.time_evaluated);
     if a.authorized {
         outln!("{verb}");
         for (i, id) in a.chain.iter().enumerate() {
             let role = if i == 0 { "accreditation" } else { "issued by" };
-            outln!("  {role:<13} {id}");
+            match a.links.iter().find(|l| l.id == *id) {
+                Some(l) => {
+                    let label = l
+                        .label
+                        .as_deref()
+                        .map(|t| format!(" \"{t}\""))
+                        .unwrap_or_default();
+                    let until = l.valid_until.as_deref().unwrap_or("(no end)");
+                    outln!("  {role:<13} {id}");
+                    outln!(
+                        "    {}{label}, valid {} .. {until}",
+                        l.subject,
+                        l.valid_from
+                    );
+                }
+                None => outln!("  {role:<13} {id}"),
+            }
+        }
+        match &a.valid_until {
+            Some(until) => {
+                outln!("  valid until   {until} (the chain's earliest end)");
+                if let Some(days) = days_left(at, until) {
+                    if days < NEAR_END_DAYS {
+                        let what = if a.chain.len() > 1 {
+                            "chain"
+                        } else {
+                            "accreditation"
+                        };
+                        eprintln!("warning: this {what} ends in {days} day(s), at {until}");
+                    }
+                }
+            }
+            None => outln!("  valid until   (no end)"),
         }
     } else {
         let reason = a
@@ -82,11 +118,20 @@ fn print_answer(a: &TrustAnswer) {
         if let Some(id) = a.accreditation {
             outln!("  accreditation {id}");
         }
+        if let Some(d) = &a.decisive {
+            outln!("  decided by    {}", d.detail);
+        }
     }
-    let at = a.time_requested.as_deref().unwrap_or(&a.time_evaluated);
     outln!("  at            {at}");
     outln!("  height        {} (state root {})", a.height, a.state_root);
     outln!("  freshness     {}", freshness(&a.freshness));
+}
+
+/// Whole days from `at` to `until` (both RFC 3339); `None` if either does not parse.
+fn days_left(at: &str, until: &str) -> Option<u64> {
+    let at = Timestamp::parse_rfc3339(at).ok()?;
+    let until = Timestamp::parse_rfc3339(until).ok()?;
+    Some(until.as_secs().saturating_sub(at.as_secs()) / 86_400)
 }
 
 fn freshness(f: &Freshness) -> String {

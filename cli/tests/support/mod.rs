@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_node;
+pub mod node;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,7 +3,10 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use registry_core::api::{EntryPage, EntryStatus, EntryView, SubmitStatus, Submitted};
+use registry_core::api::{
+    DecisiveView, EntryPage, EntryStatus, EntryView, SubmitStatus, Submitted,
+};
+use registry_core::entry::Op;
 use registry_core::eval::{self, Reason};
 use registry_core::registry::Outcome;
 use registry_core::state::State as RegistryState;
@@ -98,8 +101,15 @@ pub async fn get_entry(
     let found = {
         let registry = st.registry();
         if let Some(entry) = registry.state().get(&id) {
-            let (effective, reason) = effective_now(registry.state(), &id, entry, now);
-            let revocations = registry.state().revocations_of(&id).to_vec();
+            let state = registry.state();
+            let (mut effective, reason) = effective_now(state, &id, entry, now);
+            let decisive_now = reason
+                .and_then(|r| eval::decisive(state, r, &id, now))
+                .as_ref()
+                .map(DecisiveView::from);
+            if let Op::Governance(_) = entry.body.op {
+                effective = Some(state.epochs().iter().any(|e| e.cause == Some(id)));
+            }
             let view = EntryView {
                 id,
                 status: EntryStatus::Accepted,
@@ -107,7 +117,8 @@ pub async fn get_entry(
                 entry: (**entry).clone(),
                 effective_now: effective,
                 reason_now: reason,
-                revocations,
+                decisive_now,
+                revocations: state.revocations_of(&id).to_vec(),
             };
             Some(view)
         } else {
@@ -118,6 +129,7 @@ pub async fn get_entry(
                 entry: entry.clone(),
                 effective_now: None,
                 reason_now: None,
+                decisive_now: None,
                 revocations: Vec::new(),
             })
         }

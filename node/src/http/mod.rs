@@ -39,9 +39,8 @@ use futures::StreamExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use registry_core::eval::{evaluate, Decision, Query};
 use registry_core::registry::Registry;
-use registry_core::{Genesis, Kind, RegistryId, Timestamp};
+use registry_core::{Genesis, RegistryId};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tower::ServiceExt;
@@ -87,24 +86,6 @@ impl AppState {
 
     pub fn head(&self) -> Head {
         read_head(&self.head)
-    }
-
-    /// Answers a trust question at `at` from the accepted set.
-    pub fn evaluate(
-        &self,
-        entity: &str,
-        action: &str,
-        resource: &str,
-        kind: Kind,
-        at: Timestamp,
-    ) -> Decision {
-        let query = Query {
-            entity,
-            action,
-            resource,
-            kind,
-        };
-        evaluate(self.registry().state(), &query, at)
     }
 }
 

@@ -9,7 +9,8 @@ use axum::extract::State;
 use axum::Json;
 use registry_core::api::{TrqpAuthorization, TrqpRecognition, TrqpRequest};
 use registry_core::entry::Kind;
-use registry_core::eval::{Decision, Reason};
+use registry_core::eval::{Decision, Decisive, Query, Reason};
+use registry_core::hash::EntryId;
 use registry_core::Timestamp;
 
 use super::problem::{parse_time, required, ApiError, ApiJson};
@@ -23,6 +24,8 @@ struct Answered {
     time_requested: Option<Timestamp>,
     time_evaluated: Timestamp,
     message: String,
+    reason: Option<Reason>,
+    decisive_entry: Option<EntryId>,
 }
 
 fn answer(st: &AppState, req: TrqpRequest, kind: Kind) -> Result<Answered, ApiError> {
@@ -46,20 +49,37 @@ fn answer(st: &AppState, req: TrqpRequest, kind: Kind) -> Result<Answered, ApiEr
     };
     let time_evaluated = crate::now();
     let at = time_requested.unwrap_or(time_evaluated);
-    let decision = st.evaluate(&req.entity_id, &req.action, &req.resource, kind, at);
-    let yes = decision.is_authorized();
-    let message = explain(&req, kind, &decision);
+    let query = Query {
+        entity: &req.entity_id,
+        action: &req.action,
+        resource: &req.resource,
+        kind,
+    };
+    let ex = super::trust::explained(st, &query, at);
+    let yes = ex.decision.is_authorized();
+    let message = explain(&req, kind, &ex.decision, ex.decisive.as_ref());
+    let reason = match ex.decision {
+        Decision::Denied { reason, .. } => Some(reason),
+        Decision::Authorized { .. } => None,
+    };
     Ok(Answered {
         req,
         yes,
         time_requested,
         time_evaluated,
         message,
+        reason,
+        decisive_entry: ex.decisive.map(|d| d.entry),
     })
 }
 
 /// A sentence for people: what was decided and why.
-fn explain(req: &TrqpRequest, kind: Kind, decision: &Decision) -> String {
+fn explain(
+    req: &TrqpRequest,
+    kind: Kind,
+    decision: &Decision,
+    decisive: Option<&Decisive>,
+) -> String {
     let (verb, negative) = match kind {
         Kind::Authorization => ("is authorized", "is not authorized"),
         Kind::Recognition => ("is recognized", "is not recognized"),
@@ -77,11 +97,17 @@ fn explain(req: &TrqpRequest, kind: Kind, decision: &Decision) -> String {
                 chain.len()
             )
         }
-        Decision::Denied { reason, .. } => format!(
-            "{} {negative} {what}: {reason} ({})",
-            req.entity_id,
-            reason_text(*reason)
-        ),
+        Decision::Denied { reason, .. } => {
+            let mut text = format!(
+                "{} {negative} {what}: {reason} ({})",
+                req.entity_id,
+                reason_text(*reason)
+            );
+            if let Some(d) = decisive {
+                text.push_str(&format!("; {d}"));
+            }
+            text
+        }
     }
 }
 
@@ -112,6 +138,8 @@ pub async fn authorization(
         time_requested: a.time_requested.map(Timestamp::to_rfc3339),
         time_evaluated: a.time_evaluated.to_rfc3339(),
         message: Some(a.message),
+        reason: a.reason,
+        decisive_entry: a.decisive_entry,
         context: a.req.context,
     }))
 }
@@ -132,6 +160,8 @@ pub async fn recognition(
         time_requested: a.time_requested.map(Timestamp::to_rfc3339),
         time_evaluated: a.time_evaluated.to_rfc3339(),
         message: Some(a.message),
+        reason: a.reason,
+        decisive_entry: a.decisive_entry,
         context: a.req.context,
     }))
 }

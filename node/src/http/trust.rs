@@ -4,10 +4,13 @@
 use axum::extract::State;
 use axum::Json;
 use registry_core::api::{
-    rfc3339, AccreditationView, Freshness, SubjectView, TrustAnswer, TrustParams,
+    rfc3339, AccreditationView, ChainLink, DecisiveView, Freshness, SubjectView, TrustAnswer,
+    TrustParams,
 };
 use registry_core::entry::Kind;
-use registry_core::eval::{chain_of, Decision};
+use registry_core::eval::{
+    chain_of, chain_valid_until, decisive, evaluate, Decision, Decisive, Query,
+};
 use registry_core::Timestamp;
 use std::time::SystemTime;
 
@@ -36,6 +39,54 @@ pub fn freshness(st: &AppState) -> Freshness {
     }
 }
 
+/// A decision with what decided it, read under one lock of the registry.
+pub struct Explained {
+    pub decision: Decision,
+    /// For a denial of a matching accreditation: the entry it rests on.
+    pub decisive: Option<Decisive>,
+    /// For an authorization: the chain's accreditations.
+    pub links: Vec<ChainLink>,
+    /// For an authorization: the earliest `valid_until` of the chain.
+    pub valid_until: Option<Timestamp>,
+}
+
+/// Evaluates the question at `at` and explains the answer.
+pub fn explained(st: &AppState, query: &Query<'_>, at: Timestamp) -> Explained {
+    let registry = st.registry();
+    let state = registry.state();
+    let decision = evaluate(state, query, at);
+    let (mut links, mut valid_until, mut decided) = (Vec::new(), None, None);
+    match &decision {
+        Decision::Authorized { chain } => {
+            links = chain
+                .iter()
+                .filter_map(|id| {
+                    let (_, a) = state.accreditation(id)?;
+                    Some(ChainLink {
+                        id: *id,
+                        subject: a.subject.to_string(),
+                        label: a.label.clone(),
+                        valid_from: a.valid_from.to_rfc3339(),
+                        valid_until: rfc3339(a.valid_until),
+                    })
+                })
+                .collect();
+            valid_until = chain_valid_until(state, chain);
+        }
+        Decision::Denied {
+            reason,
+            accreditation: Some(id),
+        } => decided = decisive(state, *reason, id, at),
+        Decision::Denied { .. } => {}
+    }
+    Explained {
+        decision,
+        decisive: decided,
+        links,
+        valid_until,
+    }
+}
+
 /// `GET /v1/trust?entity_id=&action=&resource=[&at=RFC3339][&kind=recognition]`.
 pub async fn trust(
     State(st): State<AppState>,
@@ -47,15 +98,15 @@ pub async fn trust(
     let now = crate::now();
     let at = p.at.as_deref().map(|s| parse_time("at", s)).transpose()?;
     let kind = p.kind.unwrap_or(Kind::Authorization);
-    let decision = st.evaluate(
-        &p.entity_id,
-        &p.action,
-        &p.resource,
+    let query = Query {
+        entity: &p.entity_id,
+        action: &p.action,
+        resource: &p.resource,
         kind,
-        at.unwrap_or(now),
-    );
+    };
+    let ex = explained(&st, &query, at.unwrap_or(now));
     let head = st.head();
-    let (authorized, reason, accreditation, chain) = match decision {
+    let (authorized, reason, accreditation, chain) = match ex.decision {
         Decision::Authorized { chain } => (true, None, chain.first().copied(), chain),
         Decision::Denied {
             reason,
@@ -74,6 +125,9 @@ pub async fn trust(
         reason,
         accreditation,
         chain,
+        links: ex.links,
+        valid_until: rfc3339(ex.valid_until),
+        decisive: ex.decisive.as_ref().map(DecisiveView::from),
         state_root: head.state_root,
         height: head.height,
         freshness: freshness(&st),
