@@ -306,3 +306,58 @@ fn node_flags_appear_only_on_commands_that_talk_to_a_node() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn import_says_how_many_rejections_it_did_not_list() -> TestResult {
+    use registry_core::api::Status;
+    use registry_core::hash::Hash;
+    let status = Status {
+        registry_id: Hash([7; 32]),
+        authority_id: "did:web:edu.example".into(),
+        name: "Edu".into(),
+        peer_id: None,
+        listen_addrs: vec![],
+        peers: 0,
+        height: 0,
+        head: Hash([7; 32]),
+        state_root: Hash::ZERO,
+        entries: 0,
+        pending: 0,
+        last_sync_at: None,
+        version: "test".into(),
+        roots: vec![],
+        threshold: 1,
+        max_depth: 4,
+        governance: vec![],
+    };
+    let body = serde_json::to_string(&status)?;
+    let fake = FakeNode::start(Arc::new(move |_: &str, path: &str, _: &[u8]| {
+        if path == "/v1/status" {
+            (200, body.clone())
+        } else {
+            (
+                500,
+                r#"{"type":"about:blank","title":"x","status":500,"detail":"x"}"#.into(),
+            )
+        }
+    }))?;
+    let sb = Sandbox::new()?;
+    let bad = 13;
+    let lines: String = (0..bad).map(|i| format!("not an entry {i}\n")).collect();
+    std::fs::write(sb.path("bad.jsonl"), lines)?;
+    let r = sb.run(&["import", "bad.jsonl", "--node", &fake.url])?;
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let listed = r.stdout.matches("rejected line").count();
+    assert!(listed > 0 && listed < bad, "{}", r.stdout);
+    let more = format!("... and {} more rejected", bad - listed);
+    assert!(r.stdout.contains(&more), "{more}: {}", r.stdout);
+    let r = sb.run(&["import", "bad.jsonl", "--node", &fake.url, "--json"])?;
+    let v: serde_json::Value = serde_json::from_str(&r.stdout)?;
+    let shown = v["first_rejections"].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        v["unlisted_rejections"].as_u64(),
+        Some((bad - shown) as u64),
+        "{v}"
+    );
+    Ok(())
+}

@@ -143,3 +143,27 @@ impl From<VerifyError> for StoreError {
 pub(super) fn corrupt(what: impl Into<String>) -> StoreError {
     StoreError::Corrupt { what: what.into() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sled_errors_are_said_in_plain_words_and_once() {
+        let damaged = StoreError::Sled(sled::Error::Corruption { at: None, bt: () });
+        let shown = damaged.to_string();
+        assert_eq!(shown, "ledger storage failed: its files hold damaged data");
+        assert!(std::error::Error::source(&damaged).is_none());
+        let io = StoreError::Sled(sled::Error::Io(std::io::Error::other("disk gone")));
+        assert_eq!(
+            io.to_string(),
+            "ledger storage failed: I/O error: disk gone"
+        );
+        let read = StoreError::Io {
+            path: PathBuf::from("/x"),
+            error: std::io::Error::other("denied"),
+        };
+        assert_eq!(read.to_string(), "cannot read /x: denied");
+        assert!(std::error::Error::source(&read).is_none());
+    }
+}
