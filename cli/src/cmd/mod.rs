@@ -41,8 +41,9 @@ pub const DEFAULT_NODE: &str = "http://127.0.0.1:7070";
 pub const PEER_SCORES: &str = "\
 Score: the node's gossipsub (v1.1) score of the peer, which decides how much the node
 trusts the peer's gossip. It is 0 when the peer connects and rises by 1 per millisecond
-the peer spends in the node's gossip mesh, up to 3600: a healthy peer shows 3600 after its
-first few seconds (or less, briefly, after the mesh changes). It falls by 100 times the
+the peer spends in the node's gossip mesh (and for entries it is first to deliver), up to
+3600: a healthy peer shows 3600 after its first few seconds (less, briefly, after the
+mesh changes). It falls by 100 times the
 square of the invalid entries the peer gossiped, and by 100 for each penalty the node gave
 it (an invalid entry, or a sync message that breaks the protocol). Negative means the peer
 sent something wrong: below -10 the node stops exchanging gossip metadata with it, below
