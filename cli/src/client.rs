@@ -38,6 +38,8 @@ pub struct Client {
     agent: ureq::Agent,
     /// Scheme, host and port, without a trailing slash (`http://127.0.0.1:7070`).
     base: String,
+    /// The overall time limit of one request, named when it runs out.
+    timeout: Duration,
 }
 
 impl Client {
@@ -60,6 +62,7 @@ impl Client {
         Ok(Client {
             agent: config.new_agent(),
             base,
+            timeout,
         })
     }
 
@@ -89,23 +92,25 @@ impl Client {
         let body = PeerRequest {
             peer_id: peer_id.to_string(),
         };
+        let request = format!("POST {path}");
         let response = self
             .agent
             .post(&self.url(path))
             .send_json(&body)
-            .map_err(|e| self.transport(e))?;
-        read(response)
+            .map_err(|e| self.failed(&request, e))?;
+        self.read(&request, response)
     }
 
     /// `POST /v1/entries`: accepted, duplicate, or pending on a missing reference.
     pub fn submit(&self, entry: &SignedEntry) -> Result<Submitted, ClientError> {
         let url = self.url("/v1/entries");
+        let request = "POST /v1/entries";
         let response = self
             .agent
             .post(&url)
             .send_json(entry)
-            .map_err(|e| self.transport(e))?;
-        read(response)
+            .map_err(|e| self.failed(request, e))?;
+        self.read(request, response)
     }
 
     /// `GET /v1/entries/{id}`; [`ClientError::NotFound`] when the node does not know it.
@@ -159,11 +164,12 @@ impl Client {
 
     /// `GET /metrics`: the Prometheus text.
     pub fn metrics(&self) -> Result<String, ClientError> {
+        let request = "GET /metrics";
         let mut response = self
             .agent
             .get(self.url("/metrics"))
             .call()
-            .map_err(|e| self.transport(e))?;
+            .map_err(|e| self.failed(request, e))?;
         let status = response.status();
         let text = response
             .body_mut()
@@ -171,9 +177,7 @@ impl Client {
             .limit(MAX_RESPONSE_BYTES)
             .lossy_utf8(true)
             .read_to_string()
-            .map_err(|e| ClientError::BadResponse {
-                detail: format!("HTTP {status}: {e}"),
-            })?;
+            .map_err(|e| self.body_failed(request, status, e))?;
         if !status.is_success() {
             return Err(problem_from(status, &text));
         }
@@ -193,53 +197,82 @@ impl Client {
         for (k, v) in query {
             request = request.query(*k, v);
         }
-        let response = request.call().map_err(|e| self.transport(e))?;
-        read(response)
+        let request_name = format!("GET {path}");
+        let response = request.call().map_err(|e| self.failed(&request_name, e))?;
+        self.read(&request_name, response)
     }
 
-    /// Classifies a failure before any response arrived.
-    fn transport(&self, e: ureq::Error) -> ClientError {
+    /// Classifies a failure before any response arrived. `request` names it in errors
+    /// (`GET /v1/status`).
+    fn failed(&self, request: &str, e: ureq::Error) -> ClientError {
         match e {
-            ureq::Error::Io(_)
-            | ureq::Error::Timeout(_)
-            | ureq::Error::HostNotFound
-            | ureq::Error::ConnectionFailed => ClientError::Unreachable {
-                url: self.base.clone(),
-                detail: e.to_string(),
-            },
+            ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => {
+                ClientError::Unreachable {
+                    url: self.base.clone(),
+                    detail: format!(
+                        "no connection within {} s",
+                        CONNECT_TIMEOUT.min(self.timeout).as_secs_f64()
+                    ),
+                }
+            }
+            ureq::Error::Timeout(_) => self.timed_out(request),
+            ureq::Error::Io(_) | ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => {
+                ClientError::Unreachable {
+                    url: self.base.clone(),
+                    detail: e.to_string(),
+                }
+            }
             other => ClientError::BadResponse {
-                detail: other.to_string(),
+                detail: format!("{request}: {other}"),
             },
         }
     }
-}
 
-/// Reads a typed body from a 2xx answer, or the problem from any other.
-fn read<T: DeserializeOwned>(
-    mut response: ureq::http::Response<ureq::Body>,
-) -> Result<T, ClientError> {
-    let status = response.status();
-    if status.is_success() {
-        return response
+    /// A failure while reading the body of an answer with `status`.
+    fn body_failed(&self, request: &str, status: StatusCode, e: ureq::Error) -> ClientError {
+        match e {
+            ureq::Error::Timeout(_) => self.timed_out(request),
+            other => ClientError::BadResponse {
+                detail: format!("{request}: HTTP {status}: {other}"),
+            },
+        }
+    }
+
+    fn timed_out(&self, request: &str) -> ClientError {
+        ClientError::TimedOut {
+            url: self.base.clone(),
+            request: request.to_string(),
+            limit: self.timeout,
+        }
+    }
+
+    /// Reads a typed body from a 2xx answer, or the problem from any other.
+    fn read<T: DeserializeOwned>(
+        &self,
+        request: &str,
+        mut response: ureq::http::Response<ureq::Body>,
+    ) -> Result<T, ClientError> {
+        let status = response.status();
+        if status.is_success() {
+            return response
+                .body_mut()
+                .with_config()
+                .limit(MAX_RESPONSE_BYTES)
+                .read_json::<T>()
+                .map_err(|e| self.body_failed(request, status, e));
+        }
+        if status == StatusCode::NOT_FOUND {
+            return Err(ClientError::NotFound);
+        }
+        let text = response
             .body_mut()
             .with_config()
-            .limit(MAX_RESPONSE_BYTES)
-            .read_json::<T>()
-            .map_err(|e| ClientError::BadResponse {
-                detail: format!("HTTP {status}: {e}"),
-            });
+            .limit(MAX_PROBLEM_BYTES)
+            .lossy_utf8(true)
+            .read_to_string()
+            .unwrap_or_default();
+        Err(problem_from(status, &text))
     }
-    if status == StatusCode::NOT_FOUND {
-        return Err(ClientError::NotFound);
-    }
-    let text = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_PROBLEM_BYTES)
-        .lossy_utf8(true)
-        .read_to_string()
-        .unwrap_or_default();
-    Err(problem_from(status, &text))
 }
 
 /// The node's problem+json, or a problem made up from whatever else it sent.
@@ -350,6 +383,28 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_node_that_never_answers_is_named_with_the_request_and_the_limit() {
+        // Accepts connections (the kernel's backlog does) and never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let url = format!(
+            "http://{}",
+            listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+        );
+        let client = Client::with_timeout(&url, Duration::from_millis(300))
+            .unwrap_or_else(|e| panic!("{e}"));
+        match client.status() {
+            Err(e @ ClientError::TimedOut { .. }) => {
+                let shown = e.to_string();
+                assert!(shown.contains(&url), "{shown}");
+                assert!(shown.contains("GET /v1/status"), "{shown}");
+                assert!(shown.contains("0.3 s"), "{shown}");
+            }
+            other => panic!("{other:?}"),
+        }
+        drop(listener);
     }
 
     #[test]

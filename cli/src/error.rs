@@ -8,9 +8,19 @@ pub enum ClientError {
     /// The base URL given to [`Client::new`](crate::Client::new) is not usable.
     #[error("{url:?} is not a usable node URL: {why}")]
     BadUrl { url: String, why: &'static str },
-    /// No connection could be made (refused, unresolvable, timed out).
+    /// No connection could be made (refused, unresolvable, not accepted in time).
     #[error("cannot reach the node at {url}: {detail}")]
     Unreachable { url: String, detail: String },
+    /// The node took the connection but did not answer `request` within `limit`.
+    #[error(
+        "the node at {url} did not answer {request} within {} s",
+        limit.as_secs_f64()
+    )]
+    TimedOut {
+        url: String,
+        request: String,
+        limit: std::time::Duration,
+    },
     /// The node answered with an RFC 7807 problem (4xx or 5xx other than 404).
     #[error("the node refused: {} ({}): {}", .0.title, .0.status, .0.detail)]
     Problem(Problem),

@@ -2,33 +2,64 @@
 //! section 10). It signs locally, talks to a node over HTTP, and never sends a private
 //! key anywhere.
 //!
-//! Exit codes: 0 success; 1 a definite "no" (`trust`: not authorized; `ledger verify`:
-//! damage found; `import`: some entries rejected; `entry submit`: the node holds the entry
-//! pending); 2 usage or runtime error (including an entry refused before sending).
+//! Exit codes: see [`EXIT_CODES`].
 
 mod args;
 mod cmd;
 mod files;
 mod out;
+mod report;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use registry_cli::ClientError;
 
-use cmd::Ctx;
+use cmd::{Ctx, NodeArgs};
+use report::Report;
+
+/// What `registry` exits with; also the end of `registry --help`.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  a definite \"no\": `trust`: not authorized; `ledger verify`: damage found; `import`:
+     some entries rejected; `entry submit`: the node holds the entry pending
+  2  usage or runtime error (including an entry refused before sending; no node reachable)
+
+With --json, results go to stdout as JSON and errors to stderr as one line:
+  {\"error\":{\"message\":\"...\",\"causes\":[\"...\"],\"hint\":\"...\"|null,\"exit\":2}}";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "registry",
     version,
-    about = "Trust registry: keys, genesis, signing, queries"
+    about = "Trust registry: keys, genesis, signing, queries",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(flatten)]
     global: cmd::GlobalArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// A command that talks to a node: its own flags and `--node`, `--timeout`.
+#[derive(Debug, Args)]
+struct Online<T: Args> {
+    #[command(flatten)]
+    command: T,
+    #[command(flatten)]
+    node: NodeArgs,
+}
+
+/// A group of subcommands that talk to a node (`entry`): `--node` and `--timeout` are
+/// accepted after any of them.
+#[derive(Debug, Args)]
+struct OnlineGroup<T: Subcommand> {
+    #[command(subcommand)]
+    command: T,
+    #[command(flatten)]
+    node: NodeArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,71 +71,174 @@ enum Command {
     #[command(subcommand)]
     Genesis(cmd::genesis::GenesisCommand),
     /// Accredit an entity: sign with root or holder keys and submit.
-    Accredit(cmd::author::AccreditCommand),
+    Accredit(Online<cmd::author::AccreditCommand>),
     /// Revoke an entry: sign and submit.
-    Revoke(cmd::author::RevokeCommand),
+    Revoke(Online<cmd::author::RevokeCommand>),
     /// Change the root keys or the threshold: sign with root keys and submit.
-    Governance(cmd::governance::GovernanceCommand),
+    Governance(Online<cmd::governance::GovernanceCommand>),
     /// Offline multi-signature: draft, sign, show and submit entry files.
-    #[command(subcommand)]
-    Entry(cmd::entry::EntryCommand),
+    Entry(OnlineGroup<cmd::entry::EntryCommand>),
     /// Is ENTITY authorized for ACTION on RESOURCE? Exit 0 yes, 1 no, 2 error.
-    Trust(cmd::query::TrustCommand),
+    Trust(Online<cmd::query::TrustCommand>),
     /// Every accreditation of an entity, with its status now.
-    Subject(cmd::query::SubjectCommand),
+    Subject(Online<cmd::query::SubjectCommand>),
     /// The node's status.
-    Status,
-    /// The node's connected peers; `peers deny|allow PEER_ID` edits its deny-list.
-    Peers(cmd::peers::PeersCommand),
+    Status(NodeArgs),
+    /// The node's connected peers, with their gossip scores; `peers deny|allow PEER_ID`
+    /// edits its deny-list.
+    #[command(after_help = cmd::PEER_SCORES)]
+    Peers(Online<cmd::peers::PeersCommand>),
     /// Offline checks of a node's ledger.
     #[command(subcommand)]
     Ledger(cmd::ledger::LedgerCommand),
     /// Write every accepted entry as JSON lines.
-    Export(cmd::transfer::ExportCommand),
+    Export(Online<cmd::transfer::ExportCommand>),
     /// Submit entries from a JSON-lines file.
-    Import(cmd::transfer::ImportCommand),
+    Import(Online<cmd::transfer::ImportCommand>),
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let ctx = Ctx::new(cli.global);
-    match cli.command {
-        Command::Key(c) => c.run(&ctx),
-        Command::Genesis(c) => c.run(&ctx),
-        Command::Accredit(c) => c.run(&ctx),
-        Command::Revoke(c) => c.run(&ctx),
-        Command::Governance(c) => c.run(&ctx),
-        Command::Entry(c) => c.run(&ctx),
-        Command::Trust(c) => c.run(&ctx),
-        Command::Subject(c) => c.run(&ctx),
-        Command::Status => cmd::query::status(&ctx),
-        Command::Peers(c) => c.run(&ctx),
-        Command::Ledger(c) => c.run(&ctx),
-        Command::Export(c) => c.run(&ctx),
-        Command::Import(c) => c.run(&ctx),
+impl Command {
+    /// The node flags of a command that talks to a node.
+    fn node_args(&self) -> Option<NodeArgs> {
+        match self {
+            Command::Key(_) | Command::Genesis(_) | Command::Ledger(_) => None,
+            Command::Accredit(c) => Some(c.node.clone()),
+            Command::Revoke(c) => Some(c.node.clone()),
+            Command::Governance(c) => Some(c.node.clone()),
+            Command::Entry(c) => Some(c.node.clone()),
+            Command::Trust(c) => Some(c.node.clone()),
+            Command::Subject(c) => Some(c.node.clone()),
+            Command::Status(n) => Some(n.clone()),
+            Command::Peers(c) => Some(c.node.clone()),
+            Command::Export(c) => Some(c.node.clone()),
+            Command::Import(c) => Some(c.node.clone()),
+        }
     }
 }
 
-/// A hint for errors the user can fix by starting or naming a node.
-fn hint(err: &anyhow::Error) -> Option<&'static str> {
-    let unreachable = err.chain().any(|c| {
-        c.downcast_ref::<ClientError>()
-            .is_some_and(ClientError::is_unreachable)
-    });
-    unreachable.then_some(
-        "is a node running? start one with `registry-node --dev`, or name another with --node URL (or REGISTRY_NODE)",
-    )
+fn run(ctx: &Ctx, command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Key(c) => c.run(ctx),
+        Command::Genesis(c) => c.run(ctx),
+        Command::Accredit(c) => c.command.run(ctx),
+        Command::Revoke(c) => c.command.run(ctx),
+        Command::Governance(c) => c.command.run(ctx),
+        Command::Entry(c) => c.command.run(ctx),
+        Command::Trust(c) => c.command.run(ctx),
+        Command::Subject(c) => c.command.run(ctx),
+        Command::Status(_) => cmd::query::status(ctx),
+        Command::Peers(c) => c.command.run(ctx),
+        Command::Ledger(c) => c.run(ctx),
+        Command::Export(c) => c.command.run(ctx),
+        Command::Import(c) => c.command.run(ctx),
+    }
+}
+
+/// What the user can do about `err`, if anything is known.
+fn hint(ctx: &Ctx, err: &anyhow::Error) -> Option<String> {
+    let client = err.chain().find_map(|c| c.downcast_ref::<ClientError>())?;
+    match client {
+        ClientError::Unreachable { .. } if ctx.default_node() => Some(
+            "is a node running? start one with `registry-node --dev`, or name another with \
+             --node URL (or REGISTRY_NODE)"
+                .into(),
+        ),
+        ClientError::Unreachable { .. } => Some(
+            "is the node running, and is this its API address? name another with --node URL \
+             (or REGISTRY_NODE)"
+                .into(),
+        ),
+        ClientError::TimedOut { .. } => Some(
+            "the node may be overloaded or stuck; check it, or wait longer with --timeout SECS"
+                .into(),
+        ),
+        ClientError::NotFound => url_path(&ctx.node).map(|path| {
+            format!(
+                "--node is the node's base URL without a path (http://HOST:PORT, not ...{path}): \
+                 the CLI adds /v1/... itself"
+            )
+        }),
+        _ => None,
+    }
+}
+
+/// The path of a node URL after its host and port, when it has one (`/v1`).
+fn url_path(url: &str) -> Option<&str> {
+    let rest = url.trim().trim_end_matches('/').strip_prefix("http://")?;
+    rest.find('/').map(|i| &rest[i..])
+}
+
+/// Parses the command line; with `--json`, a usage error is reported as a JSON error.
+fn parse() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() && std::env::args_os().any(|a| a == "--json") => {
+            let text = e.render().to_string();
+            let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+            let first = lines.next().unwrap_or("invalid usage");
+            let message = first.strip_prefix("error: ").unwrap_or(first).to_string();
+            let rest: Vec<String> = lines.map(|l| l.trim().to_string()).collect();
+            Report::message(message, 2)
+                .with_hint((!rest.is_empty()).then(|| rest.join(" ")))
+                .print_json();
+            std::process::exit(2)
+        }
+        Err(e) => e.exit(),
+    }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let cli = parse();
+    report::use_json(cli.global.json);
+    let node = cli.command.node_args();
+    let ctx = Ctx::online(cli.global, node);
+    match run(&ctx, cli.command) {
         Ok(code) => code,
         Err(err) => {
-            match hint(&err) {
-                Some(h) => eprintln!("error: {err:#}; {h}"),
-                None => eprintln!("error: {err:#}"),
-            }
+            Report::of(&err, 2).with_hint(hint(&ctx, &err)).print();
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(node: &str) -> Ctx {
+        Ctx {
+            node: node.into(),
+            json: false,
+            timeout: registry_cli::client::DEFAULT_TIMEOUT,
+        }
+    }
+
+    fn unreachable(url: &str) -> anyhow::Error {
+        anyhow::Error::new(ClientError::Unreachable {
+            url: url.into(),
+            detail: "refused".into(),
+        })
+        .context("cannot ask the node")
+    }
+
+    #[test]
+    fn only_the_default_url_suggests_a_dev_node() {
+        for default in [cmd::DEFAULT_NODE, "http://127.0.0.1:7070/"] {
+            let h = hint(&ctx(default), &unreachable(default)).unwrap_or_default();
+            assert!(h.contains("registry-node --dev"), "{default}: {h}");
+        }
+        let own = "http://10.0.0.5:7070";
+        let h = hint(&ctx(own), &unreachable(own)).unwrap_or_default();
+        assert!(!h.contains("--dev") && h.contains("--node URL"), "{h}");
+    }
+
+    #[test]
+    fn not_found_hints_at_the_base_url_only_for_a_url_with_a_path() {
+        let nf = || anyhow::Error::new(ClientError::NotFound);
+        let h = hint(&ctx("http://127.0.0.1:17070/v1"), &nf()).unwrap_or_default();
+        assert!(h.contains("base URL") && h.contains("/v1"), "{h}");
+        assert_eq!(hint(&ctx("http://127.0.0.1:17070"), &nf()), None);
+        assert_eq!(url_path("http://h:1/v1/"), Some("/v1"));
+        assert_eq!(url_path("http://h:1/"), None);
     }
 }

@@ -34,10 +34,6 @@ pub fn line(args: std::fmt::Arguments<'_>) {
 
 /// Ends the process after stdout failed.
 pub fn closed(e: &std::io::Error) -> ! {
-    // stderr may be gone too; there is nothing more to tell then.
-    let _ = writeln!(
-        std::io::stderr(),
-        "error: cannot write to standard output: {e}"
-    );
+    crate::report::Report::message(format!("cannot write to standard output: {e}"), 2).print();
     std::process::exit(2)
 }

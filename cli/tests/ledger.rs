@@ -38,11 +38,19 @@ fn flip_last_byte(dir: &Path, key: &[u8]) -> TestResult {
 fn verify_reports_an_intact_ledger() -> TestResult {
     let sb = Sandbox::new()?;
     let data = sb.path("node");
-    build(&data.join("ledger"))?;
+    let entries = build(&data.join("ledger"))?;
+    let signatures: usize = entries.iter().map(|e| e.signatures.len()).sum();
     let r = sb.run(&["ledger", "verify", "--data-dir", "node"])?;
     assert!(r.ok(), "{r:?}");
     assert!(
         r.stdout.contains("blocks      3") && r.stdout.contains("entries     6"),
+        "{r:?}"
+    );
+    // It says how many signatures it verified: every one of every entry.
+    assert!(signatures >= entries.len());
+    assert!(
+        r.stdout
+            .contains(&format!("signatures  {signatures} verified")),
         "{r:?}"
     );
     // The ledger directory itself works too, and --json gives the figures.
@@ -52,9 +60,10 @@ fn verify_reports_an_intact_ledger() -> TestResult {
         (
             v["ok"].as_bool(),
             v["blocks"].as_u64(),
-            v["entries"].as_u64()
+            v["entries"].as_u64(),
+            v["signatures"].as_u64()
         ),
-        (Some(true), Some(3), Some(6))
+        (Some(true), Some(3), Some(6), Some(signatures as u64))
     );
     Ok(())
 }

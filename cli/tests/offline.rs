@@ -33,6 +33,46 @@ fn key_new_writes_0600_refuses_overwrite_and_show_refuses_0644() -> TestResult {
     let missing = sb.run(&["key", "show", "nope.key"])?;
     assert_eq!(missing.code, Some(2));
     assert!(missing.stderr.starts_with("error: ") && missing.stderr.contains("nope.key"));
+    // The cause is said once, not once per level of the error chain.
+    assert_eq!(
+        missing.stderr.matches("No such file or directory").count(),
+        1,
+        "{}",
+        missing.stderr
+    );
+    // A file that is no key file at all (a genesis, mode 0644) is named as such, with no
+    // advice to chmod it.
+    let g = sb.run(&[
+        "genesis",
+        "new",
+        "--authority-id",
+        "did:web:r.example",
+        "--name",
+        "R",
+        "--root",
+        &did,
+        "--threshold",
+        "1",
+        "--out",
+        "genesis.json",
+    ])?;
+    assert!(g.ok(), "{g:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            sb.path("genesis.json"),
+            std::fs::Permissions::from_mode(0o644),
+        )?;
+    }
+    let r = sb.run(&["key", "show", "genesis.json"])?;
+    assert_eq!(r.code, Some(2));
+    assert!(
+        r.stderr.contains("genesis.json is not a key file"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("chmod"), "{}", r.stderr);
     let json = sb.run(&["key", "new", "--out", "b.key", "--json"])?;
     let v: serde_json::Value = serde_json::from_str(&json.stdout)?;
     assert!(
@@ -229,6 +269,52 @@ fn a_changed_entry_cannot_be_signed_further() -> TestResult {
 }
 
 #[test]
+fn a_past_valid_until_says_that_validity_starts_now() -> TestResult {
+    let sb = Sandbox::new()?;
+    let a = sb.new_key("a.key")?;
+    let base = [
+        "accredit",
+        "--subject",
+        &a,
+        "--grant",
+        "issue:Degree",
+        "--key",
+        "a.key",
+    ];
+    let past = [&base[..], &["--valid-until", "2020-01-01T00:00:00Z"]].concat();
+    let r = sb.run(&past)?;
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("--valid-until 2020-01-01T00:00:00Z is not in the future")
+            && r.stderr
+                .contains("without --valid-from, validity starts now"),
+        "{}",
+        r.stderr
+    );
+    // Refused before any node is asked (none answers here).
+    assert!(!r.stderr.contains(support::NO_NODE), "{}", r.stderr);
+    let both = [
+        &base[..],
+        &[
+            "--valid-from",
+            "2030-01-01T00:00:00Z",
+            "--valid-until",
+            "2029-01-01T00:00:00Z",
+        ],
+    ]
+    .concat();
+    let r = sb.run(&both)?;
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(
+        r.stderr.contains("--valid-until 2029-01-01T00:00:00Z must be later than --valid-from 2030-01-01T00:00:00Z"),
+        "{}",
+        r.stderr
+    );
+    Ok(())
+}
+
+#[test]
 fn malformed_arguments_get_precise_messages() -> TestResult {
     let sb = Sandbox::new()?;
     let a = sb.new_key("a.key")?;
@@ -391,12 +477,22 @@ fn a_closed_stdout_is_an_error_not_a_panic() -> TestResult {
     for args in cases {
         let r = sb.run_closed_stdout(args)?;
         assert_eq!(r.code, Some(2), "registry {args:?}: {r:?}");
-        assert!(
-            r.stderr
-                .starts_with("error: cannot write to standard output")
-                && !r.stderr.contains("panicked"),
-            "registry {args:?}: {r:?}"
-        );
+        assert!(!r.stderr.contains("panicked"), "registry {args:?}: {r:?}");
+        if args.contains(&"--json") {
+            // With --json the error is the JSON object every error is.
+            let v: serde_json::Value = serde_json::from_str(r.stderr.trim())?;
+            let message = v["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.starts_with("cannot write to standard output") && v["error"]["exit"] == 2,
+                "registry {args:?}: {r:?}"
+            );
+        } else {
+            assert!(
+                r.stderr
+                    .starts_with("error: cannot write to standard output"),
+                "registry {args:?}: {r:?}"
+            );
+        }
     }
     // What the command did before printing stands: the key exists, the entry is signed.
     assert!(sb.run(&["key", "show", "b.key"])?.ok());

@@ -44,6 +44,11 @@ fn named(sb: &Sandbox, name: &str) -> Result<String, Box<dyn Error>> {
     assert_eq!(r.code, Some(1), "{name}: {r:?}");
     assert!(r.stderr.contains("is damaged"), "{name}: {}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{name}: {}", r.stderr);
+    // In plain words: none of the storage library's internals (its `Display` of damage
+    // reads "Read corrupted data at file offset None backtrace ()").
+    for internal in ["backtrace", "offset None", "PLEASE REPORT"] {
+        assert!(!r.stderr.contains(internal), "{name}: {}", r.stderr);
+    }
     Ok(r.stderr.trim().to_string())
 }
 

@@ -34,6 +34,14 @@ use setup::DataDir;
 /// The data directory of `--dev` when none is given.
 const DEV_DATA_DIR: &str = "./.registry-dev";
 
+/// What `registry-node` exits with; the end of `registry-node --help`.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success; a running node exits 0 after a clean shutdown on SIGINT or SIGTERM
+  1  error: a configuration, data directory or genesis that cannot be used, a damaged
+     ledger refused at start-up, a failure while running (the message says which)
+  2  usage error: unknown or missing flags (as `registry` exits 2 on any error)";
+
 /// The trust registry daemon.
 #[derive(Debug, Parser)]
 #[command(
@@ -41,7 +49,8 @@ const DEV_DATA_DIR: &str = "./.registry-dev";
     version,
     about,
     args_conflicts_with_subcommands = true,
-    arg_required_else_help = true
+    arg_required_else_help = true,
+    after_help = EXIT_CODES
 )]
 struct Cli {
     /// Run one node on an embedded development registry, created on first use.
@@ -123,8 +132,8 @@ fn main() -> ExitCode {
             .config()
             .and_then(|c| run(&args.data_dir, &c, None, None)),
         Some(Command::Rebuild(args)) => args.config().and_then(|c| rebuild(&args.data_dir, &c)),
-        Some(Command::DumpConfig(args)) => args
-            .config()
+        Some(Command::DumpConfig(args)) => existing_dir(&args.data_dir)
+            .and_then(|()| args.config())
             .and_then(|c| c.to_toml())
             .map(|text| print!("{text}")),
         None => dev(cli.data_dir, cli.api),
@@ -135,6 +144,21 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Refuses a data directory that does not exist (or is not a directory), naming the fix.
+fn existing_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => anyhow::bail!("data directory {} is not a directory", dir.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+            "data directory {} does not exist; create one with `registry-node init \
+             --data-dir {} --genesis FILE`",
+            dir.display(),
+            dir.display()
+        ),
+        Err(e) => anyhow::bail!("cannot read data directory {}: {e}", dir.display()),
     }
 }
 
@@ -215,11 +239,12 @@ fn run(
 
 fn init_logging(config: &Config) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(directives),
-        _ => EnvFilter::try_new(&config.log.level),
-    }
-    .context("invalid log level (log.level or RUST_LOG)")?;
+    let directives = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => directives,
+        _ => config.log.level.clone(),
+    };
+    let filter = EnvFilter::try_new(quiet_kademlia(&directives))
+        .context("invalid log level (log.level or RUST_LOG)")?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -229,6 +254,19 @@ fn init_logging(config: &Config) -> anyhow::Result<()> {
         LogFormat::Json => builder.json().try_init(),
     };
     installed.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
+}
+
+/// `directives` with Kademlia's behaviour limited to errors, unless they name `libp2p_kad`.
+/// Its warnings are about what the node does not use: its own automatic bootstrap (which
+/// warns "No known peers" on every node started before its peers, though the network task
+/// refreshes the routing table itself once it has a peer) and record replication (the
+/// node stores no records).
+fn quiet_kademlia(directives: &str) -> String {
+    if directives.contains("libp2p_kad") {
+        directives.to_string()
+    } else {
+        format!("{directives},libp2p_kad::behaviour=error")
+    }
 }
 
 /// Whether `addr` is the API address clients use when given no `--node`.

@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
 use common::{init, run_cli, Node};
 use registry_core::testkit::Fixture;
 
@@ -150,4 +152,73 @@ fn usage_errors() {
     let out = run_cli(&["run", "--data-dir", &tmp.path().to_string_lossy()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("registry-node init"));
+}
+
+#[test]
+fn dump_config_of_a_missing_directory_is_an_error_and_help_lists_exit_codes() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let missing = tmp.path().join("does-not-exist");
+    let out = run_cli(&["dump-config", "--data-dir", &missing.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does not exist") && err.contains("registry-node init"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "nothing is dumped");
+    // A usage error is 2, as the help says.
+    let out = run_cli(&["dump-config"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run_cli(&["--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    for code in ["Exit codes:", "  0  ", "  1  ", "  2  usage error"] {
+        assert!(help.contains(code), "{code}: {help}");
+    }
+}
+
+/// Waits until `node`'s log has a WARN line, up to `limit`; returns when it appeared.
+fn first_warning(node: &Node, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if node.logs().contains(" WARN ") {
+            return Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn a_lone_first_node_logs_no_warnings() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let fx = Fixture::new(1, 1, 4);
+    // Control: a filter that names libp2p_kad shows Kademlia's own warning that it has no
+    // peers to bootstrap from; it shows how long after start-up that warning comes.
+    let loud = tmp.path().join("loud");
+    assert!(init(&loud, &fx.genesis).status.success());
+    std::fs::write(
+        loud.join("config.toml"),
+        "[log]\nlevel = \"info,libp2p_kad=warn\"\n",
+    )
+    .unwrap_or(());
+    let node = Node::run(&loud);
+    let after = first_warning(&node, Duration::from_secs(20));
+    let logs = node.logs();
+    assert!(node.stop().success());
+    let after = after.unwrap_or_else(|| panic!("the control saw no warning: {logs}"));
+    assert!(logs.contains("Failed to trigger bootstrap"), "{logs}");
+
+    // The default filter: a node alone, as the first node of a registry always is, says
+    // nothing is wrong. An absence can only be watched for a while: four times as long as
+    // the control took to warn, and at least 2 s.
+    let quiet = tmp.path().join("quiet");
+    assert!(init(&quiet, &fx.genesis).status.success());
+    let node = Node::run(&quiet);
+    let window = (after * 4).max(Duration::from_secs(2));
+    let warned = first_warning(&node, window);
+    let logs = node.logs();
+    assert!(node.stop().success());
+    assert_eq!(warned, None, "{logs}");
+    assert!(!logs.contains("WARN"), "{logs}");
 }

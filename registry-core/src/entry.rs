@@ -227,8 +227,11 @@ pub enum EntryError {
     Controllers,
     #[error("an accreditation whose subject is not a did:key needs at least one controller")]
     NoController,
-    #[error("valid_until must be later than valid_from")]
-    EmptyValidity,
+    #[error("valid_until {valid_until} must be later than valid_from {valid_from}")]
+    EmptyValidity {
+        valid_from: Timestamp,
+        valid_until: Timestamp,
+    },
     #[error("label must be at most {MAX_LABEL_BYTES} bytes")]
     Label,
     #[error("reason must be at most {MAX_REASON_BYTES} bytes")]
@@ -293,8 +296,11 @@ impl Accreditation {
         if self.controllers.is_empty() && self.subject.as_did_key().is_none() {
             return Err(EntryError::NoController);
         }
-        if matches!(self.valid_until, Some(u) if u <= self.valid_from) {
-            return Err(EntryError::EmptyValidity);
+        if let Some(valid_until) = self.valid_until.filter(|u| *u <= self.valid_from) {
+            return Err(EntryError::EmptyValidity {
+                valid_from: self.valid_from,
+                valid_until,
+            });
         }
         if self
             .label

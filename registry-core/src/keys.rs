@@ -51,17 +51,21 @@ impl fmt::Debug for SecretKey {
 }
 
 /// Why a key file could not be used.
+///
+/// Each message carries its cause in full, and no variant exposes it again as
+/// [`std::error::Error::source`]: a printer of the whole chain (`{:#}`) would otherwise
+/// say it twice. The same holds for every error of this crate.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
-    #[error("cannot read key file {path}: {source}")]
+    #[error("cannot read key file {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("cannot write key file {path}: {source}")]
+    #[error("cannot write key file {path}: {error}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("key file {path} already exists; refusing to overwrite it")]
     Exists { path: PathBuf },
@@ -93,9 +97,9 @@ const MAX_KEY_FILE_BYTES: u64 = 4096;
 /// Writes `key` to a new file at `path` with mode 0600 (write to a temporary file in the
 /// same directory, fsync, rename). Refuses to overwrite an existing file.
 pub fn write_key_file(path: &Path, key: &SecretKey) -> Result<(), KeyFileError> {
-    let werr = |source| KeyFileError::Write {
+    let werr = |error| KeyFileError::Write {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     if path.exists() {
         return Err(KeyFileError::Exists {
@@ -116,26 +120,17 @@ pub fn write_key_file(path: &Path, key: &SecretKey) -> Result<(), KeyFileError> 
 /// Reads a key file, refusing one that group or others can read.
 ///
 /// The file is opened once and its permissions are checked on the open handle, so it
-/// cannot be swapped between the check and the read. No error quotes the file's
-/// contents: a malformed file is described by position and kind of fault only.
+/// cannot be swapped between the check and the read. Its shape is checked before its
+/// mode: a file that is no key file at all (a genesis given as `--key`) is named as such,
+/// rather than with advice to `chmod` it. No error quotes the file's contents: a
+/// malformed file is described by position and kind of fault only.
 pub fn read_key_file(path: &Path) -> Result<SecretKey, KeyFileError> {
-    let rerr = |source| KeyFileError::Read {
+    let rerr = |error| KeyFileError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let file = fs::File::open(path).map_err(rerr)?;
     let meta = file.metadata().map_err(rerr)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(KeyFileError::TooOpen {
-                path: path.to_path_buf(),
-                mode,
-            });
-        }
-    }
     let malformed = |why: String| KeyFileError::Malformed {
         path: path.to_path_buf(),
         why,
@@ -154,12 +149,24 @@ pub fn read_key_file(path: &Path) -> Result<SecretKey, KeyFileError> {
         return Err(malformed(format!("larger than {MAX_KEY_FILE_BYTES} bytes")));
     }
     let text = String::from_utf8(bytes).map_err(|_| malformed("not UTF-8 text".into()))?;
-    parse_key_file(path, &text)
+    let key = parse_key_file(path, &text)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyFileError::TooOpen {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+    }
+    Ok(key)
 }
 
 /// Parses the text of a key file (`path` only names it in errors): the JSON object, the
 /// 64 hex digits of the seed, and the stated did matching the key. [`read_key_file`] calls
-/// this after its permission and size checks.
+/// this after its size checks, and checks the permissions after it.
 pub fn parse_key_file(path: &Path, text: &str) -> Result<SecretKey, KeyFileError> {
     let malformed = |why: String| KeyFileError::Malformed {
         path: path.to_path_buf(),
@@ -311,5 +318,35 @@ mod tests {
             fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap_or(());
             assert!(read_key_file(&path).is_ok(), "{mode:o}");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_that_is_no_key_file_is_named_so_whatever_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("genesis.json");
+        fs::write(&path, r#"{"version": 1, "name": "x"}"#).unwrap_or(());
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap_or(());
+        let err = read_key_file(&path).err();
+        assert!(
+            matches!(err, Some(KeyFileError::Malformed { .. })),
+            "{err:?}"
+        );
+        let shown = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(shown.contains("is not a key file"), "{shown}");
+        assert!(!shown.contains("chmod"), "{shown}");
+    }
+
+    #[test]
+    fn io_errors_say_their_cause_once() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("nonexistent.key");
+        let err = read_key_file(&path).err();
+        let shown = err.as_ref().map(ToString::to_string).unwrap_or_default();
+        assert!(shown.contains("nonexistent.key"), "{shown}");
+        // The cause is in the message, so it is not also the source a chain printer shows.
+        let source = err.as_ref().and_then(std::error::Error::source);
+        assert!(source.is_none(), "{shown}: source {source:?}");
     }
 }

@@ -39,8 +39,12 @@ struct Cli {
 enum Command {
     /// Start N nodes with a fresh genesis in DIR; they run until `testnet down`.
     Up {
+        /// How many registry-node processes to start.
         #[arg(long, default_value_t = 3)]
         nodes: usize,
+        /// Where the testnet lives (created if missing; refused if it holds a running
+        /// testnet): genesis.json, root.key, authority.key, and a data directory and log per
+        /// node. `testnet status|down --dir DIR` find the nodes there.
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
         /// Seed of the genesis and keys [default: random].
@@ -52,11 +56,13 @@ enum Command {
     },
     /// Show each node of the testnet in DIR.
     Status {
+        /// The directory given to `testnet up --dir`.
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
     },
     /// Stop every node of the testnet in DIR.
     Down {
+        /// The directory given to `testnet up --dir`.
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
     },

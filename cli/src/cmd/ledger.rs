@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::out::outln;
+use crate::report::Report;
 
 #[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
@@ -66,13 +67,15 @@ fn verify(ctx: &Ctx, data_dir: &Path) -> Result<ExitCode> {
         Ok(r) => {
             let value = json!({
                 "ok": true, "path": dir, "registry_id": ledger.registry_id(),
-                "blocks": r.blocks, "entries": r.entries, "state_root": r.state_root,
+                "blocks": r.blocks, "entries": r.entries, "signatures": r.signatures,
+                "state_root": r.state_root,
             });
             ctx.print(&value, || {
                 outln!("ledger {} is intact", dir.display());
                 outln!("  registry    {}", ledger.registry_id());
                 outln!("  blocks      {}", r.blocks);
                 outln!("  entries     {}", r.entries);
+                outln!("  signatures  {} verified", r.signatures);
                 outln!("  state root  {}", r.state_root);
             })?;
             Ok(ExitCode::SUCCESS)
@@ -88,7 +91,7 @@ fn unreadable(ctx: &Ctx, dir: &Path, e: &StoreError) -> Result<ExitCode> {
     if ctx.json {
         outln!("{}", serde_json::to_string_pretty(&value)?);
     }
-    eprintln!("error: ledger {} is damaged: {e}", dir.display());
+    Report::message(format!("ledger {} is damaged: {e}", dir.display()), 1).print();
     Ok(ExitCode::from(1))
 }
 
@@ -99,11 +102,12 @@ fn damaged(ctx: &Ctx, dir: &Path, e: &VerifyError) -> Result<ExitCode> {
     if ctx.json {
         outln!("{}", serde_json::to_string_pretty(&value)?);
     }
-    eprintln!(
-        "error: ledger {} is damaged at block {}: {}",
+    let message = format!(
+        "ledger {} is damaged at block {}: {}",
         dir.display(),
         e.height,
         e.problem
     );
+    Report::message(message, 1).print();
     Ok(ExitCode::from(1))
 }

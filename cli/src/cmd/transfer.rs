@@ -153,6 +153,7 @@ fn report(ctx: &Ctx, s: &Summary) -> Result<()> {
     let value = json!({
         "total": s.total(), "accepted": s.accepted, "duplicate": s.duplicate,
         "pending": s.pending, "rejected": s.rejected, "first_rejections": rejections,
+        "unlisted_rejections": s.rejected.saturating_sub(s.first_rejections.len() as u64),
     });
     ctx.print(&value, || {
         outln!(
@@ -168,6 +169,10 @@ fn report(ctx: &Ctx, s: &Summary) -> Result<()> {
         }
         for (line, why) in &s.first_rejections {
             outln!("  rejected line {line}: {why}");
+        }
+        let unlisted = s.rejected.saturating_sub(s.first_rejections.len() as u64);
+        if unlisted > 0 {
+            outln!("  ... and {unlisted} more rejected (only the first {} are listed)", s.first_rejections.len());
         }
     })
 }

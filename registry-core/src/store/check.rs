@@ -23,7 +23,12 @@ pub(super) fn check_sled_conf(dir: &Path) -> Result<(), StoreError> {
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => return Err(StoreError::Io { path, source }),
+        Err(source) => {
+            return Err(StoreError::Io {
+                path,
+                error: source,
+            })
+        }
     };
     let Some((body, crc)) = bytes.split_last_chunk::<4>().filter(|_| bytes.len() > 8) else {
         return Ok(());

@@ -8,15 +8,19 @@ use crate::hash::{EntryId, RegistryId};
 use super::verify::VerifyError;
 
 /// Why a ledger operation failed.
+///
+/// Each message carries its cause, so no variant also exposes it as
+/// [`std::error::Error::source`] (a printer of the whole chain would say it twice).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// sled reported a failure (I/O, or damage it detected itself).
-    #[error("ledger storage failed: {0}")]
-    Sled(#[from] sled::Error),
-    #[error("cannot read {path}: {source}")]
+    /// sled reported a failure (I/O, or damage it detected itself). The message says it
+    /// in plain words ([`describe_sled`]); `Debug` keeps sled's own report.
+    #[error("ledger storage failed: {}", describe_sled(.0))]
+    Sled(sled::Error),
+    #[error("cannot read {path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// sled could not read its own files (an error or a panic of sled's), or they hold
     /// less than the head witness records: `file` names the damaged one.
@@ -40,7 +44,7 @@ pub enum StoreError {
     )]
     WrongFormatVersion { found: u32, supported: u32 },
     #[error("invalid genesis: {0}")]
-    InvalidGenesis(#[from] GenesisError),
+    InvalidGenesis(GenesisError),
     /// A ledger record outside the chain (format version, genesis, head record) is damaged.
     #[error("ledger is corrupt: {what}")]
     Corrupt { what: String },
@@ -50,7 +54,7 @@ pub enum StoreError {
     #[error("entry {0} is already in the ledger")]
     Duplicate(EntryId),
     #[error("batch refused, nothing written: {0}")]
-    BadBatch(#[from] BatchError),
+    BadBatch(BatchError),
     /// An earlier write or flush failed, so what is on disk is uncertain; reopen the
     /// ledger to find out.
     #[error("the ledger refuses writes after an earlier write failed ({0}); reopen it")]
@@ -86,10 +90,47 @@ impl StoreError {
         use std::io::ErrorKind;
         let io = match self {
             StoreError::Sled(sled::Error::Io(io)) => io,
-            StoreError::Io { source, .. } => source,
+            StoreError::Io { error, .. } => error,
             _ => return false,
         };
         matches!(io.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
+    }
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> StoreError {
+        StoreError::Sled(e)
+    }
+}
+
+impl From<GenesisError> for StoreError {
+    fn from(e: GenesisError) -> StoreError {
+        StoreError::InvalidGenesis(e)
+    }
+}
+
+impl From<BatchError> for StoreError {
+    fn from(e: BatchError) -> StoreError {
+        StoreError::BadBatch(e)
+    }
+}
+
+/// A sled error in plain words. sled's own `Display` of damage reads "Read corrupted data
+/// at file offset None backtrace ()", internals that tell an operator nothing; the
+/// position, when sled knows it, is kept as a number.
+pub fn describe_sled(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Io(io) => format!("I/O error: {io}"),
+        sled::Error::Corruption { at: Some(at), .. } => {
+            format!(
+                "its files hold damaged data (found at log position {})",
+                at.lid()
+            )
+        }
+        sled::Error::Corruption { at: None, .. } => "its files hold damaged data".into(),
+        sled::Error::CollectionNotFound(_) => "a part of the database is missing".into(),
+        sled::Error::Unsupported(why) => format!("the storage library refused: {why}"),
+        sled::Error::ReportableBug(what) => format!("the storage library failed: {what}"),
     }
 }
 
@@ -101,4 +142,28 @@ impl From<VerifyError> for StoreError {
 
 pub(super) fn corrupt(what: impl Into<String>) -> StoreError {
     StoreError::Corrupt { what: what.into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sled_errors_are_said_in_plain_words_and_once() {
+        let damaged = StoreError::Sled(sled::Error::Corruption { at: None, bt: () });
+        let shown = damaged.to_string();
+        assert_eq!(shown, "ledger storage failed: its files hold damaged data");
+        assert!(std::error::Error::source(&damaged).is_none());
+        let io = StoreError::Sled(sled::Error::Io(std::io::Error::other("disk gone")));
+        assert_eq!(
+            io.to_string(),
+            "ledger storage failed: I/O error: disk gone"
+        );
+        let read = StoreError::Io {
+            path: PathBuf::from("/x"),
+            error: std::io::Error::other("denied"),
+        };
+        assert_eq!(read.to_string(), "cannot read /x: denied");
+        assert!(std::error::Error::source(&read).is_none());
+    }
 }

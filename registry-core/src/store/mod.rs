@@ -171,7 +171,7 @@ impl Ledger {
         };
         witness::write(dir, &empty).map_err(|source| StoreError::Io {
             path: witness::path(dir),
-            source,
+            error: source,
         })?;
         Ok(Ledger {
             db,
@@ -202,7 +202,7 @@ impl Ledger {
             Err(source) => {
                 return Err(StoreError::Io {
                     path: dir.to_path_buf(),
-                    source,
+                    error: source,
                 })
             }
         }
@@ -218,7 +218,10 @@ impl Ledger {
             detail,
         };
         match catch_unwind(AssertUnwindSafe(|| Ledger::open_checked(dir))) {
-            Ok(Err(StoreError::Sled(e))) => Err(unreadable(format!("sled cannot read it: {e}"))),
+            Ok(Err(StoreError::Sled(e))) => Err(unreadable(format!(
+                "sled cannot read it: {}",
+                error::describe_sled(&e)
+            ))),
             // sled answers an emptied or replaced log with an empty database; the witness
             // says whether this directory held a ledger.
             Ok(Err(StoreError::NotALedger { .. })) if witness::path(dir).exists() => {
@@ -370,7 +373,7 @@ impl Ledger {
             self.failed = Some(format!("writing the head witness failed: {source}"));
             return Err(StoreError::Io {
                 path: witness::path(&self.dir),
-                source,
+                error: source,
             });
         }
         Ok(block)
@@ -708,7 +711,7 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
 fn remove_unfinished_snapshots(dir: &Path) -> Result<(), StoreError> {
     let io = |source| StoreError::Io {
         path: dir.to_path_buf(),
-        source,
+        error: source,
     };
     let listing = match std::fs::read_dir(dir) {
         Ok(listing) => listing,

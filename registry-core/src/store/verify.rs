@@ -19,6 +19,9 @@ pub struct VerifyReport {
     pub blocks: u64,
     /// Entries checked.
     pub entries: u64,
+    /// Signatures verified: every signature of every listing, counted once per block that
+    /// lists it (0 when signatures were skipped).
+    pub signatures: u64,
     /// The state root after the last block (`Hash::ZERO` when empty).
     pub state_root: Hash,
 }
@@ -181,7 +184,7 @@ pub(super) fn damage(height: u64, problem: Damage) -> VerifyError {
 }
 
 fn storage(height: u64, e: sled::Error) -> VerifyError {
-    damage(height, Damage::Storage(e.to_string()))
+    damage(height, Damage::Storage(super::error::describe_sled(&e)))
 }
 
 /// Decodes the block stored under `height` and checks its height field and entry count.
@@ -262,6 +265,8 @@ struct Walk<'a> {
     entries: u64,
     /// Listings of entries listed before (each has a signature record).
     relistings: u64,
+    /// Signatures verified so far.
+    verified: u64,
     state_root: Hash,
     signatures: Signatures,
     /// The entries read, in ledger order, when the caller asked for them.
@@ -320,6 +325,8 @@ impl Walk<'_> {
             for (id, result) in block.entries.iter().zip(results) {
                 result.map_err(|e| damage(height, Damage::BadSignature(*id, e.to_string())))?;
             }
+            let signatures: usize = loaded.iter().map(|e| e.signatures.len()).sum();
+            self.verified += signatures as u64;
         }
         let computed = self.trie.root();
         if computed != block.state_root {
@@ -358,6 +365,7 @@ pub(super) fn verify_chain(
         prev_hash: registry_id,
         entries: 0,
         relistings: 0,
+        verified: 0,
         state_root: Hash::ZERO,
         signatures,
         kept: keep.then(|| Vec::with_capacity(head.entries.min(1 << 24) as usize)),
@@ -408,6 +416,7 @@ pub(super) fn verify_chain(
     let report = VerifyReport {
         blocks,
         entries: walk.entries,
+        signatures: walk.verified,
         state_root: walk.state_root,
     };
     Ok((report, walk.kept.unwrap_or_default()))

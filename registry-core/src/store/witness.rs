@@ -41,10 +41,10 @@ pub struct Witness {
 pub enum WitnessError {
     #[error("{path} is missing")]
     Missing { path: PathBuf },
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path} is damaged: {reason}")]
     Damaged { path: PathBuf, reason: String },
@@ -111,7 +111,7 @@ pub fn read(dir: &Path) -> Result<Witness, WitnessError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(WitnessError::Missing { path })
         }
-        Err(source) => return Err(WitnessError::Io { path, source }),
+        Err(error) => return Err(WitnessError::Io { path, error }),
     };
     Witness::decode(&bytes).map_err(|reason| WitnessError::Damaged { path, reason })
 }
