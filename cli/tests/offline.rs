@@ -311,6 +311,45 @@ fn a_past_valid_until_says_that_validity_starts_now() -> TestResult {
         "{}",
         r.stderr
     );
+    // The same for a draft, made offline.
+    let g = sb.run(&[
+        "genesis",
+        "new",
+        "--authority-id",
+        "did:web:a.example",
+        "--name",
+        "a",
+        "--root",
+        &a,
+        "--threshold",
+        "1",
+        "--out",
+        "g.json",
+    ])?;
+    assert!(g.ok(), "{g:?}");
+    let r = sb.run(&[
+        "entry",
+        "draft",
+        "accredit",
+        "--subject",
+        &a,
+        "--grant",
+        "issue:Degree",
+        "--valid-until",
+        "2020-01-01T00:00:00Z",
+        "--genesis",
+        "g.json",
+        "--out",
+        "d.json",
+    ])?;
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("without --valid-from, validity starts now"),
+        "{}",
+        r.stderr
+    );
+    assert!(!sb.path("d.json").exists());
     Ok(())
 }
 

@@ -161,7 +161,8 @@ impl AsArgs {
 }
 
 impl AccreditArgs {
-    /// The operation, with defaults filled in at `now`.
+    /// The operation, with defaults filled in at `now`; an empty validity window is
+    /// refused, saying where its start came from.
     pub fn op(&self, now: Timestamp) -> Result<Op> {
         if self.controllers.is_empty() && self.subject.as_did_key().is_none() {
             bail!(
@@ -170,7 +171,7 @@ impl AccreditArgs {
                 self.subject
             );
         }
-        Ok(Op::Accredit(Accreditation {
+        let op = Op::Accredit(Accreditation {
             subject: self.subject.clone(),
             kind: if self.recognition {
                 Kind::Recognition
@@ -182,7 +183,9 @@ impl AccreditArgs {
             valid_from: self.valid_from.unwrap_or(now),
             valid_until: self.valid_until,
             label: self.label.clone(),
-        }))
+        });
+        super::validity::check_window(&op, self.valid_from.is_some())?;
+        Ok(op)
     }
 }
 
