@@ -54,7 +54,8 @@ enum Command {
     Subject(cmd::query::SubjectCommand),
     /// The node's status.
     Status,
-    /// The node's connected peers; `peers deny|allow PEER_ID` edits its deny-list.
+    /// The node's connected peers; `peers deny|allow PEER_ID --admin PATH|URL` edits its
+    /// deny-list through the node's admin listener.
     Peers(cmd::peers::PeersCommand),
     /// Offline checks of a node's ledger.
     #[command(subcommand)]

@@ -638,8 +638,10 @@ fn governance_draft_offline() {
     assert_eq!(cli_json(&node.url, &["status"])["threshold"], 1);
 }
 
-/// `registry peers deny|allow|denied` against a real node: the node's own id is refused,
-/// a denial is listed and survives a restart.
+/// `registry peers deny|allow|denied` against a real node: deny and allow go to the
+/// node's admin socket (`--admin` as a data directory, a socket path, `REGISTRY_ADMIN`,
+/// or by default the dev node's socket in the working directory), never to the public
+/// API; the node's own id is refused; a denial is listed and survives a restart.
 #[test]
 fn peers_deny_list_from_the_cli_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -651,13 +653,15 @@ fn peers_deny_list_from_the_cli_survives_a_restart() {
         .to_string();
     drop(other);
     let port = free_port();
-    let node = Node::start(&["--dev", "--data-dir", &data("dev")], port);
+    let dev = data(".registry-dev");
+    let node = Node::start(&["--dev", "--data-dir", &dev], port);
     let url = node.url.clone();
+    let socket = format!("{dev}/admin.sock");
     let own = cli_json(&url, &["status"])["peer_id"]
         .as_str()
         .unwrap()
         .to_string();
-    let out = cli(&url, &["peers", "deny", &own]);
+    let out = cli(&url, &["peers", "deny", &own, "--admin", &dev]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("own peer id"));
     let none = cli(&url, &["peers", "denied"]);
@@ -665,24 +669,56 @@ fn peers_deny_list_from_the_cli_survives_a_restart() {
         String::from_utf8_lossy(&none.stdout).trim(),
         "no peers denied"
     );
-    let out = cli(&url, &["peers", "deny", &other_id]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("is now denied"));
+    // The public API is no admin listener, and a missing socket is named with the fix.
+    let out = cli(&url, &["peers", "deny", &other_id, "--admin", &url]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("not a node's admin listener"), "{err}");
+    let missing = data("missing/admin.sock");
+    let out = cli(&url, &["peers", "deny", &other_id, "--admin", &missing]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        err.contains(&missing) && err.contains("--admin DATA_DIR"),
+        "{err}"
+    );
+    assert_eq!(cli_json(&url, &["peers", "denied"]), serde_json::json!([]));
+
+    let out = cli(&url, &["peers", "deny", &other_id, "--admin", &socket]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("is now denied"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let listed = cli_json(&url, &["peers", "denied"]);
     assert_eq!(
         listed,
         serde_json::json!([{ "peer_id": other_id, "source": "operator" }])
     );
     drop(node);
-    let node = Node::start(&["--dev", "--data-dir", &data("dev")], port);
+    let node = Node::start(&["--dev", "--data-dir", &dev], port);
     assert_eq!(cli_json(&node.url, &["peers", "denied"]), listed);
-    let out = cli(&node.url, &["peers", "deny", &other_id]);
+    let out = Command::new(env!("CARGO_BIN_EXE_registry"))
+        .args(["--node", &node.url, "peers", "deny", &other_id])
+        .env("REGISTRY_ADMIN", &socket)
+        .output()
+        .unwrap();
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("was already denied"),
         "{}",
-        String::from_utf8_lossy(&out.stdout)
+        String::from_utf8_lossy(&out.stderr)
     );
-    let out = cli(&node.url, &["peers", "allow", &other_id]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("is now allowed"));
+    // No --admin: the dev node's socket, relative to the working directory.
+    let out = Command::new(env!("CARGO_BIN_EXE_registry"))
+        .args(["--node", &node.url, "--json", "peers", "allow", &other_id])
+        .env_remove("REGISTRY_ADMIN")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let change: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(change["changed"], true, "{change}");
+    assert_eq!(change["denied"], false, "{change}");
     assert_eq!(
         cli_json(&node.url, &["peers", "denied"]),
         serde_json::json!([])
