@@ -724,3 +724,55 @@ fn peers_deny_list_from_the_cli_survives_a_restart() {
         serde_json::json!([])
     );
 }
+
+/// `registry peers deny --admin http://127.0.0.1:PORT` against a node whose admin
+/// listener is on loopback TCP: refused without the token file, done with it.
+#[test]
+fn peers_deny_over_a_tcp_admin_listener_needs_the_token_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = dir.path().join("dev").to_str().unwrap().to_string();
+    let port = free_port();
+    drop(Node::start(&["--dev", "--data-dir", &dev], port));
+    let admin_port = free_port();
+    std::fs::write(
+        format!("{dev}/config.toml"),
+        format!("[admin]\nlisten = \"tcp\"\naddr = \"127.0.0.1:{admin_port}\"\n"),
+    )
+    .unwrap();
+    let node = Node::start(&["--dev", "--data-dir", &dev], port);
+    // A libp2p peer id: the identity multihash of an ed25519 public key (protobuf-framed).
+    let mut id = vec![0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
+    id.extend([7u8; 32]);
+    let peer = bs58::encode(id).into_string();
+    let peer = peer.as_str();
+    let admin = format!("http://127.0.0.1:{admin_port}");
+    let token_file = format!("{dev}/admin.token");
+    let out = cli(&node.url, &["peers", "deny", peer, "--admin", &admin]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        err.contains("(401)") && err.contains(&token_file) && err.contains("--admin-token-file"),
+        "{err}"
+    );
+    let out = cli(
+        &node.url,
+        &[
+            "peers",
+            "deny",
+            peer,
+            "--admin",
+            &admin,
+            "--admin-token-file",
+            &token_file,
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("is now denied"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        cli_json(&node.url, &["peers", "denied"]),
+        serde_json::json!([{ "peer_id": peer, "source": "operator" }])
+    );
+}
