@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use registry_core::api::{
-    BlockList, EntryPage, EntryView, PeerChange, PeerList, PeerRequest, Problem, Status,
-    SubjectView, Submitted, TrustAnswer, TrustParams,
+    BlockList, EntryPage, EntryView, PeerList, Problem, Status, SubjectView, Submitted,
+    TrustAnswer, TrustParams,
 };
 use registry_core::entry::{Kind, SignedEntry};
 use registry_core::hash::EntryId;
@@ -79,26 +79,6 @@ impl Client {
     /// `GET /v1/peers`.
     pub fn peers(&self) -> Result<PeerList, ClientError> {
         self.get("/v1/peers", &[])
-    }
-
-    /// `POST /v1/admin/peers/deny` (`deny`) or `/allow`; the node answers only loopback
-    /// clients.
-    pub fn set_peer_denied(&self, peer_id: &str, deny: bool) -> Result<PeerChange, ClientError> {
-        let path = if deny {
-            "/v1/admin/peers/deny"
-        } else {
-            "/v1/admin/peers/allow"
-        };
-        let body = PeerRequest {
-            peer_id: peer_id.to_string(),
-        };
-        let request = format!("POST {path}");
-        let response = self
-            .agent
-            .post(&self.url(path))
-            .send_json(&body)
-            .map_err(|e| self.failed(&request, e))?;
-        self.read(&request, response)
     }
 
     /// `POST /v1/entries`: accepted, duplicate, or pending on a missing reference.

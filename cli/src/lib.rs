@@ -4,14 +4,17 @@
 //!
 //! # Layout
 //! - [`client`]: [`Client`], one typed method per endpoint of the node's API.
+//! - [`admin`]: [`AdminClient`], the node's admin listener (a Unix socket or loopback TCP).
 //! - [`error`]: [`ClientError`], what went wrong talking to a node.
 //! - [`bulk`]: [`bulk::submit_all`], many entries from many threads, with a [`bulk::Summary`].
 //! - [`jsonl`]: [`jsonl::BoundedLines`], JSON lines read with a per-line size limit.
 
+pub mod admin;
 pub mod bulk;
 pub mod client;
 pub mod error;
 pub mod jsonl;
 
+pub use admin::AdminClient;
 pub use client::Client;
 pub use error::ClientError;

@@ -84,8 +84,8 @@ enum Command {
     Subject(Online<cmd::query::SubjectCommand>),
     /// The node's status.
     Status(NodeArgs),
-    /// The node's connected peers, with their gossip scores; `peers deny|allow PEER_ID`
-    /// edits its deny-list.
+    /// The node's connected peers, with their gossip scores; `peers deny|allow PEER_ID
+    /// --admin PATH|URL` edits its deny-list through the node's admin listener.
     #[command(after_help = cmd::PEER_SCORES)]
     Peers(Online<cmd::peers::PeersCommand>),
     /// Offline checks of a node's ledger.

@@ -25,6 +25,8 @@ const MAX_CONFIG_BYTES: u64 = 1 << 20;
 pub struct Config {
     /// The HTTP API (native and TRQP).
     pub api: ApiConfig,
+    /// The admin API (the deny-list), on a listener of its own.
+    pub admin: AdminConfig,
     /// Acceptance of entries.
     pub registry: RegistryConfig,
     /// The ledger writer (group commit).
@@ -126,6 +128,9 @@ pub struct ApiConfig {
     pub header_read_timeout_secs: u64,
     /// Seconds a client has to send a request's body; slower bodies get 408.
     pub body_read_timeout_secs: u64,
+    /// Seconds a response may wait for the client to take more of it (a write that
+    /// makes no progress for this long closes the connection).
+    pub write_timeout_secs: u64,
 }
 
 impl Default for ApiConfig {
@@ -137,8 +142,58 @@ impl Default for ApiConfig {
             max_connections: 2048,
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 10,
+            write_timeout_secs: 10,
         }
     }
+}
+
+/// The admin token file's name in the data directory (`admin.token = true`).
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+
+/// `[admin]`: where the admin routes (`POST /v1/admin/peers/deny|allow`) are served.
+/// Never on the public API: whoever can reach the admin listener can cut the node off
+/// from its peers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// `unix` (a Unix socket, mode 0600) or `tcp` (a loopback address).
+    pub listen: AdminListen,
+    /// With `listen = "unix"`: the socket's path; a relative path is in the data directory.
+    pub socket: PathBuf,
+    /// With `listen = "tcp"`: the address, which must be a loopback address.
+    pub addr: SocketAddr,
+    /// With `listen = "tcp"`: require `Authorization: Bearer TOKEN`, TOKEN being the
+    /// content of `DATA_DIR/admin.token` (0600; created at start when missing).
+    pub token: bool,
+    /// Open admin connections, apart from the public API's.
+    pub max_connections: usize,
+}
+
+impl Default for AdminConfig {
+    fn default() -> AdminConfig {
+        AdminConfig {
+            listen: AdminListen::Unix,
+            socket: PathBuf::from("admin.sock"),
+            addr: SocketAddr::from(([127, 0, 0, 1], 7072)),
+            token: true,
+            max_connections: 16,
+        }
+    }
+}
+
+impl AdminConfig {
+    /// The socket's path for a node whose data directory is `data_dir`.
+    pub fn socket_path(&self, data_dir: &Path) -> PathBuf {
+        data_dir.join(&self.socket)
+    }
+}
+
+/// The kind of listener the admin API is served on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdminListen {
+    Unix,
+    Tcp,
 }
 
 /// `[registry]`.
@@ -281,6 +336,10 @@ impl Config {
         {
             bail!("api.header_read_timeout_secs and api.body_read_timeout_secs must be between 1 and 3600");
         }
+        if !(1..=3600).contains(&self.api.write_timeout_secs) {
+            bail!("api.write_timeout_secs must be between 1 and 3600");
+        }
+        self.validate_admin()?;
         // Rebuilding state at start-up can hold one block's worth of entries pending (a
         // block is read in id order, so an entry may come before one it refers to).
         if self.registry.pending_capacity < MAX_BLOCK_ENTRIES {
@@ -304,6 +363,41 @@ impl Config {
         self.p2p.network()?;
         if self.log.level.trim().is_empty() {
             bail!("log.level must not be empty");
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    fn validate_admin(&self) -> anyhow::Result<()> {
+        let admin = &self.admin;
+        if !(1..=1024).contains(&admin.max_connections) {
+            bail!("admin.max_connections must be between 1 and 1024");
+        }
+        match admin.listen {
+            AdminListen::Unix => {
+                if admin.socket.as_os_str().is_empty() {
+                    bail!(
+                        "admin.socket must name a path (relative paths are in the data directory)"
+                    );
+                }
+            }
+            AdminListen::Tcp => {
+                if !admin.addr.ip().is_loopback() {
+                    bail!(
+                        "admin.addr {} is not a loopback address: the admin API must not be \
+                         reachable from other machines; use 127.0.0.1 or [::1], or \
+                         listen = \"unix\" (the default)",
+                        admin.addr
+                    );
+                }
+                if admin.addr == self.api.addr {
+                    bail!(
+                        "admin.addr {} is also api.addr: the admin API needs a listener of its own",
+                        admin.addr
+                    );
+                }
+            }
         }
         Ok(())
     }
@@ -385,6 +479,53 @@ mod tests {
             assert!(parse(bad).validate().is_err(), "{bad}");
         }
         assert!(Config::from_toml("[p2p]\ncolocation_whitelist = [\"nope\"]\n").is_err());
+        assert!(parse("[api]\nwrite_timeout_secs = 0\n").validate().is_err());
+    }
+
+    #[test]
+    fn admin_listener_is_a_socket_by_default_and_tcp_only_on_loopback() {
+        let c = Config::default();
+        assert_eq!(c.admin.listen, AdminListen::Unix);
+        assert_eq!(
+            c.admin.socket_path(Path::new("/d")),
+            PathBuf::from("/d/admin.sock")
+        );
+        let abs = parse("[admin]\nsocket = \"/run/registry/admin.sock\"\n");
+        assert_eq!(
+            abs.admin.socket_path(Path::new("/d")),
+            PathBuf::from("/run/registry/admin.sock")
+        );
+        for ok in [
+            "[admin]\nlisten = \"tcp\"\naddr = \"127.0.0.1:9\"\n",
+            "[admin]\nlisten = \"tcp\"\naddr = \"[::1]:9\"\ntoken = false\n",
+            // Not listening on TCP: the address is not used.
+            "[admin]\naddr = \"0.0.0.0:9\"\n",
+        ] {
+            assert!(parse(ok).validate().is_ok(), "{ok}");
+        }
+        for (bad, says) in [
+            (
+                "[admin]\nlisten = \"tcp\"\naddr = \"0.0.0.0:9\"\n",
+                "not a loopback address",
+            ),
+            (
+                "[admin]\nlisten = \"tcp\"\naddr = \"192.0.2.1:9\"\n",
+                "not a loopback address",
+            ),
+            (
+                "[admin]\nlisten = \"tcp\"\naddr = \"127.0.0.1:7070\"\n",
+                "also api.addr",
+            ),
+            ("[admin]\nsocket = \"\"\n", "admin.socket"),
+            ("[admin]\nmax_connections = 0\n", "admin.max_connections"),
+        ] {
+            let e = parse(bad).validate().err().map(|e| e.to_string());
+            assert!(
+                e.as_deref().is_some_and(|e| e.contains(says)),
+                "{bad}: {e:?}"
+            );
+        }
+        assert!(Config::from_toml("[admin]\nlisten = \"http\"\n").is_err());
     }
 
     #[test]

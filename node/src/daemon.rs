@@ -19,12 +19,14 @@ use registry_core::{Hash, SecretKey, SignedEntry};
 use tokio::sync::Semaphore;
 use tracing::{error, info, warn};
 
+use crate::admin::AdminListener;
+use crate::http::server::{self, ConnLimits};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::net::NodeHost;
 use crate::setup::{read_genesis, DataDir};
 use crate::writer::{self, Head};
-use registry_node::config::{ApiConfig, Config};
+use registry_node::config::Config;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -183,8 +185,9 @@ fn rebuild(
     Ok((registry, trie))
 }
 
-/// Serves the API until SIGINT or SIGTERM, then shuts down cleanly. `on_bound` runs once
-/// the API socket is bound (dev mode prints its banner there).
+/// Serves the API and the admin API until SIGINT or SIGTERM, then shuts down cleanly.
+/// `on_bound` runs once both listeners are bound, with the API's address and where the
+/// admin listener is (dev mode prints its banner there).
 ///
 /// With `catch_up`, the API is served only once a sync with a peer has completed (a
 /// rebuilt, empty ledger would otherwise answer "not authorized" for what its peers
@@ -193,7 +196,7 @@ pub async fn serve(
     loaded: Loaded,
     config: &Config,
     catch_up: Option<Duration>,
-    on_bound: impl FnOnce(SocketAddr),
+    on_bound: impl FnOnce(SocketAddr, &str),
 ) -> anyhow::Result<()> {
     let genesis = Arc::new(loaded.ledger.genesis().clone());
     let registry_id = loaded.ledger.registry_id();
@@ -240,6 +243,10 @@ pub async fn serve(
         limiter: Arc::new(Semaphore::new(config.api.max_concurrent_requests)),
         deny_list: Arc::new(std::sync::Mutex::new(deny_list)),
     };
+    let admin_state = AppState {
+        limiter: Arc::new(Semaphore::new(config.admin.max_connections)),
+        ..state.clone()
+    };
     let app = http::router(state, &config.api);
     let caught_up = match catch_up {
         Some(limit) => wait_for_sync(&network, limit).await,
@@ -247,7 +254,7 @@ pub async fn serve(
     };
     let served = match caught_up {
         Err(e) => Err(e),
-        Ok(()) => serve_api(config, app, on_bound).await,
+        Ok(()) => serve_api(&loaded.dir, config, app, admin_state, on_bound).await,
     };
     // Whatever happened to the server: stop the network (no more entries from peers),
     // then let the writer finish what it acknowledged.
@@ -266,20 +273,25 @@ pub async fn serve(
     Ok(())
 }
 
+/// Binds the admin listener, then the API (so a node that answers on its API serves its
+/// admin API too), and serves both.
 async fn serve_api(
+    dir: &DataDir,
     config: &Config,
     app: axum::Router,
-    on_bound: impl FnOnce(SocketAddr),
+    admin_state: AppState,
+    on_bound: impl FnOnce(SocketAddr, &str),
 ) -> anyhow::Result<()> {
-    match tokio::net::TcpListener::bind(config.api.addr).await {
-        Ok(listener) => {
-            let addr = listener.local_addr().unwrap_or(config.api.addr);
-            info!(api = %format!("http://{addr}"), "serving the HTTP API");
-            on_bound(addr);
-            run_server(listener, app, &config.api).await
-        }
-        Err(e) => Err(anyhow!("cannot listen on {}: {e}", config.api.addr)),
-    }
+    let admin = crate::admin::bind(dir.path(), &config.admin).await?;
+    let listener = tokio::net::TcpListener::bind(config.api.addr)
+        .await
+        .map_err(|e| anyhow!("cannot listen on {}: {e}", config.api.addr))?;
+    let addr = listener.local_addr().unwrap_or(config.api.addr);
+    let location = admin.location();
+    info!(api = %format!("http://{addr}"), "serving the HTTP API");
+    info!(admin = %location, "serving the admin API (registry peers deny|allow --admin {location})");
+    on_bound(addr, &location);
+    run_servers(listener, app, admin, admin_state, config).await
 }
 
 /// Waits until a sync with a peer completes, or a shutdown signal, or `limit`.
@@ -306,28 +318,51 @@ async fn wait_for_sync(network: &p2p::NetworkHandle, limit: Duration) -> anyhow:
     }
 }
 
-async fn run_server(
+/// Runs the public and the admin server until a shutdown signal, then lets both finish
+/// their requests in flight (for at most [`DRAIN_TIMEOUT`]). The admin socket file is
+/// removed once its server is done.
+async fn run_servers(
     listener: tokio::net::TcpListener,
     app: axum::Router,
-    api: &ApiConfig,
+    admin: AdminListener,
+    admin_state: AppState,
+    config: &Config,
 ) -> anyhow::Result<()> {
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let server = http::serve(listener, app, api, async move {
-        let _ = stop_rx.wait_for(|stop| *stop).await;
-    });
-    let mut server = std::pin::pin!(server);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let limits = ConnLimits::new(&config.api);
+    let admin_limits = ConnLimits {
+        max_connections: config.admin.max_connections,
+        ..limits
+    };
+    let public = server::serve(listener, app, limits, stopped(stop_rx.clone()));
+    let admin_stop = stopped(stop_rx);
+    let admin = async move {
+        match admin {
+            AdminListener::Unix { listener, socket } => {
+                let app = http::admin_router(admin_state, &config.api, None);
+                server::serve(listener, app, admin_limits, admin_stop).await;
+                drop(socket);
+            }
+            AdminListener::Tcp { listener, token } => {
+                let app = http::admin_router(admin_state, &config.api, token);
+                server::serve(listener, app, admin_limits, admin_stop).await;
+            }
+        }
+    };
+    let both = futures::future::join(public, admin);
+    let mut both = std::pin::pin!(both);
     tokio::select! {
-        () = &mut server => return Ok(()),
+        _ = &mut both => return Ok(()),
         signal = shutdown_signal() => info!(signal, "shutting down: finishing in-flight requests"),
     }
     let _ = stop_tx.send(true);
-    match tokio::time::timeout(DRAIN_TIMEOUT, server).await {
-        Ok(()) => Ok(()),
-        Err(_) => {
-            warn!("in-flight requests did not finish in time; closing them");
-            Ok(())
-        }
+    if tokio::time::timeout(DRAIN_TIMEOUT, both).await.is_err() {
+        warn!("in-flight requests did not finish in time; closing them");
     }
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM, naming which.

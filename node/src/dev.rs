@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use crate::setup::{DataDir, DevRegistry};
 
 /// Prints the dev banner to stdout (logs go to stderr).
-pub fn print_banner(dir: &DataDir, dev: &DevRegistry, addr: SocketAddr) {
+pub fn print_banner(dir: &DataDir, dev: &DevRegistry, addr: SocketAddr, admin: &str) {
     let url = format!("http://{addr}");
     let node = if crate::is_default_api(addr) {
         String::new()
@@ -22,6 +22,7 @@ pub fn print_banner(dir: &DataDir, dev: &DevRegistry, addr: SocketAddr) {
   authority id: {authority}
   root key:     {key}
   API:          {url}
+  admin API:    {admin}  (registry peers deny|allow PEER_ID --admin {admin})
 
 Try next, in another terminal:
   registry{node} status

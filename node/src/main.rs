@@ -5,11 +5,13 @@
 //! - `setup`: the data directory, `init`, and the dev registry of `--dev`.
 //! - `dev`: what `--dev` prints for people trying the registry.
 //! - `daemon`: start-up checks, serving, and shutdown on SIGINT/SIGTERM.
+//! - `admin`: the admin listener (Unix socket or loopback TCP) and its token file.
 //! - `rebuild`: `registry-node rebuild`, a damaged ledger moved aside and fetched again.
 //! - `writer`: the one owner of the ledger; group commit on its own thread.
 //! - `http`: the HTTP API (native, TRQP v2, metrics) and its problem+json errors.
 //! - `metrics`: Prometheus counters and histograms in atomics.
 
+mod admin;
 mod daemon;
 mod denylist;
 mod dev;
@@ -197,7 +199,8 @@ fn dev(data_dir: Option<PathBuf>, api: Option<SocketAddr>) -> anyhow::Result<()>
     let config = Config::load(dir.path(), None, &overrides)?;
     let registry = setup::prepare_dev(&dir)?;
     let banner_dir = dir.clone();
-    let banner: Banner = Box::new(move |addr| dev::print_banner(&banner_dir, &registry, addr));
+    let banner: Banner =
+        Box::new(move |addr, admin| dev::print_banner(&banner_dir, &registry, addr, admin));
     run(dir.path(), &config, Some(banner), None)
 }
 
@@ -214,8 +217,9 @@ fn rebuild(data_dir: &std::path::Path, config: &Config) -> anyhow::Result<()> {
     run(data_dir, config, None, Some(CATCH_UP_LIMIT))
 }
 
-/// Runs once the API socket is bound.
-type Banner = Box<dyn FnOnce(SocketAddr) + Send>;
+/// Runs once the API and admin listeners are bound, with the API's address and where
+/// the admin listener is.
+type Banner = Box<dyn FnOnce(SocketAddr, &str) + Send>;
 
 fn run(
     data_dir: &std::path::Path,
@@ -230,9 +234,9 @@ fn run(
         .thread_name("registry-node")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(daemon::serve(loaded, config, catch_up, |addr| {
+    runtime.block_on(daemon::serve(loaded, config, catch_up, |addr, admin| {
         if let Some(banner) = banner {
-            banner(addr);
+            banner(addr, admin);
         }
     }))
 }

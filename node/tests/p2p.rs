@@ -157,7 +157,7 @@ fn the_deny_list_cuts_a_peer_off_and_allow_lets_it_back() {
     let peers = a.get("/v1/peers").json();
     assert_eq!(peers["peers"][0]["peer_id"], b_id.as_str(), "{peers}");
 
-    let r = a.post("/v1/admin/peers/deny", &json!({ "peer_id": b_id }));
+    let r = a.admin_post("/v1/admin/peers/deny", &json!({ "peer_id": b_id }));
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.json()["changed"], true);
     wait_until(&a, "no peers", |n| {
@@ -172,12 +172,12 @@ fn the_deny_list_cuts_a_peer_off_and_allow_lets_it_back() {
     assert_eq!(b.status()["peers"], 0);
 
     // Bad requests get problems.
-    a.post("/v1/admin/peers/deny", &json!({ "peer_id": "not-a-peer" }))
+    a.admin_post("/v1/admin/peers/deny", &json!({ "peer_id": "not-a-peer" }))
         .problem(400);
-    a.post("/v1/admin/peers/deny", &json!({ "peer": b_id }))
+    a.admin_post("/v1/admin/peers/deny", &json!({ "peer": b_id }))
         .problem(422);
 
-    let r = a.post("/v1/admin/peers/allow", &json!({ "peer_id": b_id }));
+    let r = a.admin_post("/v1/admin/peers/allow", &json!({ "peer_id": b_id }));
     assert_eq!(r.json()["changed"], true, "{r:?}");
     // B redials its bootstrap peer; the sync on connection brings the entry over.
     wait_until(&b, "the entry written while denied", |n| {
@@ -298,7 +298,7 @@ fn copies_with_more_signatures_reach_every_node_by_gossip_and_by_sync() {
         (entry_status(n, &partly.id()) == "pending").then_some(Value::Null)
     });
     for other in [peer_id(&n0), peer_id(&n2)] {
-        let r = n1.post("/v1/admin/peers/deny", &json!({ "peer_id": other }));
+        let r = n1.admin_post("/v1/admin/peers/deny", &json!({ "peer_id": other }));
         assert_eq!(r.status, 200, "{r:?}");
     }
     wait_until(&n1, "no peers", |n| {
@@ -312,7 +312,7 @@ fn copies_with_more_signatures_reach_every_node_by_gossip_and_by_sync() {
     assert_eq!(entry_status(&n1, &fully.id()), "pending");
     assert_ne!(n1.status()["state_root"], n0.status()["state_root"]);
     for other in [peer_id(&n0), peer_id(&n2)] {
-        let r = n1.post("/v1/admin/peers/allow", &json!({ "peer_id": other }));
+        let r = n1.admin_post("/v1/admin/peers/allow", &json!({ "peer_id": other }));
         assert_eq!(r.status, 200, "{r:?}");
     }
     let root = n0.status()["state_root"].clone();
@@ -344,10 +344,10 @@ fn the_deny_list_survives_a_restart_and_a_node_cannot_deny_itself() {
         (s["peers"] == 1).then_some(s)
     });
     let (a_id, b_id) = (peer_id(&a), peer_id(&b));
-    let own = a.post("/v1/admin/peers/deny", &json!({ "peer_id": a_id }));
+    let own = a.admin_post("/v1/admin/peers/deny", &json!({ "peer_id": a_id }));
     assert_eq!(own.problem(400), "own_peer_id");
     assert!(own.text.contains("own peer id"), "{own:?}");
-    let r = a.post("/v1/admin/peers/deny", &json!({ "peer_id": b_id }));
+    let r = a.admin_post("/v1/admin/peers/deny", &json!({ "peer_id": b_id }));
     assert_eq!(r.json()["changed"], true, "{r:?}");
     let denied = json!([{ "peer_id": b_id, "source": "operator" }]);
     assert_eq!(a.get("/v1/peers").json()["denied"], denied);
@@ -362,12 +362,12 @@ fn the_deny_list_survives_a_restart_and_a_node_cannot_deny_itself() {
     };
     let a = restart(a);
     assert_eq!(a.get("/v1/peers").json()["denied"], denied);
-    let again = a.post("/v1/admin/peers/deny", &json!({ "peer_id": b_id }));
+    let again = a.admin_post("/v1/admin/peers/deny", &json!({ "peer_id": b_id }));
     assert_eq!(again.json()["changed"], false, "{again:?}");
     assert_eq!(a.status()["peers"], 0);
 
     // Allowed, it connects (the bootstrap address names it), and stays allowed.
-    let r = a.post("/v1/admin/peers/allow", &json!({ "peer_id": b_id }));
+    let r = a.admin_post("/v1/admin/peers/allow", &json!({ "peer_id": b_id }));
     assert_eq!(r.json()["changed"], true, "{r:?}");
     wait_until(&a, "the allowed peer", |n| {
         let s = n.status();

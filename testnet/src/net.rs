@@ -3,7 +3,8 @@
 //! (another process) can stop what `testnet up` started.
 //!
 //! Layout of DIR: `genesis.json`, `root.key` and `authority.key` (0600), `testnet.json`,
-//! and one `node-<i>/` per node holding its ledger, `config.toml` and `node.log`.
+//! and one `node-<i>/` per node holding its ledger, `config.toml`, `node.log` and its
+//! admin socket `admin.sock`.
 
 use std::fs;
 use std::net::TcpListener;
@@ -13,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
-use registry_cli::Client;
+use registry_cli::{AdminClient, Client};
 use registry_core::keys::write_key_file;
 use serde::{Deserialize, Serialize};
 
@@ -353,6 +354,14 @@ impl Testnet {
     pub fn client(&self, i: usize) -> anyhow::Result<Client> {
         let node = self.nodes.get(i).ok_or_else(|| anyhow!("no node {i}"))?;
         Ok(Client::with_timeout(&node.api, Duration::from_secs(30))?)
+    }
+
+    /// A client of node `i`'s admin listener (its data directory's `admin.sock`).
+    pub fn admin(&self, i: usize) -> anyhow::Result<AdminClient> {
+        let node = self.nodes.get(i).ok_or_else(|| anyhow!("no node {i}"))?;
+        Ok(AdminClient::socket(
+            &node.dir.join(registry_cli::admin::SOCKET_FILE),
+        ))
     }
 
     /// Clients of every node, in order.

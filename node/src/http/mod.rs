@@ -5,30 +5,37 @@
 //! and submit entries to the writer. Layers: a body size limit, a concurrency cap with
 //! latency metrics, and a final rewrite of any stray error into problem+json.
 //!
-//! [`serve`] runs the server itself (hyper's HTTP/1 connection driver): a cap on open
-//! connections, a deadline for each request's headers (which also closes idle keep-alive
-//! connections), and a deadline for each request's body ([`read_body`]), so slow or
-//! silent clients cannot hold connections, tasks or memory for ever.
+//! Two routers: [`router`], the public API, and [`admin_router`], the deny-list's
+//! admin routes, served on a listener of their own (never on the public API, which
+//! answers 404 for `/v1/admin/...`). Both get the same layers ([`protect`]).
+//!
+//! [`server::serve`] runs the server itself (hyper's HTTP/1 connection driver) on any
+//! listener: a cap on open connections, a deadline for each request's headers (which also
+//! closes idle keep-alive connections), a deadline on each write, and a deadline for each
+//! request's body ([`read_body`]), so slow, silent or non-reading clients cannot hold
+//! connections, tasks or memory for ever.
 //!
 //! Handlers by concern: `status` (status, metrics), `entries` (submit, look up, pages),
 //! `trust` (trust questions, subjects), `trqp` (TRQP `/authorization`, `/recognition`),
-//! `blocks` (the local ledger's blocks), `peers` (peers and the deny-list); `problem`
-//! holds errors and extractors.
+//! `blocks` (the local ledger's blocks), `peers` (peers and the deny-list); `admin` the
+//! admin router's bearer token; `problem` holds errors and extractors.
 
+pub mod admin;
 mod blocks;
+mod deadline;
 mod entries;
 mod peers;
 pub mod problem;
+pub mod server;
 mod status;
 mod trqp;
 mod trust;
 
-use std::future::Future;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, HttpBody};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::header::{CONNECTION, CONTENT_LENGTH};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -36,15 +43,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use futures::StreamExt;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use registry_core::registry::Registry;
 use registry_core::{Genesis, RegistryId};
-use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
-use tower::ServiceExt;
-use tracing::{trace, warn};
+use tokio::sync::Semaphore;
 
 use p2p::NetworkHandle;
 
@@ -89,9 +90,9 @@ impl AppState {
     }
 }
 
-/// The whole API.
+/// The public API.
 pub fn router(state: AppState, config: &ApiConfig) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/v1/status", get(status::status))
         .route("/v1/entries", post(entries::submit).get(entries::page))
         .route("/v1/entries/{id}", get(entries::get_entry))
@@ -100,11 +101,37 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
         .route("/v1/blocks", get(blocks::list))
         .route("/v1/blocks/{height}", get(blocks::get_block))
         .route("/v1/peers", get(peers::list))
-        .route("/v1/admin/peers/deny", post(peers::deny))
-        .route("/v1/admin/peers/allow", post(peers::allow))
         .route("/metrics", get(status::metrics))
         .route("/authorization", post(trqp::authorization))
-        .route("/recognition", post(trqp::recognition))
+        .route("/recognition", post(trqp::recognition));
+    protect(routes, state, config, None)
+}
+
+/// The admin API: `POST /v1/admin/peers/deny|allow`, for the admin listener only. With a
+/// `token`, every request (unknown routes included) must carry it as a bearer token.
+/// `state` should carry a concurrency limiter of its own, so a flood of the public API
+/// cannot keep the operator out.
+pub fn admin_router(
+    state: AppState,
+    config: &ApiConfig,
+    token: Option<admin::AdminToken>,
+) -> Router {
+    let routes = Router::new()
+        .route("/v1/admin/peers/deny", post(peers::deny))
+        .route("/v1/admin/peers/allow", post(peers::allow));
+    protect(routes, state, config, token)
+}
+
+/// The layers every router gets, innermost first: the body limit, the concurrency cap
+/// with latency metrics, the body reader, the bearer token (when given), the limits on
+/// the request head, and the rewrite of any stray error into problem+json.
+fn protect(
+    routes: Router<AppState>,
+    state: AppState,
+    config: &ApiConfig,
+    token: Option<admin::AdminToken>,
+) -> Router {
+    let mut app = routes
         .fallback(problem::unknown_route)
         .method_not_allowed_fallback(problem::wrong_method)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
@@ -112,7 +139,14 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
         .layer(middleware::from_fn_with_state(
             BodyLimits::new(config),
             read_body,
-        ))
+        ));
+    if let Some(token) = token {
+        app = app.layer(middleware::from_fn_with_state(
+            Arc::new(token),
+            admin::require_token,
+        ));
+    }
+    app.layer(middleware::from_fn(problem::head_limits))
         .layer(middleware::map_response(problem::ensure_problem))
         .with_state(state)
 }
@@ -250,85 +284,6 @@ fn closing(mut resp: Response) -> Response {
     resp.headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));
     resp
-}
-
-/// Pause after a failed `accept` (out of file descriptors, say) before trying again.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-
-/// Serves `app` on `listener` until `shutdown` resolves, then lets every open connection
-/// finish its request in flight and returns once all are closed (callers bound that
-/// wait). At most `config.max_connections` connections are open at once; each must send
-/// a request's headers within `config.header_read_timeout_secs` (idle keep-alive
-/// connections included) or is closed. Each request carries the peer's address as
-/// `ConnectInfo<SocketAddr>`.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    config: &ApiConfig,
-    shutdown: impl Future<Output = ()> + Send,
-) {
-    let header_timeout = Duration::from_secs(config.header_read_timeout_secs);
-    let slots = Arc::new(Semaphore::new(config.max_connections));
-    let (stop_tx, stop_rx) = watch::channel(false);
-    // Every connection task holds a receiver; `closed()` resolves when the last is gone.
-    let (open_tx, open_rx) = watch::channel(());
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    warn!(error = %e, "cannot accept an HTTP connection; retrying shortly");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let service = app
-            .clone()
-            .map_request(move |req: axum::http::Request<Incoming>| {
-                let mut req = req.map(Body::new);
-                req.extensions_mut().insert(ConnectInfo(peer));
-                req
-            });
-        let mut stop = stop_rx.clone();
-        let open = open_rx.clone();
-        tokio::spawn(async move {
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .keep_alive(true);
-            let conn =
-                builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-            let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                result = conn.as_mut() => {
-                    if let Err(e) = result {
-                        trace!(%peer, error = %e, "HTTP connection ended");
-                    }
-                }
-                () = async { let _ = stop.wait_for(|stop| *stop).await; } => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.as_mut().await;
-                }
-            }
-            drop(slot);
-            drop(open);
-        });
-    }
-    let _ = stop_tx.send(true);
-    drop(open_rx);
-    open_tx.closed().await;
 }
 
 /// Maps a writer failure to 507 when the ledger's disk is full, 503 otherwise.

@@ -1,14 +1,9 @@
-//! `GET /v1/peers` and the deny-list: `POST /v1/admin/peers/deny` and
-//! `POST /v1/admin/peers/allow`.
-//!
-//! The admin routes answer only clients on a loopback address (the TCP peer of the
-//! request, whatever the API binds to): an operator on the node's machine, or the
-//! testnet driving its own nodes. Anyone else gets 403.
+//! `GET /v1/peers` (public) and the deny-list's admin routes, `POST /v1/admin/peers/deny`
+//! and `POST /v1/admin/peers/allow`, which only the admin router serves: who may call
+//! them is decided by who can reach the admin listener (a 0600 Unix socket, or a loopback
+//! address with a bearer token), never by a client's address on the public API.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
-use axum::http::{Extensions, StatusCode};
+use axum::extract::State;
 use axum::Json;
 use p2p::{NetworkError, PeerId};
 use registry_core::api::{DeniedPeer, PeerChange, PeerList, PeerRequest, PeerView};
@@ -46,25 +41,6 @@ pub async fn list(State(st): State<AppState>) -> Result<Json<PeerList>, ApiError
     }))
 }
 
-fn loopback_only(extensions: &Extensions) -> Result<(), ApiError> {
-    match extensions.get::<ConnectInfo<SocketAddr>>() {
-        Some(ConnectInfo(addr)) if addr.ip().is_loopback() => Ok(()),
-        Some(ConnectInfo(addr)) => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "admin_loopback_only",
-            format!(
-                "the admin API answers only clients on this machine (loopback); {} is not",
-                addr.ip()
-            ),
-        )),
-        None => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "admin_loopback_only",
-            "the client's address is unknown, so the admin API does not answer",
-        )),
-    }
-}
-
 fn parse_peer(raw: &str) -> Result<PeerId, ApiError> {
     raw.parse::<PeerId>().map_err(|e| {
         ApiError::bad_request(
@@ -77,28 +53,24 @@ fn parse_peer(raw: &str) -> Result<PeerId, ApiError> {
 /// `POST /v1/admin/peers/deny {"peer_id": ...}`: disconnect and refuse the peer.
 pub async fn deny(
     State(st): State<AppState>,
-    extensions: Extensions,
     ApiJson(req): ApiJson<PeerRequest>,
 ) -> Result<Json<PeerChange>, ApiError> {
-    set_denied(&st, &extensions, req, true).await
+    set_denied(&st, req, true).await
 }
 
 /// `POST /v1/admin/peers/allow {"peer_id": ...}`: undo a deny (and reconnect).
 pub async fn allow(
     State(st): State<AppState>,
-    extensions: Extensions,
     ApiJson(req): ApiJson<PeerRequest>,
 ) -> Result<Json<PeerChange>, ApiError> {
-    set_denied(&st, &extensions, req, false).await
+    set_denied(&st, req, false).await
 }
 
 async fn set_denied(
     st: &AppState,
-    extensions: &Extensions,
     req: PeerRequest,
     denied: bool,
 ) -> Result<Json<PeerChange>, ApiError> {
-    loopback_only(extensions)?;
     let peer = parse_peer(&req.peer_id)?;
     if denied && peer == st.network.info().peer_id {
         return Err(ApiError::bad_request(

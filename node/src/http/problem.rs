@@ -163,6 +163,56 @@ pub async fn unknown_route(req: Request) -> ApiError {
     ApiError::not_found("not_found", format!("no such endpoint: {path}"))
 }
 
+/// Longest request target (path and query) answered; a longer one gets 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Most bytes of headers (names, values, separators) in a request; more get 431.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Most headers in a request; more get 431.
+pub const MAX_HEADERS: usize = 100;
+
+/// Refuses request heads over the limits above with a problem (414 or 431) and a closed
+/// connection. They sit below hyper's own bounds (`server::MAX_HEAD_BYTES`,
+/// `server::MAX_PARSED_HEADERS`), beyond which hyper answers a bare 431 before any
+/// router runs; a request line or header hyper cannot parse gets its bare 400.
+pub async fn head_limits(req: Request, next: axum::middleware::Next) -> Response {
+    let uri = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    let refused = if uri > MAX_URI_BYTES {
+        Some(ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target is {uri} bytes long; at most {MAX_URI_BYTES} are served"),
+        ))
+    } else {
+        let count = req.headers().len();
+        let bytes: usize = req
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum();
+        (count > MAX_HEADERS || bytes > MAX_HEADER_BYTES).then(|| {
+            ApiError::new(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+                format!(
+                    "the request has {count} headers of {bytes} bytes in all; at most \
+                     {MAX_HEADERS} headers of {MAX_HEADER_BYTES} bytes are served"
+                ),
+            )
+        })
+    };
+    match refused {
+        Some(e) => {
+            let mut resp = e.into_response();
+            resp.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                HeaderValue::from_static("close"),
+            );
+            resp
+        }
+        None => next.run(req).await,
+    }
+}
+
 /// The router's fallback for a known path with a method it does not serve.
 pub async fn wrong_method(req: Request) -> ApiError {
     let detail = format!("{} is not allowed on {}", req.method(), req.uri().path());

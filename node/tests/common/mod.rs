@@ -1,5 +1,6 @@
 //! Test harness: runs the real `registry-node` binary on a free loopback port in a temp
-//! data directory, waits for readiness with a deadline, and talks to it with ureq.
+//! data directory, waits for readiness with a deadline, and talks to it with ureq (the
+//! public API) and the CLI's admin client (the admin socket in its data directory).
 
 #![allow(dead_code)]
 
@@ -69,6 +70,8 @@ pub fn setup() -> Setup {
 pub struct Node {
     child: Child,
     pub base: String,
+    /// The node's data directory (`--data-dir`).
+    pub dir: PathBuf,
     pub log: PathBuf,
     pub stdout: PathBuf,
     agent: ureq::Agent,
@@ -134,9 +137,15 @@ impl Node {
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
+        let dir = args
+            .iter()
+            .position(|a| *a == "--data-dir")
+            .and_then(|i| args.get(i + 1))
+            .map_or_else(|| PathBuf::from(".registry-dev"), PathBuf::from);
         let mut node = Node {
             child,
             base: format!("http://{api}"),
+            dir,
             log,
             stdout,
             agent,
@@ -230,6 +239,25 @@ impl Node {
             .body(())
             .unwrap_or_else(|e| panic!("{e}"));
         Node::reply(self.agent.run(req)).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// The node's admin socket (the default `admin.socket`).
+    pub fn admin_socket(&self) -> PathBuf {
+        self.dir.join(registry_cli::admin::SOCKET_FILE)
+    }
+
+    /// `POST path` with a JSON body on the node's admin socket.
+    pub fn admin_post(&self, path: &str, body: &impl serde::Serialize) -> Reply {
+        let body = serde_json::to_vec(body).unwrap_or_else(|e| panic!("{e}"));
+        let client = registry_cli::AdminClient::socket(&self.admin_socket());
+        let r = client
+            .post(path, "application/json", &body)
+            .unwrap_or_else(|e| panic!("POST {path} on the admin socket: {e}"));
+        Reply {
+            status: r.status,
+            content_type: r.content_type,
+            text: String::from_utf8_lossy(&r.body).into_owned(),
+        }
     }
 
     pub fn status(&self) -> Value {

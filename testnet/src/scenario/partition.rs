@@ -111,11 +111,14 @@ pub fn run(net: &mut Testnet, p: &Params, report: &mut Report) -> anyhow::Result
         .iter()
         .map(|c| c.status().map(|s| s.peer_id.unwrap_or_default()))
         .collect::<Result<_, _>>()?;
+    let admins = (0..n)
+        .map(|i| net.admin(i))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let started = Instant::now();
     for (side, other) in [(&a, &b), (&b, &a)] {
         for &i in side.iter() {
             for &j in other.iter() {
-                clients[i].set_peer_denied(&ids[j], true)?;
+                admins[i].set_peer_denied(&ids[j], true)?;
             }
         }
     }
@@ -170,7 +173,7 @@ pub fn run(net: &mut Testnet, p: &Params, report: &mut Report) -> anyhow::Result
     for (side, other) in [(&a, &b), (&b, &a)] {
         for &i in side.iter() {
             for &j in other.iter() {
-                clients[i].set_peer_denied(&ids[j], false)?;
+                admins[i].set_peer_denied(&ids[j], false)?;
             }
         }
     }
