@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
+use registry_core::block::MAX_BLOCK_ENTRIES;
 use registry_core::keys::read_key_file;
 use registry_core::registry::{IngestReport, Outcome, Registry};
 use registry_core::store::{Ledger, Signatures, StoreError};
@@ -126,9 +127,11 @@ fn restore_pending(
         .map_err(|e| anyhow!("refusing to start: the ledger's pending records are damaged: {e}"))?;
     let mut report = IngestReport::default();
     let mut ids = std::collections::HashSet::with_capacity(recorded.len());
-    for entry in recorded {
+    for (entry, source) in recorded {
         ids.insert(entry.id());
-        if let Outcome::Rejected(why) = registry.offer_checked(entry.clone(), &mut report) {
+        if let Outcome::Rejected(why) =
+            registry.offer_checked_from(entry.clone(), source, &mut report)
+        {
             warn!(entry = %entry.id(), reason = %why, "a recorded pending entry is invalid; dropping it");
         }
     }
@@ -165,7 +168,12 @@ fn rebuild(
     entries: Vec<SignedEntry>,
     pending_capacity: usize,
 ) -> anyhow::Result<(Registry, Trie)> {
-    let mut registry = Registry::new(ledger.genesis().clone(), pending_capacity);
+    // A block is read in id order, so an entry may wait for one later in its block: the
+    // rebuild holds up to a block's worth pending, whatever the configured bound.
+    let mut registry = Registry::new(
+        ledger.genesis().clone(),
+        pending_capacity.max(MAX_BLOCK_ENTRIES),
+    );
     let mut trie = Trie::new();
     let mut report = IngestReport::default();
     for entry in entries {
@@ -182,6 +190,7 @@ fn rebuild(
             registry.pending_len()
         );
     }
+    registry.set_pending_capacity(pending_capacity);
     Ok((registry, trie))
 }
 

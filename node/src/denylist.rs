@@ -9,11 +9,12 @@
 //! does not parse stops the node with its name, rather than silently letting peers in.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use p2p::PeerId;
+use registry_core::file::{write_atomic, Existing};
 use serde::{Deserialize, Serialize};
 
 /// Most peers the file may name (each list); a longer file is refused.
@@ -148,18 +149,8 @@ impl DenyList {
             allowed: self.allowed.iter().map(ToString::to_string).collect(),
         };
         let text = serde_json::to_string_pretty(&file)?;
-        let tmp = self.path.with_extension("json.tmp");
-        let written = (|| -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &self.path)?;
-            if let Some(dir) = self.path.parent() {
-                std::fs::File::open(dir)?.sync_all()?;
-            }
-            Ok(())
-        })();
-        written.with_context(|| format!("cannot save {}", self.path.display()))
+        write_atomic(&self.path, text.as_bytes(), None, Existing::Replace)
+            .with_context(|| format!("cannot save {}", self.path.display()))
     }
 }
 

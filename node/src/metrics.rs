@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use p2p::NetCounters;
+use registry_core::registry::Evictions;
 
 /// Route labels of the latency histogram: the router's templates, plus `unmatched`.
 pub const ROUTES: [&str; 14] = [
@@ -82,7 +83,12 @@ pub struct Gauges {
     pub entries: u64,
     pub pending: usize,
     pub height: u64,
-    pub pending_dropped: u64,
+    pub pending_capacity: usize,
+    /// Sources (HTTP client addresses, peers) holding pending entries.
+    pub pending_sources: usize,
+    /// The most pending entries one source holds.
+    pub pending_largest_share: usize,
+    pub pending_evictions: Evictions,
 }
 
 /// Every counter and histogram of the node.
@@ -168,12 +174,39 @@ impl Metrics {
             "Height of the local ledger.",
             g.height,
         );
+        gauge(
+            &mut out,
+            "registry_pending_capacity",
+            "Bound of the pending pool.",
+            g.pending_capacity as u64,
+        );
+        gauge(
+            &mut out,
+            "registry_pending_sources",
+            "Sources (HTTP client addresses, peers) holding pending entries.",
+            g.pending_sources as u64,
+        );
+        gauge(
+            &mut out,
+            "registry_pending_largest_share",
+            "The most pending entries one source holds.",
+            g.pending_largest_share as u64,
+        );
+        let e = g.pending_evictions;
         let _ = writeln!(
             out,
             "# HELP registry_pending_dropped_total Pending entries dropped because the pool was full.\n\
              # TYPE registry_pending_dropped_total counter\n\
-             registry_pending_dropped_total {}",
-            g.pending_dropped
+             registry_pending_dropped_total {}\n\
+             # HELP registry_pending_evicted_total Pending entries dropped because the pool was full, by reason: \
+             same_source (their source offered another while holding the most), largest_source \
+             (another source offered one while theirs held the most).\n\
+             # TYPE registry_pending_evicted_total counter\n\
+             registry_pending_evicted_total{{reason=\"same_source\"}} {}\n\
+             registry_pending_evicted_total{{reason=\"largest_source\"}} {}",
+            e.total(),
+            e.same_source,
+            e.largest_source
         );
         let _ = writeln!(
             out,
@@ -311,9 +344,21 @@ mod tests {
             entries: 5,
             pending: 1,
             height: 2,
-            pending_dropped: 0,
+            pending_capacity: 1024,
+            pending_sources: 1,
+            pending_largest_share: 1,
+            pending_evictions: Evictions {
+                same_source: 3,
+                largest_source: 4,
+            },
         });
         assert!(text.contains("registry_entries 5\n"), "{text}");
+        assert!(
+            text.contains("registry_pending_dropped_total 7\n"),
+            "{text}"
+        );
+        assert!(text.contains("registry_pending_evicted_total{reason=\"same_source\"} 3\n"));
+        assert!(text.contains("registry_pending_evicted_total{reason=\"largest_source\"} 4\n"));
         assert!(text.contains("registry_submissions_total{outcome=\"accepted\"} 2\n"));
         assert!(text.contains("registry_queries_total{api=\"recognition\",outcome=\"denied\"} 1\n"));
         let b = "registry_http_request_duration_seconds_bucket{route=\"/v1/trust\"";

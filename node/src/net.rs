@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 
 use futures::future::{join_all, BoxFuture};
 use p2p::{Host, Submission};
-use registry_core::registry::Registry;
+use registry_core::registry::{Registry, Source};
 use registry_core::SignedEntry;
 
 use crate::writer::WriterHandle;
@@ -23,16 +23,21 @@ impl Host for NodeHost {
         &self.registry
     }
 
-    fn submit(&self, entries: Vec<SignedEntry>, wait: bool) -> BoxFuture<'static, Vec<Submission>> {
+    fn submit(
+        &self,
+        from: Source,
+        entries: Vec<SignedEntry>,
+        wait: bool,
+    ) -> BoxFuture<'static, Vec<Submission>> {
         let writer = self.writer.clone();
         Box::pin(async move {
             let submissions = entries.into_iter().map(|entry| {
                 let writer = writer.clone();
                 async move {
                     let outcome = if wait {
-                        writer.submit_waiting(entry).await
+                        writer.submit_waiting(entry, from).await
                     } else {
-                        writer.submit(entry).await
+                        writer.submit(entry, from).await
                     };
                     outcome.map_err(|e| e.to_string())
                 }

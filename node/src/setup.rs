@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use registry_core::file::{sync_dir, sync_parent, write_atomic, Existing};
 use registry_core::keys::{read_key_file, write_key_file};
 use registry_core::store::Ledger;
 use registry_core::{EntityId, Genesis, SecretKey};
@@ -86,6 +87,13 @@ pub fn read_genesis(path: &Path) -> anyhow::Result<Genesis> {
 
 /// `registry-node init`: node key, copy of the genesis, empty ledger. Refuses a data
 /// directory that already holds a ledger.
+///
+/// Each step is atomic and durable, so an init stopped at any moment (a kill, a crash, a
+/// power loss) leaves either a complete data directory or one that a second init (or
+/// `--dev`) completes: the key and the genesis copy are written beside their place,
+/// fsynced, linked into it and the directory fsynced; the ledger is created under
+/// [`INIT_LEDGER`], flushed, then renamed to `ledger/` (and the directory fsynced), so a
+/// `ledger/` directory is never a half-made one.
 pub fn init(dir: &DataDir, genesis: &Genesis) -> anyhow::Result<()> {
     if dir.has_ledger() {
         bail!(
@@ -110,12 +118,31 @@ pub fn init(dir: &DataDir, genesis: &Genesis) -> anyhow::Result<()> {
             );
         }
     } else {
-        std::fs::write(&genesis_path, genesis.to_json() + "\n")
+        let text = genesis.to_json() + "\n";
+        write_atomic(&genesis_path, text.as_bytes(), None, Existing::Refuse)
             .with_context(|| format!("cannot write {}", genesis_path.display()))?;
     }
-    Ledger::create(&dir.ledger(), genesis)
-        .with_context(|| format!("cannot create the ledger in {}", dir.ledger().display()))?;
-    Ok(())
+    create_ledger(dir, genesis)
+}
+
+/// Where `init` builds the ledger before renaming it to `ledger/`.
+pub const INIT_LEDGER: &str = ".ledger.init";
+
+/// Creates the empty ledger in `ledger/` all at once (see [`init`]).
+fn create_ledger(dir: &DataDir, genesis: &Genesis) -> anyhow::Result<()> {
+    let building = dir.path().join(INIT_LEDGER);
+    // Left by an init that was stopped before the rename: never a ledger in use.
+    if building.exists() {
+        std::fs::remove_dir_all(&building)
+            .with_context(|| format!("cannot remove {}", building.display()))?;
+    }
+    let ledger = Ledger::create(&building, genesis)
+        .with_context(|| format!("cannot create the ledger in {}", building.display()))?;
+    drop(ledger);
+    let target = dir.ledger();
+    std::fs::rename(&building, &target)
+        .and_then(|()| sync_dir(dir.path()))
+        .with_context(|| format!("cannot move the new ledger to {}", target.display()))
 }
 
 /// What `--dev` set up.
@@ -176,6 +203,7 @@ fn create_private_dir(path: &Path) -> anyhow::Result<()> {
     }
     builder
         .create(path)
+        .and_then(|()| sync_parent(path))
         .with_context(|| format!("cannot create data directory {}", path.display()))
 }
 

@@ -100,7 +100,11 @@ fn check_ledger(dir: &Path, full: bool) -> LedgerCheck {
         .load_pending()
         .unwrap_or_else(|e| panic!("the pending records do not read back: {e}"))
         .iter()
-        .map(|e| e.id())
+        .map(|(e, source)| {
+            // Recorded with the pending pool's source: the submitting client's address.
+            assert_eq!(source.to_string(), "http 127.0.0.1", "entry {}", e.id());
+            e.id()
+        })
         .collect();
     LedgerCheck {
         ids,

@@ -14,6 +14,6 @@ pub mod sync;
 
 pub use libp2p::{Multiaddr, PeerId};
 pub use network::{
-    keypair_from_seed, spawn, Host, NetCounters, NetInfo, NetworkConfig, NetworkError,
+    keypair_from_seed, peer_source, spawn, Host, NetCounters, NetInfo, NetworkConfig, NetworkError,
     NetworkHandle, PeerInfo, Submission,
 };

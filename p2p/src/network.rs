@@ -35,7 +35,7 @@ use libp2p::{
     request_response, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm,
 };
 use registry_core::codec::{self, MAX_MESSAGE_BYTES};
-use registry_core::registry::{Outcome, Registry};
+use registry_core::registry::{Outcome, Registry, Source};
 use registry_core::{EntryId, RegistryId, SignedEntry};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
@@ -124,10 +124,16 @@ pub type Submission = Result<Outcome, String>;
 pub trait Host: Send + Sync + 'static {
     /// The registry: sync reads it (and refreshes the trie's lazy hashes under its lock).
     fn registry(&self) -> &RwLock<Registry>;
-    /// Stores entries received from a peer; resolves with one result per entry once it is
+    /// Stores entries received from a peer (`from`, the pending pool's share they count
+    /// against: see [`peer_source`]); resolves with one result per entry once it is
     /// durable, pending or rejected. With `wait`, waits for room in the writer's queue;
     /// without, a full queue is an error at once.
-    fn submit(&self, entries: Vec<SignedEntry>, wait: bool) -> BoxFuture<'static, Vec<Submission>>;
+    fn submit(
+        &self,
+        from: Source,
+        entries: Vec<SignedEntry>,
+        wait: bool,
+    ) -> BoxFuture<'static, Vec<Submission>>;
 }
 
 /// Counters of the network, for metrics.
@@ -823,7 +829,7 @@ impl Task {
                     self.counters
                         .sync_entries
                         .fetch_add(entries.len() as u64, Ordering::Relaxed);
-                    let submitted = self.host.submit(entries, true);
+                    let submitted = self.host.submit(peer_source(&peer), entries, true);
                     let done = self.done_tx.clone();
                     tokio::spawn(async move {
                         let results = submitted.await;
@@ -1034,7 +1040,9 @@ impl Task {
             return;
         }
         self.validating += 1;
-        let submitted = self.host.submit(vec![entry], false);
+        // Counted against the peer that forwarded it: gossip is anonymous, and the
+        // forwarder is the one that chose to send it.
+        let submitted = self.host.submit(peer_source(&source), vec![entry], false);
         let done = self.done_tx.clone();
         tokio::spawn(async move {
             let result = submitted
@@ -1123,6 +1131,11 @@ fn write_registry(host: &dyn Host) -> RwLockWriteGuard<'_, Registry> {
         Ok(g) => g,
         Err(p) => p.into_inner(),
     }
+}
+
+/// The pending pool's source for entries a peer sent (gossip or sync).
+pub fn peer_source(peer: &PeerId) -> Source {
+    Source::peer(&peer.to_bytes())
 }
 
 /// The peer id at the end of an address (`.../p2p/12D3...`), if any.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use p2p::{keypair_from_seed, spawn, Host, Multiaddr, NetworkConfig, NetworkHandle, Submission};
-use registry_core::registry::Registry;
+use registry_core::registry::{Registry, Source};
 use registry_core::testkit::{authority, issuer, key, Fixture, AUTHORITY_KEY_SEED};
 use registry_core::{Hash, SignedEntry};
 
@@ -24,12 +24,13 @@ impl Host for TestHost {
 
     fn submit(
         &self,
+        from: Source,
         entries: Vec<SignedEntry>,
         _wait: bool,
     ) -> BoxFuture<'static, Vec<Submission>> {
         let report = match self.registry.write() {
-            Ok(mut r) => r.ingest(entries),
-            Err(p) => p.into_inner().ingest(entries),
+            Ok(mut r) => r.ingest_from(from, entries),
+            Err(p) => p.into_inner().ingest_from(from, entries),
         };
         let out: Vec<Submission> = report.outcomes.into_iter().map(|(_, o)| Ok(o)).collect();
         Box::pin(async move { out })
@@ -131,7 +132,7 @@ async fn gossip_reaches_every_node_and_invalid_entries_are_rejected() {
     let signer = key(AUTHORITY_KEY_SEED);
     let iss = issuer(&fx, auth.id(), &signer, 1);
     for e in [&auth, &iss] {
-        a.host.submit(vec![e.clone()], true).await;
+        a.host.submit(Source::LOCAL, vec![e.clone()], true).await;
         a.net.publish(e);
     }
     for n in [&b, &c] {
@@ -190,7 +191,7 @@ async fn a_node_that_missed_entries_catches_up_by_sync() {
     let signer = key(AUTHORITY_KEY_SEED);
     let mut entries = vec![auth.clone()];
     entries.extend((0..300).map(|n| issuer(&fx, auth.id(), &signer, n)));
-    a.host.submit(entries.clone(), true).await;
+    a.host.submit(Source::LOCAL, entries.clone(), true).await;
     assert_eq!(
         a.host.registry.read().map(|r| r.state().len()).unwrap_or(0),
         301
@@ -205,7 +206,7 @@ async fn a_node_that_missed_entries_catches_up_by_sync() {
     let more: Vec<SignedEntry> = (300..400)
         .map(|n| issuer(&fx, auth.id(), &signer, n))
         .collect();
-    a.host.submit(more, true).await;
+    a.host.submit(Source::LOCAL, more, true).await;
     let want = a.root();
     wait_for("the periodic sync", || (b.root() == want).then_some(())).await;
     assert!(b.net.info().last_sync_at.is_some());
@@ -318,11 +319,14 @@ async fn a_relay_forwards_no_invalid_entry_of_any_class() {
         wait_subscribed(n, 1).await;
     }
     // Everyone holds the authority (published by the clean publisher).
-    publisher.host.submit(vec![auth.clone()], true).await;
+    publisher
+        .host
+        .submit(Source::LOCAL, vec![auth.clone()], true)
+        .await;
     publisher.net.publish(&auth);
     wait_for("the authority at C", || c.holds(&auth.id()).then_some(())).await;
     for a in &attackers {
-        a.host.submit(vec![auth.clone()], true).await;
+        a.host.submit(Source::LOCAL, vec![auth.clone()], true).await;
     }
     let b_seen = counter(&b, |k| &k.gossip_rejected) + counter(&b, |k| &k.gossip_ignored);
     let c_before = (
@@ -340,7 +344,10 @@ async fn a_relay_forwards_no_invalid_entry_of_any_class() {
     })
     .await;
     let valid = issuer(&fx, auth.id(), &key(AUTHORITY_KEY_SEED), 1);
-    publisher.host.submit(vec![valid.clone()], true).await;
+    publisher
+        .host
+        .submit(Source::LOCAL, vec![valid.clone()], true)
+        .await;
     publisher.net.publish(&valid);
     wait_for("the valid entry at C", || {
         c.holds(&valid.id()).then_some(())

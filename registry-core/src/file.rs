@@ -1,7 +1,9 @@
-//! Atomic file writes: a temporary file beside the target, fsync, then a hard link (when
-//! the target must not exist yet) or a rename (when it may be replaced). A crash never
+//! Atomic, durable file writes: a temporary file beside the target, fsync, then a hard
+//! link (when the target must not exist yet) or a rename (when it may be replaced), then
+//! an fsync of the directory, so the new name itself survives a power loss. A crash never
 //! leaves a half-written key, genesis or entry file, and a file that must be new is never
-//! clobbered by one that appeared meanwhile.
+//! clobbered by one that appeared meanwhile. Every key, genesis and state file the
+//! software writes goes through [`write_atomic`].
 
 use std::fs;
 use std::io::{self, Write};
@@ -30,9 +32,10 @@ pub fn temp_path(path: &Path) -> PathBuf {
     dir.join(format!(".{name}.tmp-{}", std::process::id()))
 }
 
-/// Writes `contents` to `path` atomically. `mode` (unix permission bits) applies from the
-/// moment the temporary file is created, so a secret is never readable by others, even
-/// briefly.
+/// Writes `contents` to `path` atomically and durably: once this returns, `path` holds
+/// `contents` whatever happens next, and at no moment does it hold part of them. `mode`
+/// (unix permission bits) applies from the moment the temporary file is created, so a
+/// secret is never readable by others, even briefly.
 pub fn write_atomic(
     path: &Path,
     contents: &[u8],
@@ -46,6 +49,8 @@ pub fn write_atomic(
         ));
     }
     let tmp = temp_path(path);
+    // Left by a process of the same id that was killed mid-write (ids are reused).
+    let _ = fs::remove_file(&tmp);
     let result = (|| {
         let mut opts = fs::OpenOptions::new();
         opts.write(true).create_new(true);
@@ -63,13 +68,37 @@ pub fn write_atomic(
             Existing::Refuse => {
                 // A hard link fails if `path` appeared meanwhile, where rename would clobber it.
                 fs::hard_link(&tmp, path)?;
-                fs::remove_file(&tmp)
+                fs::remove_file(&tmp)?;
             }
-            Existing::Replace => fs::rename(&tmp, path),
+            Existing::Replace => fs::rename(&tmp, path)?,
         }
+        sync_parent(path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Fsyncs the directory holding `path`, making a name just created, linked or renamed
+/// in it durable. A no-op where directories cannot be opened (not unix).
+pub fn sync_parent(path: &Path) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    sync_dir(dir)
+}
+
+/// Fsyncs the directory `dir` itself (its list of names).
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
 }

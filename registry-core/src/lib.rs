@@ -32,6 +32,7 @@ pub mod file;
 pub mod genesis;
 pub mod hash;
 pub mod keys;
+pub mod pending;
 pub mod registry;
 pub mod rng;
 pub mod state;

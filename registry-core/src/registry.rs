@@ -21,7 +21,7 @@
 //! are kept aside in memory (bounded): when an `AddRoot` makes their signer a root they
 //! join the entry, as they would on a node that learned the `AddRoot` first.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::did::DidKey;
@@ -30,6 +30,8 @@ use crate::entry::{
 };
 use crate::genesis::Genesis;
 use crate::hash::{EntryId, Hash, RegistryId};
+use crate::pending::PendingPool;
+pub use crate::pending::{Evicted, Eviction, Evictions, Source};
 use crate::state::State;
 use crate::verify::{SignatureError, Verifier};
 
@@ -94,7 +96,7 @@ pub struct IngestReport {
     /// invalid.
     pub late_rejections: Vec<(EntryId, Rejection)>,
     /// Pending entries dropped because the pool was full.
-    pub evicted: Vec<EntryId>,
+    pub evicted: Vec<Evicted>,
 }
 
 enum Check {
@@ -192,16 +194,52 @@ impl Registry {
     }
 
     pub fn pending_len(&self) -> usize {
-        self.pending.entries.len()
+        self.pending.len()
+    }
+
+    /// The pending pool's bound.
+    pub fn pending_capacity(&self) -> usize {
+        self.pending.capacity()
+    }
+
+    /// Sets the pending pool's bound; entries past it are dropped, from the largest
+    /// sources first.
+    pub fn set_pending_capacity(&mut self, capacity: usize) -> Vec<Evicted> {
+        self.pending.set_capacity(capacity)
     }
 
     /// Pending entries dropped because the pool was full, since start.
     pub fn pending_dropped(&self) -> u64 {
-        self.pending.dropped
+        self.pending.evictions().total()
+    }
+
+    /// [`Registry::pending_dropped`] by reason.
+    pub fn pending_evictions(&self) -> Evictions {
+        self.pending.evictions()
+    }
+
+    /// Sources holding pending entries now.
+    pub fn pending_sources(&self) -> usize {
+        self.pending.sources()
+    }
+
+    /// Pending entries held for `source` now.
+    pub fn pending_held_by(&self, source: &Source) -> usize {
+        self.pending.held_by(source)
+    }
+
+    /// The most pending entries one source holds now.
+    pub fn pending_largest_share(&self) -> usize {
+        self.pending.largest_share()
     }
 
     pub fn pending_entry(&self, id: &EntryId) -> Option<&SignedEntry> {
-        self.pending.entries.get(id).map(|p| &p.entry)
+        self.pending.get(id).map(|p| &p.entry)
+    }
+
+    /// The source a pending entry is filed under (the first that sent it).
+    pub fn pending_source(&self, id: &EntryId) -> Option<Source> {
+        self.pending.get(id).map(|p| p.source)
     }
 
     /// Ids to ask peers for (at most `limit`): the references pending entries wait for,
@@ -222,9 +260,15 @@ impl Registry {
         self.pending.needing_roots.contains(id)
     }
 
-    /// Checks structure and signatures (in one batch) of each entry, then applies
-    /// acceptance. Entries already accepted are not verified again.
+    /// [`Registry::ingest_from`] the node itself ([`Source::LOCAL`]).
     pub fn ingest(&mut self, entries: Vec<SignedEntry>) -> IngestReport {
+        self.ingest_from(Source::LOCAL, entries)
+    }
+
+    /// Checks structure and signatures (in one batch) of each entry, then applies
+    /// acceptance; entries that wait are filed under `source`. Entries already accepted
+    /// are not verified again.
+    pub fn ingest_from(&mut self, source: Source, entries: Vec<SignedEntry>) -> IngestReport {
         let registry = *self.state.registry_id();
         // A copy whose every signature is already held needs no verification.
         let (known, fresh): (Vec<_>, Vec<_>) =
@@ -242,18 +286,28 @@ impl Registry {
                 .into_iter()
                 .map(|(id, entry)| (id, Ok(Checked { id, entry }))),
         );
-        self.admit(checked)
+        self.admit_from(checked.into_iter().map(|c| (source, c)).collect())
     }
 
     /// Applies acceptance to entries that went through [`check_batch`], in order. This is
     /// the only step that needs the registry's state, and it is cheap: a node runs
     /// `check_batch` outside its lock and holds the lock only for this.
     pub fn admit(&mut self, checked: Vec<(EntryId, Result<Checked, Rejection>)>) -> IngestReport {
+        self.admit_from(checked.into_iter().map(|c| (Source::LOCAL, c)).collect())
+    }
+
+    /// [`Registry::admit`] with the source of each entry: those that wait are filed under
+    /// it (see [`crate::pending`]).
+    #[allow(clippy::type_complexity)]
+    pub fn admit_from(
+        &mut self,
+        checked: Vec<(Source, (EntryId, Result<Checked, Rejection>))>,
+    ) -> IngestReport {
         let mut report = IngestReport::default();
-        for (id, result) in checked {
+        for (source, (id, result)) in checked {
             let outcome = match result {
                 Err(r) => Outcome::Rejected(r),
-                Ok(c) => self.offer_identified(c.id, c.entry, &mut report),
+                Ok(c) => self.offer_identified(c.id, c.entry, source, &mut report),
             };
             report.outcomes.push((id, outcome));
         }
@@ -263,7 +317,17 @@ impl Registry {
     /// Applies acceptance to an entry whose structure and signatures have been checked
     /// (by [`Registry::ingest`], or before it was written to a verified ledger).
     pub fn offer_checked(&mut self, entry: SignedEntry, report: &mut IngestReport) -> Outcome {
-        self.offer_identified(entry.id(), entry, report)
+        self.offer_checked_from(entry, Source::LOCAL, report)
+    }
+
+    /// [`Registry::offer_checked`] from `source`.
+    pub fn offer_checked_from(
+        &mut self,
+        entry: SignedEntry,
+        source: Source,
+        report: &mut IngestReport,
+    ) -> Outcome {
+        self.offer_identified(entry.id(), entry, source, report)
     }
 
     /// [`Registry::offer_checked`] for an entry whose id (`entry.id()`) is already known.
@@ -271,15 +335,17 @@ impl Registry {
         &mut self,
         id: EntryId,
         mut entry: SignedEntry,
+        mut source: Source,
         report: &mut IngestReport,
     ) -> Outcome {
         if let Some(held) = self.state.get(&id).cloned() {
             return self.merge_accepted(id, &held, &entry.signatures, report);
         }
         entry.signatures.sort_by_key(|s| s.signer);
-        if let Some(p) = self.pending.entries.get(&id) {
+        if let Some(p) = self.pending.get(&id) {
             // Another copy of the same body waits: hold the union of both (bounded, first
-            // come), which may be acceptable at once.
+            // come), which may be acceptable at once. It stays filed under the source
+            // that sent it first, counted once.
             let mut union = p.entry.signatures.clone();
             let mut changed = false;
             for s in &entry.signatures {
@@ -291,12 +357,15 @@ impl Registry {
                 };
             }
             entry.signatures = union;
+            source = p.source;
             self.pending.remove(&id);
         }
         match self.check(&entry) {
             Check::Reject(r) => Outcome::Rejected(r),
             Check::Wait(missing, needs_roots) => {
-                let dropped = self.pending.insert(id, entry, missing.clone(), needs_roots);
+                let dropped = self
+                    .pending
+                    .insert(id, entry, missing.clone(), needs_roots, source);
                 report.evicted.extend(dropped);
                 Outcome::Pending { missing }
             }
@@ -443,7 +512,13 @@ impl Registry {
                     Check::Accept => queue.push_back((wid, Arc::new(waiter.entry))),
                     Check::Reject(r) => report.late_rejections.push((wid, r)),
                     Check::Wait(missing, needs_roots) => {
-                        let dropped = self.pending.insert(wid, waiter.entry, missing, needs_roots);
+                        let dropped = self.pending.insert(
+                            wid,
+                            waiter.entry,
+                            missing,
+                            needs_roots,
+                            waiter.source,
+                        );
                         report.evicted.extend(dropped);
                     }
                 }
@@ -504,119 +579,5 @@ impl Dormant {
         self.by_entry.retain(|_, set| !set.is_empty());
         out.sort_by_key(|(id, _)| *id);
         out
-    }
-}
-
-#[derive(Debug)]
-struct Waiting {
-    entry: SignedEntry,
-    missing: Vec<EntryId>,
-    needs_roots: bool,
-    seq: u64,
-}
-
-/// Entries waiting for a reference, bounded: when full, the oldest is dropped.
-#[derive(Debug)]
-struct PendingPool {
-    capacity: usize,
-    entries: HashMap<EntryId, Waiting>,
-    /// Arrival order; may hold stale ids (left by entries that were accepted or dropped),
-    /// which are skipped and compacted away.
-    order: VecDeque<(u64, EntryId)>,
-    waiting_on: HashMap<EntryId, Vec<EntryId>>,
-    needing_roots: HashSet<EntryId>,
-    next_seq: u64,
-    dropped: u64,
-}
-
-impl PendingPool {
-    fn new(capacity: usize) -> PendingPool {
-        PendingPool {
-            capacity: capacity.max(1),
-            entries: HashMap::new(),
-            order: VecDeque::new(),
-            waiting_on: HashMap::new(),
-            needing_roots: HashSet::new(),
-            next_seq: 0,
-            dropped: 0,
-        }
-    }
-
-    /// Adds a waiting entry; returns the ids dropped (oldest first) to make room.
-    fn insert(
-        &mut self,
-        id: EntryId,
-        entry: SignedEntry,
-        missing: Vec<EntryId>,
-        needs_roots: bool,
-    ) -> Vec<EntryId> {
-        let mut dropped = Vec::new();
-        while self.entries.len() >= self.capacity {
-            match self.order.pop_front() {
-                Some((seq, old)) => {
-                    if self.entries.get(&old).is_some_and(|w| w.seq == seq) {
-                        self.remove(&old);
-                        self.dropped += 1;
-                        dropped.push(old);
-                    }
-                }
-                None => break,
-            }
-        }
-        for m in &missing {
-            self.waiting_on.entry(*m).or_default().push(id);
-        }
-        if needs_roots {
-            self.needing_roots.insert(id);
-        }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.order.push_back((seq, id));
-        self.entries.insert(
-            id,
-            Waiting {
-                entry,
-                missing,
-                needs_roots,
-                seq,
-            },
-        );
-        if self.order.len() > 2 * self.capacity + 16 {
-            let entries = &self.entries;
-            self.order
-                .retain(|(s, i)| entries.get(i).is_some_and(|w| w.seq == *s));
-        }
-        dropped
-    }
-
-    fn remove(&mut self, id: &EntryId) -> Option<Waiting> {
-        let w = self.entries.remove(id)?;
-        for m in &w.missing {
-            if let Some(list) = self.waiting_on.get_mut(m) {
-                list.retain(|x| x != id);
-                if list.is_empty() {
-                    self.waiting_on.remove(m);
-                }
-            }
-        }
-        if w.needs_roots {
-            self.needing_roots.remove(id);
-        }
-        Some(w)
-    }
-
-    fn take_waiting_on(&mut self, id: &EntryId) -> Vec<(EntryId, Waiting)> {
-        let ids = self.waiting_on.remove(id).unwrap_or_default();
-        ids.into_iter()
-            .filter_map(|w| Some((w, self.remove(&w)?)))
-            .collect()
-    }
-
-    fn take_needing_roots(&mut self) -> Vec<(EntryId, Waiting)> {
-        let mut ids: Vec<EntryId> = self.needing_roots.iter().copied().collect();
-        ids.sort();
-        ids.into_iter()
-            .filter_map(|w| Some((w, self.remove(&w)?)))
-            .collect()
     }
 }

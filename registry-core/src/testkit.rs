@@ -202,6 +202,18 @@ pub fn issuer(fx: &Fixture, authority: EntryId, signer: &SecretKey, n: u64) -> S
         .by_holder(authority, &[signer])
 }
 
+/// The `n`-th junk pending entry, as anyone can make without a key of the registry: an
+/// accreditation authored as the holder of an id no entry has (derived from `n`), signed
+/// by a key of its own. Valid in form, it waits in the pending pool for ever.
+pub fn junk(fx: &Fixture, n: u64) -> SignedEntry {
+    let absent = crate::hash::Hash(*blake3::hash(&n.to_le_bytes()).as_bytes());
+    fx.accredit(&entity(1_000_000 + n))
+        .grant("issue", "UniversityDegree")
+        .controller(key(999).did())
+        .nonce(n)
+        .by_holder(absent, &[&key(999)])
+}
+
 /// Hand-written hostile inputs for decoders (huge length prefixes, over-long varints,
 /// truncation, trailing bytes) and a tally that measures what rejecting each one
 /// allocated. The caller supplies the allocation counter (a counting global allocator

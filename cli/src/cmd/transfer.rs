@@ -53,6 +53,7 @@ impl ExportCommand {
                     .and_then(|n| Ok(f.sync_all().map(|()| n)?))
                     .and_then(|n| {
                         std::fs::rename(&tmp, path)
+                            .and_then(|()| registry_core::file::sync_parent(path))
                             .with_context(|| format!("cannot write {}", path.display()))?;
                         Ok(n)
                     });

@@ -1,6 +1,8 @@
 //! `POST /v1/entries`, `GET /v1/entries/{id}` and `GET /v1/entries?from_height=&max_blocks=`.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use registry_core::api::{
@@ -8,7 +10,7 @@ use registry_core::api::{
 };
 use registry_core::entry::Op;
 use registry_core::eval::{self, Reason};
-use registry_core::registry::Outcome;
+use registry_core::registry::{Outcome, Source};
 use registry_core::state::State as RegistryState;
 use registry_core::store::{Ledger, StoreError};
 use registry_core::{EntryId, Hash, SignedEntry, Timestamp};
@@ -25,16 +27,21 @@ const MAX_PAGE_BLOCKS: u64 = 64;
 const MAX_PAGE_ENTRIES: usize = 4096;
 
 /// `POST /v1/entries`: 202 once the outcome is final (accepted entries are durable),
-/// 400 with the reason for an invalid entry, 503 when the writer cannot take it.
+/// 400 with the reason for an invalid entry, 503 when the writer cannot take it. An
+/// entry that waits counts against the pending pool's share of the client's address.
 pub async fn submit(
     State(st): State<AppState>,
+    client: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     ApiJson(entry): ApiJson<SignedEntry>,
 ) -> Result<(StatusCode, Json<Submitted>), ApiError> {
     let id = entry.id();
+    // The server always records the client's address; a router driven without it (a
+    // test calling it in-process) counts as the node itself.
+    let source = client.map_or(Source::LOCAL, |c| Source::http(c.0 .0.ip()));
     // Kept for gossip: an entry is published once durable (or pending: peers may hold
     // what it waits for), never before.
     let copy = entry.clone();
-    let outcome = st.writer.submit(entry).await.map_err(|e| {
+    let outcome = st.writer.submit(entry, source).await.map_err(|e| {
         st.metrics.submission(Submission::Error);
         writer_error(e)
     })?;

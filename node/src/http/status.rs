@@ -59,15 +59,17 @@ pub async fn status(State(st): State<AppState>) -> Json<Status> {
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
     let head = st.head();
-    let (pending, pending_dropped) = {
+    let gauges = {
         let registry = st.registry();
-        (registry.pending_len(), registry.pending_dropped())
-    };
-    let gauges = Gauges {
-        entries: head.entries,
-        pending,
-        height: head.height,
-        pending_dropped,
+        Gauges {
+            entries: head.entries,
+            pending: registry.pending_len(),
+            height: head.height,
+            pending_capacity: registry.pending_capacity(),
+            pending_sources: registry.pending_sources(),
+            pending_largest_share: registry.pending_largest_share(),
+            pending_evictions: registry.pending_evictions(),
+        }
     };
     let mut text = st.metrics.render(&gauges);
     Metrics::render_network(&mut text, st.network.info().peers, st.network.counters());

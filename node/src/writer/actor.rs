@@ -34,7 +34,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use registry_core::block::MAX_BLOCK_ENTRIES;
-use registry_core::registry::{check_batch, Outcome, Registry};
+use registry_core::registry::{check_batch, Outcome, Registry, Source};
 use registry_core::store::{Ledger, StoreError};
 use registry_core::trie::Trie;
 use registry_core::verify::Verifier;
@@ -158,8 +158,14 @@ impl Actor {
     fn commit(&mut self, batch: Vec<WriteRequest>) {
         let started = Instant::now();
         let size = batch.len();
-        let (entries, replies): (Vec<SignedEntry>, Vec<_>) =
-            batch.into_iter().map(|r| (r.entry, r.reply)).unzip();
+        let mut sources = Vec::with_capacity(size);
+        let (entries, replies): (Vec<SignedEntry>, Vec<_>) = batch
+            .into_iter()
+            .map(|r| {
+                sources.push(r.source);
+                (r.entry, r.reply)
+            })
+            .unzip();
         // What an earlier failed append left goes first. While it cannot be written, the
         // new submissions are refused unexamined: nothing is admitted that could not be
         // stored, so a full disk cannot make the backlog grow.
@@ -185,7 +191,7 @@ impl Actor {
                 Ok(g) => g,
                 Err(poisoned) => poisoned.into_inner(),
             };
-            let report = registry.admit(checked);
+            let report = registry.admit_from(sources.into_iter().zip(checked).collect());
             let root = check_roots.then(|| registry.state_root());
             let pending = pending_changes(&registry, &report.outcomes, &self.saved_pending);
             (report, root, pending)
@@ -233,7 +239,7 @@ impl Actor {
                     self.saved_pending.remove(id);
                 }
                 self.saved_pending
-                    .extend(changes.put.iter().map(SignedEntry::id));
+                    .extend(changes.put.iter().map(|(e, _)| e.id()));
                 Ok(())
             }
             Err(e) => {
@@ -374,8 +380,9 @@ fn answer(
 /// Changes to the ledger's pending records after one batch.
 #[derive(Debug, Default)]
 struct PendingChanges {
-    /// Offered entries that wait now, as held (the union of their copies).
-    put: Vec<SignedEntry>,
+    /// Offered entries that wait now, as held (the union of their copies), with the
+    /// source they are filed under.
+    put: Vec<(SignedEntry, Source)>,
     /// Recorded entries that wait no more.
     gone: Vec<EntryId>,
 }
@@ -392,11 +399,13 @@ fn pending_changes(
     outcomes: &[(EntryId, Outcome)],
     saved: &HashSet<EntryId>,
 ) -> PendingChanges {
-    let mut put: registry_core::hash::IdMap<SignedEntry> = Default::default();
+    let mut put: registry_core::hash::IdMap<(SignedEntry, Source)> = Default::default();
     for (id, outcome) in outcomes {
         if matches!(outcome, Outcome::Pending { .. }) {
-            if let Some(e) = registry.pending_entry(id) {
-                put.insert(*id, e.clone());
+            if let (Some(e), Some(source)) =
+                (registry.pending_entry(id), registry.pending_source(id))
+            {
+                put.insert(*id, (e.clone(), source));
             }
         }
     }

@@ -10,7 +10,7 @@ mod actor;
 
 use std::sync::{Arc, RwLock};
 
-use registry_core::registry::Outcome;
+use registry_core::registry::{Outcome, Source};
 use registry_core::store::{Ledger, StoreError};
 use registry_core::{Hash, SignedEntry};
 use tokio::sync::{mpsc, oneshot};
@@ -81,6 +81,8 @@ type ReadJob = Box<dyn FnOnce(Option<&Ledger>) + Send>;
 #[derive(Debug)]
 pub struct WriteRequest {
     pub entry: SignedEntry,
+    /// Who sent it: the pending pool's share it counts against if it waits.
+    pub source: Source,
     pub reply: oneshot::Sender<Result<Outcome, WriterError>>,
 }
 
@@ -113,18 +115,30 @@ impl WriterHandle {
     /// Offers an entry; answers once its outcome is final (and, for accepted entries,
     /// durable). A full mailbox is [`WriterError::Busy`] at once: the caller sheds load
     /// instead of queueing without bound.
-    pub async fn submit(&self, entry: SignedEntry) -> Result<Outcome, WriterError> {
+    pub async fn submit(&self, entry: SignedEntry, source: Source) -> Result<Outcome, WriterError> {
         let (reply, rx) = oneshot::channel();
-        self.try_send(Command::Write(Box::new(WriteRequest { entry, reply })))?;
+        self.try_send(Command::Write(Box::new(WriteRequest {
+            entry,
+            source,
+            reply,
+        })))?;
         rx.await.map_err(|_| WriterError::Stopped)?
     }
 
     /// Like [`WriterHandle::submit`], but waits for room in a full mailbox instead of
     /// failing: for entries fetched by sync, which the network task paces by awaiting.
-    pub async fn submit_waiting(&self, entry: SignedEntry) -> Result<Outcome, WriterError> {
+    pub async fn submit_waiting(
+        &self,
+        entry: SignedEntry,
+        source: Source,
+    ) -> Result<Outcome, WriterError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Command::Write(Box::new(WriteRequest { entry, reply })))
+            .send(Command::Write(Box::new(WriteRequest {
+                entry,
+                source,
+                reply,
+            })))
             .await
             .map_err(|_| WriterError::Stopped)?;
         rx.await.map_err(|_| WriterError::Stopped)?

@@ -20,6 +20,7 @@ pub(super) const BLOCK_PREFIX: u8 = b'b';
 pub(super) const ENTRY_PREFIX: u8 = b'e';
 pub(super) const SIGNATURES_PREFIX: u8 = b's';
 pub(super) const PENDING_PREFIX: u8 = b'p';
+pub(super) const PENDING_SOURCE_PREFIX: u8 = b'q';
 
 /// Largest encoded head record (three varints and a hash are well under this).
 const HEAD_RECORD_LIMIT: usize = 128;
@@ -88,6 +89,13 @@ pub(super) fn entry_value(height: u64, encoded_entry: &[u8]) -> Vec<u8> {
 /// signatures), kept until it is accepted, rejected or evicted.
 pub(super) fn pending_key(id: &EntryId) -> [u8; 33] {
     let mut key = [PENDING_PREFIX; 33];
+    key[1..].copy_from_slice(id.as_bytes());
+    key
+}
+
+/// `q` ++ entry id: the source of the pending entry recorded under the same id.
+pub(super) fn pending_source_key(id: &EntryId) -> [u8; 33] {
+    let mut key = [PENDING_SOURCE_PREFIX; 33];
     key[1..].copy_from_slice(id.as_bytes());
     key
 }

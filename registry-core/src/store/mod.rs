@@ -19,6 +19,7 @@
 //! | `e` entry id (32 bytes) | height of its first block (8 bytes big-endian) ++ encoded [`SignedEntry`] as first listed |
 //! | `s` entry id ++ height | encoded signature set (`Vec<Signature>`) the entry has from that block on |
 //! | `p` entry id | encoded [`SignedEntry`] acknowledged as pending, until accepted, rejected or evicted |
+//! | `q` entry id | the [`Source`] the pending entry `p` came from (17 bytes); written and removed with it |
 //!
 //! An entry whose signature set grows (another copy brought signatures that count) is
 //! listed again by a later block, which records its whole new set under `s`; the `e`
@@ -101,6 +102,7 @@ use crate::codec::{domain, hash_with_domain, MAX_MESSAGE_BYTES};
 use crate::entry::SignedEntry;
 use crate::genesis::Genesis;
 use crate::hash::{EntryId, Hash, RegistryId};
+use crate::pending::Source;
 use crate::time::Timestamp;
 
 pub use error::{BatchError, StoreError};
@@ -381,11 +383,12 @@ impl Ledger {
 
     /// Records entries acknowledged as pending (`put`, replacing an earlier copy) and
     /// forgets others (`remove`: accepted, rejected or evicted), in one atomic batch, then
-    /// flushes: once this returns, a restart restores exactly this pending set. Refuses an
-    /// entry of another registry or one larger than an entry may be.
+    /// flushes: once this returns, a restart restores exactly this pending set, each
+    /// entry with its source. Refuses an entry of another registry or one larger than an
+    /// entry may be.
     pub fn save_pending(
         &mut self,
-        put: &[SignedEntry],
+        put: &[(SignedEntry, Source)],
         remove: &[EntryId],
     ) -> Result<(), StoreError> {
         if let Some(why) = &self.failed {
@@ -394,8 +397,9 @@ impl Ledger {
         let mut batch = sled::Batch::default();
         for id in remove {
             batch.remove(&layout::pending_key(id)[..]);
+            batch.remove(&layout::pending_source_key(id)[..]);
         }
-        for entry in put {
+        for (entry, source) in put {
             let id = entry.id();
             if entry.body.registry != self.registry_id {
                 let (expected, got) = (self.registry_id, entry.body.registry);
@@ -407,6 +411,7 @@ impl Ledger {
                 return Err(BatchError::EntryTooLarge { id, bytes, max }.into());
             }
             batch.insert(&layout::pending_key(&id)[..], encoded);
+            batch.insert(&layout::pending_source_key(&id)[..], &source.to_bytes()[..]);
         }
         if let Err(e) = self.db.apply_batch(batch) {
             self.failed = Some(e.to_string());
@@ -419,9 +424,10 @@ impl Ledger {
         Ok(())
     }
 
-    /// The entries recorded as pending, by id. A record that does not decode, or is filed
-    /// under another id, is an error naming it.
-    pub fn load_pending(&self) -> Result<Vec<SignedEntry>, StoreError> {
+    /// The entries recorded as pending, by id, each with its recorded source
+    /// ([`Source::RESTORED`] where none was recorded). A record that does not decode, or
+    /// is filed under another id, is an error naming it.
+    pub fn load_pending(&self) -> Result<Vec<(SignedEntry, Source)>, StoreError> {
         let mut out = Vec::new();
         for item in self.db.scan_prefix([layout::PENDING_PREFIX]) {
             let (key, value) = item?;
@@ -439,7 +445,16 @@ impl Ledger {
                     entry.id()
                 )));
             }
-            out.push(entry);
+            let id = entry.id();
+            let source = match self.db.get(layout::pending_source_key(&id))? {
+                None => Source::RESTORED,
+                Some(bytes) => Source::from_bytes(&bytes).ok_or_else(|| {
+                    corrupt(format!(
+                        "the source recorded for pending entry {id} is not one"
+                    ))
+                })?,
+            };
+            out.push((entry, source));
         }
         Ok(out)
     }
