@@ -5,100 +5,12 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::node::{after_second, cli, cli_json, new_key, now_secs, Node};
 use support::{free_port, node_bin};
-
-/// A node process, stopped with SIGTERM when dropped.
-struct Node {
-    child: Child,
-    url: String,
-}
-
-impl Node {
-    fn start(args: &[&str], port: u16) -> Node {
-        let api = format!("127.0.0.1:{port}");
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend(["--api", &api]);
-        if args.first() == Some(&"run") {
-            all.extend(["--listen", "/ip4/127.0.0.1/tcp/0"]);
-        }
-        let child = Command::new(node_bin())
-            .args(&all)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let node = Node {
-            child,
-            url: format!("http://{api}"),
-        };
-        node.wait_ready();
-        node
-    }
-
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if cli(&self.url, &["status"]).status.success() {
-                return;
-            }
-            std::thread::yield_now();
-        }
-        panic!("node at {} did not become ready in 30 s", self.url);
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn cli(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_registry"))
-        .arg("--node")
-        .arg(url)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Runs the CLI with `--json`, requires success, returns the parsed output.
-fn cli_json(url: &str, args: &[&str]) -> Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let out = cli(url, &all);
-    assert!(
-        out.status.success(),
-        "registry {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "registry {args:?}: not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
-
-fn new_key(url: &str, path: &Path) -> String {
-    let v = cli_json(url, &["key", "new", "--out", path.to_str().unwrap()]);
-    v["did"].as_str().unwrap().to_string()
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 fn now_rfc3339_minus(secs: u64) -> String {
     registry_core::Timestamp(now_secs() - secs).to_rfc3339()
@@ -363,16 +275,6 @@ fn offline_multisignature_with_threshold_two() {
         ],
     );
     assert_eq!(out.status.code(), Some(2));
-}
-
-/// Waits (with a deadline) until the clock is past `t`: times have one-second resolution,
-/// and governance applies to entries by their issue time.
-fn after_second(t: u64) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while now_secs() <= t {
-        assert!(Instant::now() < deadline, "the clock did not advance");
-        std::thread::yield_now();
-    }
 }
 
 fn accredit(url: &str, subject: &str, controller: &str, keys: &[&str]) -> Output {
