@@ -37,11 +37,7 @@ pub fn entry_id(s: &str) -> Result<EntryId, String> {
 
 /// The current time, from the system clock (registry-core never reads a clock).
 pub fn now() -> Timestamp {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    Timestamp(secs)
+    Timestamp::from_system_time(std::time::SystemTime::now())
 }
 
 /// A random u64 from the operating system (for entry nonces).

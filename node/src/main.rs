@@ -166,11 +166,7 @@ fn existing_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 
 /// The clock, read in one place: registry-core takes time as a parameter.
 pub fn now() -> Timestamp {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    Timestamp(secs)
+    Timestamp::from_system_time(std::time::SystemTime::now())
 }
 
 fn init(data_dir: &std::path::Path, genesis_file: &std::path::Path) -> anyhow::Result<()> {

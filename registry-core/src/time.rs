@@ -35,6 +35,16 @@ impl Timestamp {
         self.0
     }
 
+    /// A system time as a timestamp (whole seconds; times before 1970 are 0). The caller
+    /// reads the clock: registry-core never does.
+    pub fn from_system_time(t: std::time::SystemTime) -> Timestamp {
+        Timestamp(
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        )
+    }
+
     /// Parses RFC 3339 with any offset (fractions of a second are dropped).
     pub fn parse_rfc3339(s: &str) -> Result<Timestamp, TimeParseError> {
         let input = || s.chars().take(64).collect::<String>();

@@ -26,10 +26,7 @@ fn derive(seed: u64, label: &str) -> [u8; 32] {
 }
 
 fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    registry_core::Timestamp::from_system_time(std::time::SystemTime::now()).as_secs()
 }
 
 impl Ecosystem {

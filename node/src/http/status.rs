@@ -6,7 +6,6 @@ use axum::response::IntoResponse;
 use axum::Json;
 use registry_core::api::{RootEpochView, Status};
 
-use super::trust::sync_time;
 use super::AppState;
 use crate::metrics::{Gauges, Metrics};
 
@@ -47,7 +46,9 @@ pub async fn status(State(st): State<AppState>) -> Json<Status> {
         state_root: head.state_root,
         entries: head.entries,
         pending,
-        last_sync_at: net.last_sync_at.map(|t| sync_time(t).to_rfc3339()),
+        last_sync_at: net
+            .last_sync_at
+            .map(|t| registry_core::Timestamp::from_system_time(t).to_rfc3339()),
         version: env!("CARGO_PKG_VERSION").to_string(),
         roots,
         threshold,

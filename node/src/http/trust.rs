@@ -12,28 +12,18 @@ use registry_core::eval::{
     chain_of, chain_valid_until, decisive, evaluate, Decision, Decisive, Query,
 };
 use registry_core::Timestamp;
-use std::time::SystemTime;
 
 use super::entries::effective_now;
 use super::problem::{parse_time, required, ApiError, ApiPath, ApiQuery};
 use super::AppState;
 use crate::metrics::QueryApi;
 
-/// A sync time as a registry timestamp (whole seconds).
-pub fn sync_time(t: SystemTime) -> Timestamp {
-    Timestamp(
-        t.duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    )
-}
-
 /// How fresh this node's answers are: when it last completed a sync with a peer (after
 /// which it held everything that peer held), and how many peers it is connected to now.
 pub fn freshness(st: &AppState) -> Freshness {
     let (last_sync_at, peers) = st.network.freshness();
     Freshness {
-        last_sync_at: last_sync_at.map(|t| sync_time(t).to_rfc3339()),
+        last_sync_at: last_sync_at.map(|t| Timestamp::from_system_time(t).to_rfc3339()),
         seconds_since_sync: last_sync_at.map(|t| t.elapsed().map(|d| d.as_secs()).unwrap_or(0)),
         peers,
     }

@@ -181,10 +181,7 @@ impl Rng {
 }
 
 fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    registry_core::Timestamp::from_system_time(std::time::SystemTime::now()).as_secs()
 }
 
 /// What the attacker writes on a sync stream: bytes as they are (framing included, or
