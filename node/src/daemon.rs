@@ -248,7 +248,7 @@ pub async fn serve(
         writer: writer.clone(),
         genesis,
         registry_id,
-        metrics: Arc::new(Metrics::new()),
+        metrics: Arc::new(Metrics::new(crate::http::route_templates())),
         limiter: Arc::new(Semaphore::new(config.api.max_concurrent_requests)),
         deny_list: Arc::new(std::sync::Mutex::new(deny_list)),
     };

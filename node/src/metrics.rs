@@ -10,23 +10,8 @@ use std::time::Duration;
 use p2p::NetCounters;
 use registry_core::registry::Evictions;
 
-/// Route labels of the latency histogram: the router's templates, plus `unmatched`.
-pub const ROUTES: [&str; 14] = [
-    "/v1/status",
-    "/v1/entries",
-    "/v1/entries/{id}",
-    "/v1/trust",
-    "/v1/subjects/{entity_id}",
-    "/v1/blocks",
-    "/v1/blocks/{height}",
-    "/v1/peers",
-    "/v1/admin/peers/deny",
-    "/v1/admin/peers/allow",
-    "/metrics",
-    "/authorization",
-    "/recognition",
-    "unmatched",
-];
+/// The latency label of requests no route matched.
+const UNMATCHED: &str = "unmatched";
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -97,21 +82,27 @@ pub struct Metrics {
     submissions: [AtomicU64; SUBMISSIONS.len()],
     /// `[api][0 = authorized, 1 = denied]`.
     queries: [[AtomicU64; 2]; APIS.len()],
+    /// Route templates, one per slot of `http`; the last is `unmatched`.
+    routes: Vec<&'static str>,
     http: Vec<Histogram>,
 }
 
 impl Default for Metrics {
     fn default() -> Metrics {
-        Metrics::new()
+        Metrics::new(std::iter::empty())
     }
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
+    /// Metrics whose latency histogram has one slot per route template of `routes`, plus
+    /// `unmatched`.
+    pub fn new(routes: impl IntoIterator<Item = &'static str>) -> Metrics {
+        let routes: Vec<&'static str> = routes.into_iter().chain([UNMATCHED]).collect();
         Metrics {
             submissions: Default::default(),
             queries: Default::default(),
-            http: ROUTES.iter().map(|_| Histogram::default()).collect(),
+            http: routes.iter().map(|_| Histogram::default()).collect(),
+            routes,
         }
     }
 
@@ -128,12 +119,12 @@ impl Metrics {
     }
 
     /// The histogram slot of a route template (`None` or unknown: `unmatched`).
-    pub fn route_index(route: Option<&str>) -> usize {
-        let label = route.unwrap_or("unmatched");
-        ROUTES
+    pub fn route_index(&self, route: Option<&str>) -> usize {
+        let label = route.unwrap_or(UNMATCHED);
+        self.routes
             .iter()
             .position(|r| *r == label)
-            .unwrap_or(ROUTES.len() - 1)
+            .unwrap_or(self.routes.len() - 1)
     }
 
     /// Records one request's latency in the slot of its route ([`Metrics::route_index`]).
@@ -290,7 +281,7 @@ impl Metrics {
             out,
             "# HELP {name} Time to answer an HTTP request, by route.\n# TYPE {name} histogram"
         );
-        for (route, h) in ROUTES.iter().zip(&self.http) {
+        for (route, h) in self.routes.iter().zip(&self.http) {
             let mut cumulative = 0u64;
             for (le, n) in BUCKETS.iter().zip(&h.buckets) {
                 cumulative += n.load(Ordering::Relaxed);
@@ -324,22 +315,13 @@ mod tests {
 
     #[test]
     fn renders_counters_and_a_cumulative_histogram() {
-        let m = Metrics::new();
+        let m = Metrics::new(["/v1/status", "/v1/trust"]);
         m.submission(Submission::Accepted);
         m.submission(Submission::Accepted);
         m.query(QueryApi::Recognition, false);
-        m.observe_index(
-            Metrics::route_index(Some("/v1/trust")),
-            Duration::from_micros(700),
-        );
-        m.observe_index(
-            Metrics::route_index(Some("/v1/trust")),
-            Duration::from_secs(10),
-        );
-        m.observe_index(
-            Metrics::route_index(Some("/nope")),
-            Duration::from_millis(3),
-        );
+        m.observe_index(m.route_index(Some("/v1/trust")), Duration::from_micros(700));
+        m.observe_index(m.route_index(Some("/v1/trust")), Duration::from_secs(10));
+        m.observe_index(m.route_index(Some("/nope")), Duration::from_millis(3));
         let text = m.render(&Gauges {
             entries: 5,
             pending: 1,

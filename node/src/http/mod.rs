@@ -40,7 +40,7 @@ use axum::http::header::{CONNECTION, CONTENT_LENGTH};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use futures::StreamExt;
 use registry_core::registry::Registry;
@@ -90,21 +90,49 @@ impl AppState {
     }
 }
 
+/// Every route of the public API, each template written once: the router and the latency
+/// metrics' labels ([`route_templates`]) both come from here.
+fn public_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/v1/status", get(status::status)),
+        ("/v1/entries", post(entries::submit).get(entries::page)),
+        ("/v1/entries/{id}", get(entries::get_entry)),
+        ("/v1/trust", get(trust::trust)),
+        ("/v1/subjects/{entity_id}", get(trust::subject)),
+        ("/v1/blocks", get(blocks::list)),
+        ("/v1/blocks/{height}", get(blocks::get_block)),
+        ("/v1/peers", get(peers::list)),
+        ("/metrics", get(status::metrics)),
+        ("/authorization", post(trqp::authorization)),
+        ("/recognition", post(trqp::recognition)),
+    ]
+}
+
+/// The admin listener's routes.
+fn admin_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/v1/admin/peers/deny", post(peers::deny)),
+        ("/v1/admin/peers/allow", post(peers::allow)),
+    ]
+}
+
+/// The route templates of both APIs, public first: the latency metrics' labels.
+pub fn route_templates() -> Vec<&'static str> {
+    public_routes()
+        .into_iter()
+        .chain(admin_routes())
+        .map(|(path, _)| path)
+        .collect()
+}
+
+fn routes(list: Vec<(&'static str, MethodRouter<AppState>)>) -> Router<AppState> {
+    list.into_iter()
+        .fold(Router::new(), |r, (path, method)| r.route(path, method))
+}
+
 /// The public API.
 pub fn router(state: AppState, config: &ApiConfig) -> Router {
-    let routes = Router::new()
-        .route("/v1/status", get(status::status))
-        .route("/v1/entries", post(entries::submit).get(entries::page))
-        .route("/v1/entries/{id}", get(entries::get_entry))
-        .route("/v1/trust", get(trust::trust))
-        .route("/v1/subjects/{entity_id}", get(trust::subject))
-        .route("/v1/blocks", get(blocks::list))
-        .route("/v1/blocks/{height}", get(blocks::get_block))
-        .route("/v1/peers", get(peers::list))
-        .route("/metrics", get(status::metrics))
-        .route("/authorization", post(trqp::authorization))
-        .route("/recognition", post(trqp::recognition));
-    protect(routes, state, config, None)
+    protect(routes(public_routes()), state, config, None)
 }
 
 /// The admin API: `POST /v1/admin/peers/deny|allow`, for the admin listener only. With a
@@ -116,10 +144,7 @@ pub fn admin_router(
     config: &ApiConfig,
     token: Option<admin::AdminToken>,
 ) -> Router {
-    let routes = Router::new()
-        .route("/v1/admin/peers/deny", post(peers::deny))
-        .route("/v1/admin/peers/allow", post(peers::allow));
-    protect(routes, state, config, token)
+    protect(routes(admin_routes()), state, config, token)
 }
 
 /// The layers every router gets, innermost first: the body limit, the concurrency cap
@@ -154,7 +179,7 @@ fn protect(
 /// Caps concurrent requests (503 beyond the cap, at once: no unbounded queue) and
 /// records each request's latency under its route template.
 async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = Metrics::route_index(
+    let route = state.metrics.route_index(
         req.extensions()
             .get::<MatchedPath>()
             .map(MatchedPath::as_str),
