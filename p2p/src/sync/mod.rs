@@ -1,0 +1,267 @@
+//! The sync state machine and the responder's side of the sync protocol (see
+//! [`crate::protocol`] for the messages and the walk they support).
+//!
+//! [`Engine`] owns no socket, clock or global randomness: the network task feeds it
+//! connections, replies, failures, finished ingests and the time, and carries out the
+//! [`Action`]s it returns. It runs one pull session at a time (the requester fetches what
+//! one peer holds and it lacks; both ends of a connection run their own sessions, so
+//! together they converge), plus fetches by id of the references pending entries wait for.
+//!
+//! A session compares state roots, then walks the peer's trie breadth-first, descending
+//! only into children whose hashes differ from the local ones, so its cost grows with the
+//! difference between the two sets, not with their size. Every reply is checked against
+//! the request it answers; one that does not answer it ends the session and the peer is
+//! penalised. Everything a session holds is bounded: at most `pipeline` requests and
+//! unfinished ingests, and at most [`MAX_FRONTIER`] prefixes waiting to be walked.
+//!
+//! [`answer`] is the responder: it answers one request from any [`LocalSet`] within the
+//! protocol's limits.
+//!
+//! Layout:
+//! - this file: the vocabulary every part shares: [`SyncConfig`] and its defaults, the
+//!   [`LocalSet`] a node syncs from (implemented for [`Registry`]), the [`Action`]s and
+//!   [`SessionReport`]s the engine hands out, and what a request in flight asked.
+//! - `engine`: the [`Engine`]: connected peers, the queue of peers waiting for a session,
+//!   which session runs, requests in flight, timeouts and the sync period.
+//! - `session`: one pull session with one peer: the root comparison, the walk down the
+//!   trie, the checks of each reply (a reply that fails them is a protocol fault).
+//! - `fetch`: fetches by id outside sessions (the references pending entries wait for):
+//!   grouping into `Entries` requests, the bound on ids waiting, the check of a reply.
+//! - `responder`: [`answer`], a peer's request answered from the local set.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use registry_core::registry::Registry;
+use registry_core::rng::SplitMix64;
+use registry_core::trie::{NodeView, Prefix};
+use registry_core::{EntryId, Hash, SignedEntry};
+
+use crate::protocol::{SyncRequest, SyncResponse};
+
+mod engine;
+mod fetch;
+mod responder;
+mod session;
+
+pub use engine::Engine;
+pub use responder::answer;
+
+/// Most prefixes a session keeps waiting to be walked; a walk that would need more fails.
+/// Past [`DEPTH_FIRST_ABOVE`] the walk takes the deepest prefixes first, which drains
+/// subtrees instead of widening, so an honest walk stays far below this.
+pub const MAX_FRONTIER: usize = 1 << 20;
+/// Frontier size above which the walk goes depth-first.
+pub const DEPTH_FIRST_ABOVE: usize = 1 << 16;
+
+/// What a node holds, as sync sees it. Implemented for [`Registry`].
+pub trait LocalSet {
+    /// State root over the accepted ids (the registry's trie).
+    fn root(&mut self) -> Hash;
+    /// Number of accepted entries.
+    fn len(&mut self) -> u64;
+    fn is_empty(&mut self) -> bool {
+        self.len() == 0
+    }
+    fn count_under(&mut self, prefix: &Prefix) -> usize;
+    fn node(&mut self, prefix: &Prefix) -> NodeView;
+    fn hash_at(&mut self, prefix: &Prefix) -> Hash;
+    fn ids_under(&mut self, prefix: &Prefix, limit: usize) -> Vec<EntryId>;
+    /// The ids under `prefix` with their leaf values (signature-set digests), sorted.
+    fn leaves_under(&mut self, prefix: &Prefix, limit: usize) -> Vec<(EntryId, Hash)>;
+    /// The leaf value of an accepted entry: the digest of its signature set.
+    fn value(&mut self, id: &EntryId) -> Option<Hash>;
+    /// Accepted, or pending for a reason other than too few signatures: no need to fetch
+    /// it by id.
+    fn knows(&mut self, id: &EntryId) -> bool;
+    /// An accepted entry, or else a pending copy (a requester may lack its signatures).
+    fn entry(&mut self, id: &EntryId) -> Option<Arc<SignedEntry>>;
+}
+
+impl LocalSet for Registry {
+    fn root(&mut self) -> Hash {
+        self.state_root()
+    }
+
+    fn len(&mut self) -> u64 {
+        self.state().len() as u64
+    }
+
+    fn count_under(&mut self, prefix: &Prefix) -> usize {
+        self.state_mut().trie().count_under(prefix)
+    }
+
+    fn node(&mut self, prefix: &Prefix) -> NodeView {
+        self.state_mut().trie().node(prefix)
+    }
+
+    fn hash_at(&mut self, prefix: &Prefix) -> Hash {
+        self.state_mut().trie().hash_at(prefix)
+    }
+
+    fn ids_under(&mut self, prefix: &Prefix, limit: usize) -> Vec<EntryId> {
+        self.state_mut().trie().ids_under(prefix, limit)
+    }
+
+    fn leaves_under(&mut self, prefix: &Prefix, limit: usize) -> Vec<(EntryId, Hash)> {
+        self.state_mut().trie().leaves_under(prefix, limit)
+    }
+
+    fn value(&mut self, id: &EntryId) -> Option<Hash> {
+        self.state_mut().trie().value(id)
+    }
+
+    fn knows(&mut self, id: &EntryId) -> bool {
+        self.state().contains(id)
+            || (self.pending_entry(id).is_some() && !self.awaits_signatures(id))
+    }
+
+    fn entry(&mut self, id: &EntryId) -> Option<Arc<SignedEntry>> {
+        match self.state().get(id) {
+            Some(e) => Some(e.clone()),
+            None => self.pending_entry(id).cloned().map(Arc::new),
+        }
+    }
+}
+
+/// Timing and limits of sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncConfig {
+    /// How often a node syncs with a random connected peer (default 10 s).
+    pub period: Duration,
+    /// How long a request may wait for its reply before it counts as failed (default 10 s).
+    pub request_timeout: Duration,
+    /// Requests plus ingest batches in flight per session (default 4).
+    pub pipeline: usize,
+    /// Most outstanding `want` fetches (missing references) at once (default 4).
+    pub max_fetches: usize,
+}
+
+impl Default for SyncConfig {
+    fn default() -> SyncConfig {
+        SyncConfig {
+            period: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(10),
+            pipeline: 4,
+            max_fetches: 4,
+        }
+    }
+}
+
+/// Names one request, so its reply or failure can be matched to it.
+pub type RequestId = u64;
+
+/// What the caller must do.
+#[derive(Debug)]
+pub enum Action<P> {
+    /// Send this request to `peer`; its reply (or failure) comes back with the same id.
+    Send {
+        peer: P,
+        id: RequestId,
+        request: SyncRequest,
+    },
+    /// Offer these entries (received from `peer`) to the registry; call
+    /// [`Engine::on_ingested`] with `batch` once they are stored (accepted, pending or
+    /// rejected).
+    Ingest {
+        peer: P,
+        batch: u64,
+        entries: Vec<SignedEntry>,
+    },
+    /// A session with `peer` ended.
+    Finished { peer: P, report: SessionReport },
+    /// `peer` broke the protocol (a reply that does not answer the request); the caller
+    /// lowers its score.
+    Penalise { peer: P, reason: String },
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionReport {
+    /// True when the session compared roots and fetched everything the peer had that this
+    /// node lacked (a completed sync); false when it failed.
+    pub completed: bool,
+    /// Entries received and handed to Ingest.
+    pub fetched: u64,
+    /// Requests sent.
+    pub requests: u64,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+/// What a request in flight asked, kept to check its reply.
+#[derive(Debug)]
+enum Asked {
+    Root,
+    Nodes(Vec<Prefix>),
+    Subtree(Prefix),
+    Entries(Vec<EntryId>),
+    /// Entries asked for by [`Engine::want`], outside any session.
+    Fetch(Vec<EntryId>),
+}
+
+impl Asked {
+    fn request(&self) -> SyncRequest {
+        match self {
+            Asked::Root => SyncRequest::Root,
+            Asked::Nodes(prefixes) => SyncRequest::Nodes {
+                prefixes: prefixes.clone(),
+            },
+            Asked::Subtree(prefix) => SyncRequest::Subtree { prefix: *prefix },
+            Asked::Entries(ids) | Asked::Fetch(ids) => SyncRequest::Entries { ids: ids.clone() },
+        }
+    }
+
+    fn walks(&self) -> bool {
+        matches!(self, Asked::Nodes(_) | Asked::Subtree(_))
+    }
+
+    /// The name of the request kind asked.
+    fn kind(&self) -> &'static str {
+        match self {
+            Asked::Root => "Root",
+            Asked::Nodes(_) => "Nodes",
+            Asked::Subtree(_) => "Subtree",
+            Asked::Entries(_) | Asked::Fetch(_) => "Entries",
+        }
+    }
+}
+
+/// A request in flight: who was asked, when, and what.
+#[derive(Debug)]
+struct Flight<P> {
+    peer: P,
+    sent: Instant,
+    asked: Asked,
+}
+
+/// Why a session stopped early.
+#[derive(Debug)]
+enum Fault {
+    /// The peer answered with something that does not answer the request: penalise it.
+    Protocol(String),
+    /// The peer declined, or the walk outgrew its bounds: stop without blame.
+    Stopped(String),
+}
+
+fn protocol<T>(reason: impl Into<String>) -> Result<T, Fault> {
+    Err(Fault::Protocol(reason.into()))
+}
+
+fn kind(response: &SyncResponse) -> &'static str {
+    match response {
+        SyncResponse::Root { .. } => "Root",
+        SyncResponse::Nodes { .. } => "Nodes",
+        SyncResponse::Subtree { .. } => "Subtree",
+        SyncResponse::TooLarge { .. } => "TooLarge",
+        SyncResponse::Entries { .. } => "Entries",
+        SyncResponse::Refused { .. } => "Refused",
+    }
+}
+
+/// A peer picked from `peers` with `rng` (which advances even when `peers` is empty).
+fn random_peer<P: Copy>(rng: &mut SplitMix64, peers: &BTreeSet<P>) -> Option<P> {
+    let i = rng.below(peers.len());
+    peers.iter().nth(i).copied()
+}
