@@ -8,12 +8,14 @@
 //!   gossipsub, sync, connection limits, deny-list) and the task that drives it.
 
 pub mod codec;
+pub mod metrics;
 pub mod network;
 pub mod protocol;
 pub mod sync;
 
 pub use libp2p::{Multiaddr, PeerId};
+pub use metrics::NetCounters;
 pub use network::{
-    keypair_from_seed, peer_source, spawn, Host, NetCounters, NetInfo, NetworkConfig, NetworkError,
+    keypair_from_seed, peer_source, spawn, Host, NetInfo, NetworkConfig, NetworkError,
     NetworkHandle, PeerInfo, Submission,
 };
