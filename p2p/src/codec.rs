@@ -10,7 +10,7 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::request_response;
 use libp2p::StreamProtocol;
 
-use crate::network::NetCounters;
+use crate::metrics::NetCounters;
 use crate::protocol::{SyncRequest, SyncResponse, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
 
 /// The request-response codec of the sync protocol; counts the bytes it reads and writes.

@@ -1,19 +1,24 @@
 //! p2p: how registry nodes find each other, gossip entries and converge (DESIGN section 8).
 //!
-//! - [`protocol`]: the sync protocol's messages, limits and encoding.
+//! - [`protocol`]: the sync protocol's messages, limits and encoding, and the wire names
+//!   (gossip topic, protocol names) of a registry's network.
 //! - [`sync`]: the sync state machine (messages and time in, actions out; no sockets) and
 //!   the responder's side, over any [`sync::LocalSet`].
 //! - [`codec`]: framing of sync messages on libp2p streams.
+//! - [`metrics`]: the network's counters.
 //! - [`network`]: the libp2p swarm (TCP + noise + yamux, identify, ping, Kademlia, mDNS,
-//!   gossipsub, sync, connection limits, deny-list) and the task that drives it.
+//!   gossipsub, sync, connection limits, deny-list) and the task (an actor) that drives
+//!   it, reached through a [`NetworkHandle`].
 
 pub mod codec;
+pub mod metrics;
 pub mod network;
 pub mod protocol;
 pub mod sync;
 
 pub use libp2p::{Multiaddr, PeerId};
+pub use metrics::NetCounters;
 pub use network::{
-    keypair_from_seed, peer_source, spawn, Host, NetCounters, NetInfo, NetworkConfig, NetworkError,
+    keypair_from_seed, peer_source, spawn, Host, NetInfo, NetworkConfig, NetworkError,
     NetworkHandle, PeerInfo, Submission,
 };

@@ -27,11 +27,41 @@
 //! prefixes of their hashes (probability 2^-64 for honest peers) would hide a difference
 //! from one walk; the full state roots still differ, so nodes never report being in sync
 //! when they are not.
+//!
+//! The wire names of a registry's network (gossip topic, sync, Kademlia and identify
+//! protocols) are defined here too, once: the node and the test network's hostile peer
+//! speak them from the same definitions.
 
+use libp2p::{gossipsub, StreamProtocol};
 use registry_core::codec::{self, DecodeError};
 use registry_core::trie::Prefix;
-use registry_core::{EntryId, Hash, SignedEntry};
+use registry_core::{EntryId, Hash, RegistryId, SignedEntry};
 use serde::{Deserialize, Serialize};
+
+/// The gossip topic of a registry.
+pub fn topic(registry: &RegistryId) -> gossipsub::IdentTopic {
+    gossipsub::IdentTopic::new(format!("/trust-registry/{}/entries/1", registry.to_hex()))
+}
+
+/// The sync protocol of a registry.
+pub fn sync_protocol(registry: &RegistryId) -> StreamProtocol {
+    registry_protocol(registry, "sync/2")
+}
+
+/// The Kademlia protocol of a registry: nodes of other registries keep out of its table.
+pub fn kad_protocol(registry: &RegistryId) -> StreamProtocol {
+    registry_protocol(registry, "kad/1")
+}
+
+/// The protocol version a node announces with identify.
+pub fn identify_protocol(registry: &RegistryId) -> String {
+    format!("/trust-registry/{}/1", registry.to_hex())
+}
+
+fn registry_protocol(registry: &RegistryId, name: &str) -> StreamProtocol {
+    StreamProtocol::try_from_owned(format!("/trust-registry/{}/{name}", registry.to_hex()))
+        .expect("a name that starts with '/' is a valid protocol name")
+}
 
 /// Largest encoded request.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -156,6 +186,28 @@ impl SyncResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wire_names_carry_the_registry_id() {
+        let registry = Hash([0xab; 32]);
+        let hex = "ab".repeat(32);
+        assert_eq!(
+            topic(&registry).to_string(),
+            format!("/trust-registry/{hex}/entries/1")
+        );
+        assert_eq!(
+            sync_protocol(&registry).as_ref(),
+            format!("/trust-registry/{hex}/sync/2")
+        );
+        assert_eq!(
+            kad_protocol(&registry).as_ref(),
+            format!("/trust-registry/{hex}/kad/1")
+        );
+        assert_eq!(
+            identify_protocol(&registry),
+            format!("/trust-registry/{hex}/1")
+        );
+    }
 
     #[test]
     fn messages_round_trip() {

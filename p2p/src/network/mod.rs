@@ -1,0 +1,156 @@
+//! The network: one tokio task (an actor) owns the libp2p swarm and the sync engine.
+//!
+//! It talks to the rest of the node through two narrow doors: a [`Host`] (read the
+//! registry; submit entries to the ledger writer and learn their outcome once durable),
+//! and a [`NetworkHandle`] the node uses to publish, list peers and manage the deny-list.
+//! No lock is held across an `.await`; the registry's lock is taken only for the short
+//! synchronous steps of sync (comparing hashes, answering a request).
+//!
+//! - this module: the settings ([`NetworkConfig`]), the [`Host`] the task calls, and
+//!   [`spawn`], which builds the swarm and starts the task;
+//! - `ingress`: the handle and the commands it sends the task;
+//! - `actor`: the task's run loop: swarm events, commands, timers, sync actions;
+//! - `swarm`: the libp2p behaviours and the transport;
+//! - `gossip`: gossipsub's settings and scoring, message ids, and gossip validation;
+//! - `peers`: bootstrap, redialling, Kademlia dials, penalties and bans.
+//!
+//! Gossip: an entry arrives, is decoded under the 64 KiB limit, and goes to the writer
+//! (`Host::submit`) while gossipsub holds it unforwarded. Its outcome decides the
+//! validation result: accepted → Accept (forwarded), already held → Ignore, waiting for a
+//! reference → Ignore and fetch the reference from the sender, invalid → Reject (the
+//! sender's gossipsub score drops) and a penalty. At most `max_validations` messages are
+//! validated at once; past that they are ignored (sync repairs what is lost).
+//!
+//! Penalties (invalid gossip, a sync request or reply whose bytes break the protocol, a
+//! sync reply that does not answer its request, an invalid entry in a sync reply) lower
+//! the peer's application score in gossipsub; at [`BAN_PENALTIES`] the peer is
+//! disconnected and refused while the node runs.
+
+mod actor;
+mod gossip;
+mod ingress;
+mod peers;
+mod swarm;
+
+use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
+
+use futures::future::BoxFuture;
+use libp2p::identity::Keypair;
+use libp2p::{Multiaddr, PeerId};
+use registry_core::registry::{Outcome, Registry, Source};
+use registry_core::{RegistryId, SignedEntry};
+use tokio::sync::mpsc;
+
+pub use crate::metrics::NetCounters;
+pub use crate::protocol::{sync_protocol, topic};
+pub use gossip::decode_gossip;
+pub use ingress::{NetInfo, NetworkError, NetworkHandle, PeerInfo};
+pub use peers::{peer_of, BAN_PENALTIES};
+pub use swarm::keypair_from_seed;
+
+use crate::sync::SyncConfig;
+
+/// Settings of the network (the node's `[p2p]` section, parsed).
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    pub listen: Vec<Multiaddr>,
+    pub bootstrap: Vec<Multiaddr>,
+    pub mdns: bool,
+    /// Established connections in all, and per peer.
+    pub max_connections: u32,
+    pub max_connections_per_peer: u32,
+    /// Incoming connections still in their handshake.
+    pub max_pending_incoming: u32,
+    /// Peers refused from the start.
+    pub deny: Vec<PeerId>,
+    /// Addresses exempt from gossipsub's IP-colocation penalty (a loopback testnet lists
+    /// 127.0.0.1: there every honest node shares that address).
+    pub colocation_whitelist: Vec<IpAddr>,
+    /// Gossip messages validated at once.
+    pub max_validations: usize,
+    pub sync: SyncConfig,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> NetworkConfig {
+        NetworkConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/0"
+                .parse()
+                .expect("a literal TCP address on loopback parses")],
+            bootstrap: Vec::new(),
+            mdns: false,
+            max_connections: 64,
+            max_connections_per_peer: 2,
+            max_pending_incoming: 32,
+            deny: Vec::new(),
+            colocation_whitelist: Vec::new(),
+            max_validations: 4096,
+            sync: SyncConfig::default(),
+        }
+    }
+}
+
+/// What one submitted entry became, or why it could not be stored.
+pub type Submission = Result<Outcome, String>;
+
+/// The node as the network sees it.
+pub trait Host: Send + Sync + 'static {
+    /// The registry: sync reads it (and refreshes the trie's lazy hashes under its lock).
+    fn registry(&self) -> &RwLock<Registry>;
+    /// Stores entries received from a peer (`from`, the pending pool's share they count
+    /// against: see [`peer_source`]); resolves with one result per entry once it is
+    /// durable, pending or rejected. With `wait`, waits for room in the writer's queue;
+    /// without, a full queue is an error at once.
+    fn submit(
+        &self,
+        from: Source,
+        entries: Vec<SignedEntry>,
+        wait: bool,
+    ) -> BoxFuture<'static, Vec<Submission>>;
+}
+
+/// The pending pool's source for entries a peer sent (gossip or sync).
+pub fn peer_source(peer: &PeerId) -> Source {
+    Source::peer(&peer.to_bytes())
+}
+
+/// Starts the network task on the current tokio runtime.
+pub fn spawn(
+    config: NetworkConfig,
+    keypair: Keypair,
+    registry_id: RegistryId,
+    host: Arc<dyn Host>,
+) -> Result<(NetworkHandle, tokio::task::JoinHandle<()>), NetworkError> {
+    let counters = Arc::new(NetCounters::default());
+    let mut swarm = swarm::build_swarm(&config, keypair, &registry_id, counters.clone())
+        .map_err(NetworkError::Start)?;
+    for addr in &config.listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|e| NetworkError::Start(format!("cannot listen on {addr}: {e}")))?;
+    }
+    for peer in &config.deny {
+        swarm.behaviour_mut().deny.block_peer(*peer);
+    }
+    let info = Arc::new(RwLock::new(NetInfo {
+        peer_id: *swarm.local_peer_id(),
+        listen_addrs: Vec::new(),
+        // Filled from the counters by `NetworkHandle::info`.
+        peers: 0,
+        last_sync_at: None,
+    }));
+    let (tx, rx) = mpsc::channel(1024);
+    let topic = topic(&registry_id);
+    let task = actor::Task::new(
+        config,
+        swarm,
+        host,
+        info.clone(),
+        counters.clone(),
+        topic,
+        rx,
+    );
+    let handle = NetworkHandle::new(tx, info, counters);
+    Ok((handle, tokio::spawn(task.run())))
+}
