@@ -355,16 +355,16 @@ mod tests {
 
     #[test]
     fn endpoints_are_sockets_data_directories_or_loopback_urls() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_string_lossy().into_owned();
-        let c = AdminClient::new(&d).unwrap_or_else(|e| panic!("{e}"));
+        let c = AdminClient::new(&d).unwrap();
         assert_eq!(
             c.endpoint(),
             &AdminEndpoint::Socket(dir.path().join(SOCKET_FILE))
         );
-        let c = AdminClient::new("/run/x.sock").unwrap_or_else(|e| panic!("{e}"));
+        let c = AdminClient::new("/run/x.sock").unwrap();
         assert_eq!(c.location(), "/run/x.sock");
-        let c = AdminClient::new("http://127.0.0.1:7072/").unwrap_or_else(|e| panic!("{e}"));
+        let c = AdminClient::new("http://127.0.0.1:7072/").unwrap();
         assert_eq!(c.location(), "http://127.0.0.1:7072");
         assert!(AdminClient::new("http://[::1]:7072").is_ok());
         for bad in [
@@ -384,10 +384,10 @@ mod tests {
         let r = parse_reply(
             b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}xx",
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
         assert_eq!((r.status, r.body.as_slice()), (200, &b"{}"[..]));
         let r = parse_reply(b"HTTP/1.1 401 Unauthorized\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n")
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         assert_eq!((r.status, r.body.as_slice()), (401, &b"abcd"[..]));
         assert!(parse_reply(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nab").is_err());
         assert!(parse_reply(b"garbage").is_err());
@@ -395,18 +395,16 @@ mod tests {
 
     #[test]
     fn token_files_readable_by_others_are_refused() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("admin.token");
-        std::fs::write(&f, "abcdef0123456789\n").unwrap_or_else(|e| panic!("{e}"));
-        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644))
-            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&f, "abcdef0123456789\n").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = read_token_file(&f).err().map(|e| e.to_string());
         assert!(
             e.as_deref().is_some_and(|e| e.contains("mode 644")),
             "{e:?}"
         );
-        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600))
-            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(
             read_token_file(&f).ok().as_deref(),
             Some("abcdef0123456789")

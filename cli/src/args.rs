@@ -53,7 +53,7 @@ mod tests {
 
     #[test]
     fn grants_split_at_the_first_colon() {
-        let g = grant("issue:urn:cred:Degree").unwrap_or_else(|e| panic!("{e}"));
+        let g = grant("issue:urn:cred:Degree").unwrap();
         assert_eq!(
             (g.action.as_str(), g.resource.as_str()),
             ("issue", "urn:cred:Degree")

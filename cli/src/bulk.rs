@@ -153,10 +153,9 @@ mod tests {
 
     #[test]
     fn unreadable_items_are_rejected_and_unreachable_node_stops() {
-        let client = Client::new("http://127.0.0.1:9").unwrap_or_else(|e| panic!("{e}"));
+        let client = Client::new("http://127.0.0.1:9").unwrap();
         let items = vec![(1, Err("line 1: not JSON".to_string()))];
-        let s =
-            submit_all(&client, items.into_iter(), 4, &|_| {}).unwrap_or_else(|e| panic!("{e}"));
+        let s = submit_all(&client, items.into_iter(), 4, &|_| {}).unwrap();
         assert_eq!(s.rejected, 1);
         let fx = registry_core::testkit::Fixture::new(1, 1, 4);
         let entry = registry_core::testkit::authority(&fx);

@@ -368,13 +368,9 @@ mod tests {
     #[test]
     fn a_node_that_never_answers_is_named_with_the_request_and_the_limit() {
         // Accepts connections (the kernel's backlog does) and never answers.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-        let url = format!(
-            "http://{}",
-            listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-        );
-        let client = Client::with_timeout(&url, Duration::from_millis(300))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let client = Client::with_timeout(&url, Duration::from_millis(300)).unwrap();
         match client.status() {
             Err(e @ ClientError::TimedOut { .. }) => {
                 let shown = e.to_string();
@@ -390,8 +386,7 @@ mod tests {
     #[test]
     fn unreachable_names_the_address() {
         // Port 9 (discard) on loopback: nothing listens there in test environments.
-        let client = Client::with_timeout("http://127.0.0.1:9", Duration::from_secs(2))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let client = Client::with_timeout("http://127.0.0.1:9", Duration::from_secs(2)).unwrap();
         match client.status() {
             Err(e @ ClientError::Unreachable { .. }) => {
                 assert!(e.to_string().contains("http://127.0.0.1:9"), "{e}")

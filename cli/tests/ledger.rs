@@ -1,4 +1,5 @@
 //! `registry ledger verify` on a ledger built with registry-core: intact, tampered, in use.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 mod support;
 

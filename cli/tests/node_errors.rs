@@ -1,6 +1,7 @@
 //! Commands that need a node, run with none reachable, one that never answers, or a
 //! wrong node URL: exit 2 and an error naming the address tried and what to do, in text
 //! or, with `--json`, as a JSON object on stderr.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! The commands that need no node: keys, genesis, offline multi-signature drafts, and the
 //! messages for malformed arguments.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! The online paths against a fake node: the root and threshold checks of `accredit`,
 //! submission and the node's problems, and the exit codes of `trust`.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 mod support;
 

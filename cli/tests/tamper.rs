@@ -1,6 +1,7 @@
 //! `registry ledger verify` on damaged ledgers: each kind of damage is named with exit
 //! 1; `db` cut at several lengths and seeded bit flips in sled's files are each named or
 //! provably harmless (the ledger verifies in-process with exactly the same entries).
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 mod support;
 

@@ -239,7 +239,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_socket_is_private_replaces_a_stale_one_and_is_removed_on_drop() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let config = AdminConfig::default();
         let path = config.socket_path(dir.path());
         // A stale socket: bound, then its listener closed.
@@ -247,7 +247,7 @@ mod tests {
         assert!(path.exists());
         let bound = bind(dir.path(), &config).await;
         let bound = bound.unwrap_or_else(|e| panic!("{e:#}"));
-        let meta = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{e}"));
+        let meta = std::fs::metadata(&path).unwrap();
         assert!(meta.file_type().is_socket());
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         // Only the socket is left in the directory (no staging directory).
@@ -263,7 +263,7 @@ mod tests {
         drop(bound);
         assert!(!path.exists());
         // Nor is a file that is not a socket.
-        std::fs::write(&path, "x").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&path, "x").unwrap();
         let e = bind(dir.path(), &config).await.err();
         let e = e.map(|e| format!("{e:#}")).unwrap_or_default();
         assert!(e.contains("is not a socket"), "{e}");
@@ -272,23 +272,21 @@ mod tests {
 
     #[test]
     fn token_files_are_created_private_and_refused_when_shared() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join(ADMIN_TOKEN_FILE);
         let made = load_or_create_token(&file).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(made.len(), 64);
         let mode = std::fs::metadata(&file).map(|m| m.permissions().mode() & 0o777);
         assert_eq!(mode.ok(), Some(0o600));
         assert_eq!(load_or_create_token(&file).ok(), Some(made));
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640))
-            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
         let e = load_or_create_token(&file).err().map(|e| e.to_string());
         assert!(
             e.as_deref().is_some_and(|e| e.contains("mode 640")),
             "{e:?}"
         );
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
-            .unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(&file, "short\n").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(&file, "short\n").unwrap();
         assert!(load_or_create_token(&file).is_err());
     }
 }

@@ -421,7 +421,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Config {
-        Config::from_toml(text).unwrap_or_else(|e| panic!("{e}"))
+        Config::from_toml(text).unwrap()
     }
 
     #[test]
@@ -530,7 +530,7 @@ mod tests {
 
     #[test]
     fn load_reads_the_data_dir_file_unless_one_is_named() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let none = Config::load(dir.path(), None, &Overrides::default());
         assert_eq!(none.ok(), Some(Config::default()));
         std::fs::write(dir.path().join(CONFIG_FILE), "[writer]\nqueue = 7\n").unwrap_or(());

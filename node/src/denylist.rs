@@ -159,7 +159,7 @@ mod tests {
     use super::*;
 
     fn peer(n: u8) -> PeerId {
-        let key = p2p::keypair_from_seed([n; 32]).unwrap_or_else(|e| panic!("{e}"));
+        let key = p2p::keypair_from_seed([n; 32]).unwrap();
         key.public().to_peer_id()
     }
 

@@ -213,12 +213,12 @@ mod tests {
 
     #[test]
     fn dev_registry_is_created_once_then_reused() {
-        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let tmp = tempfile::tempdir().unwrap();
         let dir = DataDir::new(&tmp.path().join("dev"));
         let first = prepare_dev(&dir).unwrap_or_else(|e| panic!("{e:#}"));
         assert!(first.created);
         assert_eq!(first.genesis.authority_id.as_str(), DEV_AUTHORITY_ID);
-        let root = read_key_file(&first.root_key).unwrap_or_else(|e| panic!("{e}"));
+        let root = read_key_file(&first.root_key).unwrap();
         assert_eq!(first.genesis.roots, vec![root.did()]);
         assert!(read_key_file(&dir.node_key()).is_ok());
         let again = prepare_dev(&dir).unwrap_or_else(|e| panic!("{e:#}"));

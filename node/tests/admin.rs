@@ -5,6 +5,7 @@
 //! both get 404. Through the socket, deny and allow take effect (visible in the public
 //! `GET /v1/peers`), with the public API's protections (body limit, header deadline,
 //! problem+json).
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 mod common;
 
@@ -24,18 +25,15 @@ const ADMIN_ROUTES: [&str; 2] = ["/v1/admin/peers/deny", "/v1/admin/peers/allow"
 fn some_peer_id(seed: u8) -> String {
     p2p::keypair_from_seed([seed; 32])
         .map(|k| k.public().to_peer_id().to_string())
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
 }
 
 /// A reverse proxy on loopback, as an operator puts nginx or Caddy in front of the API
 /// for TLS: every connection it accepts is forwarded, bytes unchanged, to `upstream`.
 /// Returns its address.
 fn loopback_proxy(upstream: String) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap();
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
             let Ok(server) = TcpStream::connect(&upstream) else {
@@ -59,8 +57,7 @@ fn loopback_proxy(upstream: String) -> String {
 /// One raw HTTP/1.1 request on a fresh TCP connection; the answer read to the close.
 fn raw_request(addr: &str, method: &str, path: &str, extra: &str, body: &[u8]) -> Reply {
     let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap_or_else(|e| panic!("{e}"));
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: registry.example\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\n{extra}Connection: close\r\n\r\n",
@@ -109,7 +106,7 @@ fn admin_routes_answer_on_the_socket_only_never_on_the_public_api() {
         s.dir.join("config.toml"),
         "[api]\nheader_read_timeout_secs = 2\n",
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let node = Node::run(&s.dir);
     let proxy = loopback_proxy(api_addr(&node));
     let direct = api_addr(&node);
@@ -143,7 +140,7 @@ fn admin_routes_answer_on_the_socket_only_never_on_the_public_api() {
 
     // The socket: private to the node's user, and it serves the admin routes.
     let socket = node.admin_socket();
-    let meta = std::fs::metadata(&socket).unwrap_or_else(|e| panic!("{e}"));
+    let meta = std::fs::metadata(&socket).unwrap();
     assert!(meta.file_type().is_socket(), "{meta:?}");
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     assert!(
@@ -174,7 +171,7 @@ fn admin_routes_answer_on_the_socket_only_never_on_the_public_api() {
     let big = vec![b' '; 300 * 1024];
     let r = admin
         .post("/v1/admin/peers/deny", "application/json", &big)
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(r.status, 413, "{r:?}");
     assert_eq!(r.content_type, "application/problem+json");
     assert_silent_socket_is_closed(&socket, Duration::from_secs(6));
@@ -187,9 +184,8 @@ fn admin_routes_answer_on_the_socket_only_never_on_the_public_api() {
 /// A connection on the socket that sends nothing is closed by the header deadline,
 /// within `bound`.
 fn assert_silent_socket_is_closed(socket: &std::path::Path, bound: Duration) {
-    let mut s = UnixStream::connect(socket).unwrap_or_else(|e| panic!("{e}"));
-    s.set_read_timeout(Some(bound))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut s = UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(bound)).unwrap();
     let started = Instant::now();
     let mut buf = [0u8; 64];
     let n = s.read(&mut buf);
@@ -223,7 +219,7 @@ fn a_socket_left_by_a_killed_node_is_replaced_and_the_cli_is_refused_by_the_publ
     let r = node.admin_post("/v1/admin/peers/deny", &json!({ "peer_id": victim }));
     assert_eq!(r.status, 200, "{r:?}");
     // The admin client pointed at the public API is told it is not an admin listener.
-    let wrong = AdminClient::new(&node.base).unwrap_or_else(|e| panic!("{e}"));
+    let wrong = AdminClient::new(&node.base).unwrap();
     let e = wrong.set_peer_denied(&victim, false).err();
     let e = e.map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("not a node's admin listener"), "{e}");
@@ -238,7 +234,7 @@ fn a_tcp_admin_listener_requires_its_token() {
         s.dir.join("config.toml"),
         format!("[admin]\nlisten = \"tcp\"\naddr = \"127.0.0.1:{port}\"\n"),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let node = Node::run(&s.dir);
     let admin = format!("127.0.0.1:{port}");
     let token_file = s.dir.join("admin.token");
@@ -281,7 +277,7 @@ fn a_tcp_admin_listener_requires_its_token() {
     assert_eq!(r.problem(404), "not_found");
     // The CLI's admin client, with the token.
     let client = AdminClient::new(&format!("http://{admin}"))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .with_token(token.to_string());
     let change = client.set_peer_denied(&victim, false);
     assert_eq!(change.map(|c| c.changed).ok(), Some(true));
@@ -289,8 +285,7 @@ fn a_tcp_admin_listener_requires_its_token() {
     assert!(node.stop().success());
 
     // A token file that others may read is refused at start, with the fix.
-    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o644))
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let api = format!("127.0.0.1:{}", free_port());
     let dir = s.dir.to_string_lossy().into_owned();
     let out = run_cli(&[
@@ -314,7 +309,7 @@ fn a_tcp_admin_listener_requires_its_token() {
         s.dir.join("config.toml"),
         "[admin]\nlisten = \"tcp\"\naddr = \"0.0.0.0:7072\"\n",
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let out = run_cli(&["dump-config", "--data-dir", &dir]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());

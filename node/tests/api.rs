@@ -1,5 +1,6 @@
 //! The HTTP API of a real node: submitting entries, trust questions over time, TRQP, and
 //! bad requests answered with problem+json while the node keeps serving.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 mod common;
 
@@ -13,7 +14,7 @@ const UNI: &str = "did:web:uni.example";
 const REVOKED_AT: u64 = 1_749_945_600;
 
 fn uni() -> EntityId {
-    EntityId::parse(UNI).unwrap_or_else(|e| panic!("{e}"))
+    EntityId::parse(UNI).unwrap()
 }
 
 /// `issue:UniversityDegree` for did:web:uni.example, published by the test authority.

@@ -1,4 +1,5 @@
 //! The command line: `--dev`, `init`, `run` and `dump-config`.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 mod common;
 
@@ -9,7 +10,7 @@ use registry_core::testkit::Fixture;
 
 #[test]
 fn dev_mode_creates_a_registry_once_and_prints_what_to_try() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("dev");
     let dir_arg = dir.to_string_lossy().into_owned();
     let node = Node::spawn(&["--dev", "--data-dir", &dir_arg], tmp.path());
@@ -53,7 +54,7 @@ fn dev_mode_creates_a_registry_once_and_prints_what_to_try() {
 
 #[test]
 fn init_validates_the_genesis_and_refuses_to_run_twice() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("node");
     let fx = Fixture::new(3, 2, 3);
     let out = init(&dir, &fx.genesis);
@@ -105,7 +106,7 @@ fn init_validates_the_genesis_and_refuses_to_run_twice() {
 
 #[test]
 fn dump_config_merges_defaults_file_and_flags() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_string_lossy().into_owned();
     let out = run_cli(&["dump-config", "--data-dir", &dir]);
     assert!(out.status.success());
@@ -148,7 +149,7 @@ fn usage_errors() {
     );
     let out = run_cli(&["run"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--data-dir"));
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let out = run_cli(&["run", "--data-dir", &tmp.path().to_string_lossy()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("registry-node init"));
@@ -156,7 +157,7 @@ fn usage_errors() {
 
 #[test]
 fn dump_config_of_a_missing_directory_is_an_error_and_help_lists_exit_codes() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("does-not-exist");
     let out = run_cli(&["dump-config", "--data-dir", &missing.to_string_lossy()]);
     assert_eq!(out.status.code(), Some(1));
@@ -191,7 +192,7 @@ fn first_warning(node: &Node, limit: Duration) -> Option<Duration> {
 
 #[test]
 fn a_lone_first_node_logs_no_warnings() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let fx = Fixture::new(1, 1, 4);
     // Control: a filter that names libp2p_kad shows Kademlia's own warning that it has no
     // peers to bootstrap from; it shows how long after start-up that warning comes.

@@ -12,6 +12,7 @@
 //! `CRASH_EXPECT_LOSS=1` the test is the negative control: run against a build with the
 //! test-only feature `unsafe-ack-before-flush` it must find lost entries, proving it can
 //! (see `scripts/crash.sh`).
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 mod common;
 

@@ -6,6 +6,7 @@
 //! every acknowledged entry, verify in full and carry the recomputed state root.
 //!
 //! Needs root to mount the tmpfs; without it the test prints that it was skipped.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 mod common;
 
@@ -59,7 +60,7 @@ impl Drop for Mount {
 
 /// Writes zeros to `path` until the filesystem is full, then gives `margin` bytes back.
 fn fill(path: &Path, margin: u64) -> u64 {
-    let mut file = std::fs::File::create(path).unwrap_or_else(|e| panic!("{e}"));
+    let mut file = std::fs::File::create(path).unwrap();
     let chunk = vec![0u8; 64 << 10];
     let mut written = 0u64;
     loop {
@@ -71,7 +72,7 @@ fn fill(path: &Path, margin: u64) -> u64 {
         }
     }
     let size = written.saturating_sub(margin);
-    file.set_len(size).unwrap_or_else(|e| panic!("{e}"));
+    file.set_len(size).unwrap();
     size
 }
 
@@ -127,9 +128,9 @@ fn storage_problem(r: &Reply) {
 
 #[test]
 fn a_full_disk_is_507_loses_nothing_and_ingest_resumes_once_space_is_freed() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let mnt = tmp.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir(&mnt).unwrap();
     let Some(mount) = Mount::tmpfs(&mnt, TMPFS_SIZE) else {
         let _ = writeln!(
             std::io::stderr(),
@@ -241,7 +242,7 @@ fn a_full_disk_is_507_loses_nothing_and_ingest_resumes_once_space_is_freed() {
     let reads_while_full = r.status;
 
     // Space returns: ingest resumes without a restart.
-    std::fs::remove_file(&ballast).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_file(&ballast).unwrap();
     let deadline = Instant::now() + RESUME_DEADLINE;
     loop {
         let entry = testkit::issuer(&fx, authority.id(), &signer, n);
@@ -282,11 +283,11 @@ fn a_full_disk_is_507_loses_nothing_and_ingest_resumes_once_space_is_freed() {
     let logs = node.logs();
     node.kill();
     assert!(!logs.contains("panicked"), "the node panicked: {logs}");
-    let ledger = Ledger::open(&dir.join("ledger")).unwrap_or_else(|e| panic!("{e}"));
+    let ledger = Ledger::open(&dir.join("ledger")).unwrap();
     let report = ledger
         .verify()
         .unwrap_or_else(|e| panic!("the ledger does not verify after a full disk: {e}"));
-    let entries = ledger.load_all().unwrap_or_else(|e| panic!("{e}"));
+    let entries = ledger.load_all().unwrap();
     let stored: HashSet<EntryId> = entries.iter().map(SignedEntry::id).collect();
     let mut trie = Trie::new();
     for e in &entries {

@@ -10,6 +10,7 @@
 //! Shown: the child ends accepted on both nodes; each pool stays at or under its capacity
 //! throughout (sampled), the junk's evictions are counted in /metrics, and the ledger
 //! directories and resident memory stay within fixed bounds.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 mod common;
 
@@ -75,7 +76,7 @@ fn start(tmp: &Path, fx: &Fixture, name: &str, bootstrap: Option<&str>) -> Node 
              [p2p]\ncolocation_whitelist = [\"127.0.0.1\"]\nsync_period_secs = 5\n"
         ),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let dir = dir.to_string_lossy().into_owned();
     let mut args = vec!["run", "--data-dir", &dir];
     if let Some(b) = bootstrap {
@@ -165,18 +166,18 @@ fn rss_kib(pid: u32) -> u64 {
 /// One keep-alive HTTP/1.1 connection from `JUNK_IP` posting `entries`; every one must
 /// be answered 202 `pending` (a 503 from a full writer queue is retried).
 async fn post_junk(api: SocketAddr, entries: Vec<SignedEntry>) -> usize {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap_or_else(|e| panic!("{e}"));
-    let local: IpAddr = JUNK_IP.parse().unwrap_or_else(|e| panic!("{e}"));
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    let local: IpAddr = JUNK_IP.parse().unwrap();
     socket
         .bind(SocketAddr::new(local, 0))
         .unwrap_or_else(|e| panic!("cannot bind {JUNK_IP}: {e}"));
-    let stream = socket.connect(api).await.unwrap_or_else(|e| panic!("{e}"));
+    let stream = socket.connect(api).await.unwrap();
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     let mut pending = 0;
     for entry in entries {
         loop {
-            let body = serde_json::to_vec(&entry).unwrap_or_else(|e| panic!("{e}"));
+            let body = serde_json::to_vec(&entry).unwrap();
             let head = format!(
                 "POST /v1/entries HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\n\
                  Content-Length: {}\r\n\r\n",
@@ -185,11 +186,9 @@ async fn post_junk(api: SocketAddr, entries: Vec<SignedEntry>) -> usize {
             write
                 .write_all(&[head.as_bytes(), &body].concat())
                 .await
-                .unwrap_or_else(|e| panic!("{e}"));
+                .unwrap();
             let mut status_line = String::new();
-            read.read_line(&mut status_line)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            read.read_line(&mut status_line).await.unwrap();
             let status: u16 = status_line
                 .split_whitespace()
                 .nth(1)
@@ -198,9 +197,7 @@ async fn post_junk(api: SocketAddr, entries: Vec<SignedEntry>) -> usize {
             let mut length = 0usize;
             loop {
                 let mut line = String::new();
-                read.read_line(&mut line)
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"));
+                read.read_line(&mut line).await.unwrap();
                 let line = line.trim_end();
                 if line.is_empty() {
                     break;
@@ -212,9 +209,7 @@ async fn post_junk(api: SocketAddr, entries: Vec<SignedEntry>) -> usize {
                 }
             }
             let mut answer = vec![0u8; length];
-            read.read_exact(&mut answer)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            read.read_exact(&mut answer).await.unwrap();
             let answer = String::from_utf8_lossy(&answer);
             if status == 503 {
                 continue;
@@ -253,7 +248,7 @@ fn publish_paced(net: &NetworkHandle, node: &Node, entries: &[SignedEntry]) -> u
 
 #[test]
 fn a_junk_flood_from_a_client_and_a_peer_does_not_push_an_honest_child_out() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let fx = Fixture::new(1, 1, 4);
     let a = start(tmp.path(), &fx, "a", None);
     let boot = wait_until("a listen address of A", || {
@@ -261,22 +256,19 @@ fn a_junk_flood_from_a_client_and_a_peer_does_not_push_an_honest_child_out() {
         s["listen_addrs"][0].as_str().map(str::to_string)
     });
     let b = start(tmp.path(), &fx, "b", Some(&boot));
-    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
     let _guard = rt.enter();
     let host = Arc::new(FloodHost {
         registry: RwLock::new(Registry::new(fx.genesis.clone(), CAPACITY)),
     });
     let config = NetworkConfig {
-        listen: vec!["/ip4/127.0.0.1/tcp/0"
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"))],
-        bootstrap: vec![boot.parse::<Multiaddr>().unwrap_or_else(|e| panic!("{e}"))],
-        colocation_whitelist: vec!["127.0.0.1".parse().unwrap_or_else(|e| panic!("{e}"))],
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        bootstrap: vec![boot.parse::<Multiaddr>().unwrap()],
+        colocation_whitelist: vec!["127.0.0.1".parse().unwrap()],
         ..NetworkConfig::default()
     };
-    let keypair = keypair_from_seed([42; 32]).unwrap_or_else(|e| panic!("{e}"));
-    let (net, task) =
-        p2p::spawn(config, keypair, fx.registry_id, host).unwrap_or_else(|e| panic!("{e}"));
+    let keypair = keypair_from_seed([42; 32]).unwrap();
+    let (net, task) = p2p::spawn(config, keypair, fx.registry_id, host).unwrap();
     wait_until("A connected to B and the gossip peer", || {
         (a.status()["peers"].as_u64() >= Some(2)).then_some(())
     });
@@ -294,11 +286,7 @@ fn a_junk_flood_from_a_client_and_a_peer_does_not_push_an_honest_child_out() {
     });
 
     let rss_before = (rss_kib(a.pid()), rss_kib(b.pid()));
-    let api_a: SocketAddr = a
-        .base
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let api_a: SocketAddr = a.base.trim_start_matches("http://").parse().unwrap();
     let http_junk: Vec<SignedEntry> = (0..JUNK as u64).map(|n| junk(&fx, n)).collect();
     let gossip_junk: Vec<SignedEntry> =
         (0..JUNK as u64).map(|n| junk(&fx, 1_000_000 + n)).collect();
@@ -349,7 +337,7 @@ fn a_junk_flood_from_a_client_and_a_peer_does_not_push_an_honest_child_out() {
             .collect();
         gossip_got += publish_paced(&net, &a, &gossip_junk[range]);
         for c in clients {
-            http_pending += rt.block_on(c).unwrap_or_else(|e| panic!("{e}"));
+            http_pending += rt.block_on(c).unwrap();
         }
         if half == 0 {
             // The honest child, mid-flood, to the other node: it waits there, and B

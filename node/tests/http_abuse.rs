@@ -6,6 +6,7 @@
 //!
 //! Each test prints one summary line (cases, statuses seen, honest requests ok/total,
 //! p99 and max latency, resident memory growth).
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 mod common;
 
@@ -51,10 +52,10 @@ fn target() -> Target {
     let config = format!(
         "[api]\nheader_read_timeout_secs = {TIMEOUT_SECS}\nbody_read_timeout_secs = {TIMEOUT_SECS}\n"
     );
-    std::fs::write(s.dir.join("config.toml"), config).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(s.dir.join("config.toml"), config).unwrap();
     let node = Node::run(&s.dir);
     let authority = testkit::authority(&s.fx);
-    let uni = EntityId::parse(UNI).unwrap_or_else(|e| panic!("{e}"));
+    let uni = EntityId::parse(UNI).unwrap();
     let acc =
         s.fx.accredit(&uni)
             .grant("issue", "UniversityDegree")
@@ -156,8 +157,7 @@ fn dechunk(mut s: &str) -> String {
 
 fn connect(addr: &str) -> TcpStream {
     let s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap_or_else(|e| panic!("{e}"));
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     s
 }
 
@@ -877,7 +877,7 @@ fn slow_clients_are_cut_off() {
                 return started.elapsed();
             }
             s.set_read_timeout(Some(Duration::from_millis(100)))
-                .unwrap_or_else(|e| panic!("{e}"));
+                .unwrap();
             let mut got = Vec::new();
             let mut chunk = [0u8; 4096];
             loop {
@@ -965,8 +965,7 @@ fn hundreds_of_concurrent_clients() {
     let tally = Tally::default();
     const CLIENTS: usize = 300;
     const REQUESTS: usize = 40;
-    let authority =
-        serde_json::to_vec(&testkit::authority(&t._setup.fx)).unwrap_or_else(|e| panic!("{e}"));
+    let authority = serde_json::to_vec(&testkit::authority(&t._setup.fx)).unwrap();
     let authority = Arc::new(authority);
     let start = Arc::new(std::sync::Barrier::new(CLIENTS));
     let handles: Vec<_> = (0..CLIENTS)

@@ -7,6 +7,7 @@
 //! - request heads hyper refuses before any router runs, pinned as they are: over the
 //!   node's own limits (target 8 KiB, headers 100 or 16 KiB) a problem+json 414 or 431;
 //!   over hyper's (a 64 KiB head, 256 headers) or unparsable, hyper's bare 431 or 400.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 mod common;
 
@@ -26,7 +27,7 @@ fn one_slot_node(write_timeout_secs: u64) -> (Setup, Node, String) {
         "[api]\nmax_connections = 1\nheader_read_timeout_secs = 2\n\
          write_timeout_secs = {write_timeout_secs}\n"
     );
-    std::fs::write(s.dir.join("config.toml"), config).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(s.dir.join("config.toml"), config).unwrap();
     let node = Node::run(&s.dir);
     let addr = node.base.trim_start_matches("http://").to_string();
     (s, node, addr)
@@ -51,8 +52,8 @@ fn status_within(addr: &str, limit: Duration) -> Option<(u16, Duration)> {
 /// reads them. Returns once the node has started answering on it (the first answer's
 /// bytes are waiting, unread, in the socket).
 fn stalled_reader(addr: &str) -> TcpStream {
-    let s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("{e}"));
-    let mut w = s.try_clone().unwrap_or_else(|e| panic!("{e}"));
+    let s = TcpStream::connect(addr).unwrap();
+    let mut w = s.try_clone().unwrap();
     std::thread::spawn(move || {
         let request = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
         for _ in 0..20_000 {
@@ -61,8 +62,7 @@ fn stalled_reader(addr: &str) -> TcpStream {
             }
         }
     });
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap_or_else(|e| panic!("{e}"));
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut first = [0u8; 1];
     let peeked = s.peek(&mut first);
     assert!(
@@ -141,9 +141,8 @@ fn without_a_short_write_deadline_the_stalled_client_keeps_the_slot() {
 /// Sends `head` raw on a fresh connection and reads the answer to the close:
 /// (status, content type, body).
 fn raw(addr: &str, head: &[u8]) -> (u16, String, String) {
-    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("{e}"));
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let _ = s.write_all(head);
     let mut bytes = Vec::new();
     let mut buf = [0u8; 8192];

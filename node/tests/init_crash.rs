@@ -9,6 +9,7 @@
 //! rests on the fsyncs (of each file before its link or rename, and of the directory
 //! after) that `registry_core::file::write_atomic` and `init` do, which this test does
 //! not exercise.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 mod common;
 
@@ -98,8 +99,7 @@ fn check_visible(dir: &Path, genesis: Option<&Genesis>, dev: bool) -> (bool, usi
     });
     files += usize::from(root.is_some());
     let copy = dir.join("genesis.json").exists().then(|| {
-        let text =
-            std::fs::read_to_string(dir.join("genesis.json")).unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(dir.join("genesis.json")).unwrap();
         Genesis::from_json(&text)
             .unwrap_or_else(|e| panic!("a killed run left a bad genesis copy ({e}): {text:?}"))
     });
@@ -136,10 +136,10 @@ fn init_killed_at_random_moments_is_complete_or_completed_by_a_rerun() {
     let seed = seed();
     eprintln!("init-crash: seed {seed} (replay with INIT_CRASH_SEED={seed})");
     let mut rng = SplitMix64::new(seed);
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let fx = Fixture::new(1, 1, 4);
     let genesis_file = tmp.path().join("genesis.json");
-    std::fs::write(&genesis_file, fx.genesis.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&genesis_file, fx.genesis.to_json()).unwrap();
     let genesis_arg = genesis_file.to_string_lossy().into_owned();
     let init = |dir: &Path| {
         spawn(&[
@@ -210,7 +210,7 @@ fn the_first_dev_start_killed_at_random_moments_starts_when_run_again() {
     let seed = seed();
     eprintln!("dev-crash: seed {seed} (replay with INIT_CRASH_SEED={seed})");
     let mut rng = SplitMix64::new(seed ^ 0xde7);
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     // How long a first start takes until its data directory is complete.
     let timing = tmp.path().join("timing");
     let started = Instant::now();
@@ -237,17 +237,15 @@ fn the_first_dev_start_killed_at_random_moments_starts_when_run_again() {
             (false, 0) => left.nothing += 1,
             (false, _) => left.partial += 1,
         }
-        let genesis_before = has_ledger.then(|| {
-            std::fs::read_to_string(dir.join("genesis.json")).unwrap_or_else(|e| panic!("{e}"))
-        });
+        let genesis_before =
+            has_ledger.then(|| std::fs::read_to_string(dir.join("genesis.json")).unwrap());
         // Run again: it must start and serve the registry its directory names.
         let node = Node::spawn(&["--dev", "--data-dir", &dir_arg], tmp.path());
-        let text =
-            std::fs::read_to_string(dir.join("genesis.json")).unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(dir.join("genesis.json")).unwrap();
         if let Some(before) = genesis_before {
             assert_eq!(before, text, "a complete dev registry was replaced");
         }
-        let genesis = Genesis::from_json(&text).unwrap_or_else(|e| panic!("{e}"));
+        let genesis = Genesis::from_json(&text).unwrap();
         assert_eq!(
             node.status()["registry_id"],
             genesis.registry_id().to_string()

@@ -1,5 +1,6 @@
 //! The ledger behind a real node: concurrent submitters share flushes, a restart keeps
 //! every acknowledged entry, and a damaged ledger is refused at start-up.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 mod common;
 
@@ -76,12 +77,12 @@ fn concurrent_submitters_share_flushes_and_a_restart_keeps_everything() {
 
 /// Removes keys from the stopped node's sled database behind the ledger's back.
 fn tamper(dir: &std::path::Path, keys: &[Vec<u8>]) {
-    let db = sled::open(dir.join("ledger")).unwrap_or_else(|e| panic!("{e}"));
+    let db = sled::open(dir.join("ledger")).unwrap();
     for k in keys {
-        let removed = db.remove(k).unwrap_or_else(|e| panic!("{e}"));
+        let removed = db.remove(k).unwrap();
         assert!(removed.is_some(), "no key {k:?} to remove");
     }
-    db.flush().unwrap_or_else(|e| panic!("{e}"));
+    db.flush().unwrap();
 }
 
 fn refused(dir: &std::path::Path) -> String {
@@ -146,7 +147,7 @@ fn an_unfinished_sled_snapshot_does_not_stop_a_restart() {
         .dir
         .join("ledger")
         .join("snap.7FFFFFFFFFFFFFFF.generating");
-    std::fs::write(&partial, b"").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&partial, b"").unwrap();
     let node = Node::run(&s.dir);
     for e in &entries {
         let v: Value = node.get(&format!("/v1/entries/{}", e.id())).json();

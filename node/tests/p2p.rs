@@ -1,6 +1,7 @@
 //! Real `registry-node` processes on loopback forming one registry: an accreditation
 //! submitted to node 1 becomes authorized on node 3, a node started afterwards catches up,
 //! a revocation reaches every node, and the deny-list cuts a peer off and lets it back.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 mod common;
 
@@ -67,7 +68,7 @@ fn first_listen_addr(node: &Node) -> String {
 
 #[test]
 fn three_processes_converge_and_a_late_node_catches_up() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let fx = Fixture::new(1, 1, 4);
     let n1 = start(tmp.path(), &fx, "n1", None);
     let boot = first_listen_addr(&n1);
@@ -82,7 +83,7 @@ fn three_processes_converge_and_a_late_node_catches_up() {
 
     // Accredit an authority and, as it, a university, both through node 1.
     let authority = testkit::authority(&fx);
-    let uni = EntityId::parse(UNI).unwrap_or_else(|e| panic!("{e}"));
+    let uni = EntityId::parse(UNI).unwrap();
     let uni_acc = fx
         .accredit(&uni)
         .grant("issue", "UniversityDegree")
@@ -145,7 +146,7 @@ fn three_processes_converge_and_a_late_node_catches_up() {
 
 #[test]
 fn the_deny_list_cuts_a_peer_off_and_allow_lets_it_back() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let fx = Fixture::new(1, 1, 4);
     let a = start(tmp.path(), &fx, "a", None);
     let b = start(tmp.path(), &fx, "b", Some(&first_listen_addr(&a)));
@@ -194,7 +195,7 @@ fn start_slow_sync(tmp: &std::path::Path, fx: &Fixture, name: &str, boot: Option
     let dir = tmp.join(name);
     init(&dir, &fx.genesis);
     let config = tmp.join(format!("{name}.toml"));
-    std::fs::write(&config, "[p2p]\nsync_period_secs = 60\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&config, "[p2p]\nsync_period_secs = 60\n").unwrap();
     let (dir, config) = (dir.to_string_lossy(), config.to_string_lossy());
     let mut args = vec!["run", "--data-dir", &dir, "--config", &config];
     if let Some(b) = boot {
@@ -226,7 +227,7 @@ fn peer_id(node: &Node) -> String {
 /// deny-list before the fuller copy arrives, it catches up by sync once let back.
 #[test]
 fn copies_with_more_signatures_reach_every_node_by_gossip_and_by_sync() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let fx = Fixture::new(2, 2, 4);
     let n0 = start_slow_sync(tmp.path(), &fx, "n0", None);
     let boot = first_listen_addr(&n0);
@@ -239,7 +240,7 @@ fn copies_with_more_signatures_reach_every_node_by_gossip_and_by_sync() {
             (s["peers"].as_u64() >= Some(2)).then_some(s)
         });
     }
-    let uni = EntityId::parse(UNI).unwrap_or_else(|e| panic!("{e}"));
+    let uni = EntityId::parse(UNI).unwrap();
     let draft = |nonce: u64| {
         fx.accredit(&uni)
             .grant("issue", "UniversityDegree")
@@ -337,7 +338,7 @@ fn copies_with_more_signatures_reach_every_node_by_gossip_and_by_sync() {
 /// to deny its own peer id.
 #[test]
 fn the_deny_list_survives_a_restart_and_a_node_cannot_deny_itself() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let fx = Fixture::new(1, 1, 4);
     let b = start(tmp.path(), &fx, "b", None);
     let b_addr = first_listen_addr(&b);

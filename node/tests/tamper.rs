@@ -3,6 +3,7 @@
 //! blocks swapped, the head witness damaged), naming the damage and the rebuild command;
 //! and `registry-node rebuild` brings a damaged node of a three-node network back to its
 //! peers' state root, keeping the damaged ledger aside.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 mod common;
 
@@ -26,7 +27,7 @@ const FLIPS: u64 = 24;
 /// ledger: the test fails.
 fn refused(dir: &Path) -> String {
     let log = dir.with_extension("stderr");
-    let file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{e}"));
+    let file = std::fs::File::create(&log).unwrap();
     let d = dir.to_string_lossy();
     let mut child = Command::new(BIN)
         .args(["run", "--data-dir", &d, "--api", "127.0.0.1:0"])
@@ -35,10 +36,10 @@ fn refused(dir: &Path) -> String {
         .stdout(Stdio::null())
         .stderr(file)
         .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let started = Instant::now();
     let status = loop {
-        if let Some(s) = child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+        if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
         if started.elapsed() > DEADLINE {
@@ -92,9 +93,9 @@ type Damage = Box<dyn Fn(&Path)>;
 /// A change made through sled itself (the files stay valid for sled).
 fn with_sled(change: impl Fn(&sled::Db)) -> impl Fn(&Path) {
     move |l: &Path| {
-        let db = open_raw_database(l).unwrap_or_else(|e| panic!("{e}"));
+        let db = open_raw_database(l).unwrap();
         change(&db);
-        db.flush().unwrap_or_else(|e| panic!("{e}"));
+        db.flush().unwrap();
     }
 }
 
@@ -117,12 +118,12 @@ fn filled(n: u64) -> (common::Setup, Vec<SignedEntry>) {
 fn start_up_refuses_every_kind_of_damage_and_names_it() {
     let (s, all) = filled(12);
     let pristine = contents(&s.dir.join("ledger")).unwrap_or_else(|| panic!("not intact"));
-    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let work = tempfile::tempdir().unwrap();
     let mut case_no = 0;
     let mut case = |damage: &dyn Fn(&Path)| {
         case_no += 1;
         let dir = work.path().join(format!("case{case_no}"));
-        testkit::copy_dir(&s.dir, &dir).unwrap_or_else(|e| panic!("{e}"));
+        testkit::copy_dir(&s.dir, &dir).unwrap();
         damage(&dir.join("ledger"));
         dir
     };
@@ -132,7 +133,7 @@ fn start_up_refuses_every_kind_of_damage_and_names_it() {
                 .write(true)
                 .open(l.join(file))
                 .and_then(|f| f.set_len(to))
-                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap()
         }
     };
     let db_len = std::fs::metadata(s.dir.join("ledger/db")).map_or(0, |m| m.len());
@@ -152,11 +153,10 @@ fn start_up_refuses_every_kind_of_damage_and_names_it() {
         "witness cut",
         "head witness",
     );
-    let remove_witness =
-        |l: &Path| std::fs::remove_file(l.join("head-witness")).unwrap_or_else(|e| panic!("{e}"));
+    let remove_witness = |l: &Path| std::fs::remove_file(l.join("head-witness")).unwrap();
     expect(case(&remove_witness), "witness deleted", "head witness");
     let delete = with_sled(|db| {
-        db.remove(block_key(5)).unwrap_or_else(|e| panic!("{e}"));
+        db.remove(block_key(5)).unwrap();
     });
     expect(
         case(&delete),
@@ -170,7 +170,7 @@ fn start_up_refuses_every_kind_of_damage_and_names_it() {
             .ok()
             .flatten()
             .unwrap_or_else(|| panic!("no entry"));
-        db.insert(&k3, other).unwrap_or_else(|e| panic!("{e}"));
+        db.insert(&k3, other).unwrap();
     });
     expect(case(&replace), "entry replaced", "hashes to another id");
     let swap = with_sled(|db| {
@@ -184,8 +184,8 @@ fn start_up_refuses_every_kind_of_damage_and_names_it() {
             .ok()
             .flatten()
             .unwrap_or_else(|| panic!("no block"));
-        db.insert(block_key(2), b).unwrap_or_else(|e| panic!("{e}"));
-        db.insert(block_key(4), a).unwrap_or_else(|e| panic!("{e}"));
+        db.insert(block_key(2), b).unwrap();
+        db.insert(block_key(4), a).unwrap();
     });
     expect(
         case(&swap),
@@ -202,7 +202,7 @@ fn start_up_refuses_every_kind_of_damage_and_names_it() {
     let mut rng = SplitMix64::new(seed);
     let (mut detected, mut harmless) = (0, 0);
     // sled's log file is mostly preallocated zeros: aim at the bytes that hold something.
-    let db_bytes = std::fs::read(s.dir.join("ledger/db")).unwrap_or_else(|e| panic!("{e}"));
+    let db_bytes = std::fs::read(s.dir.join("ledger/db")).unwrap();
     let used: Vec<usize> = (0..db_bytes.len()).filter(|&i| db_bytes[i] != 0).collect();
     let end = used.last().map_or(db_len, |&i| i as u64 + 1);
     let cuts = [end / 8, end / 4, end / 2, end * 3 / 4, end - 1];
@@ -213,16 +213,16 @@ fn start_up_refuses_every_kind_of_damage_and_names_it() {
     for _ in 0..FLIPS {
         let (offset, bit) = (used[rng.below(used.len())], rng.below(8));
         damages.push(Box::new(move |l: &Path| {
-            let mut bytes = std::fs::read(l.join("db")).unwrap_or_else(|e| panic!("{e}"));
+            let mut bytes = std::fs::read(l.join("db")).unwrap();
             bytes[offset] ^= 1 << bit;
-            std::fs::write(l.join("db"), bytes).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::write(l.join("db"), bytes).unwrap();
         }));
     }
     for damage in &damages {
         let dir = case(damage.as_ref());
         // Judge a copy, since sled rewrites a log it recovers.
         let probe = dir.with_extension("probe");
-        testkit::copy_dir(&dir, &probe).unwrap_or_else(|e| panic!("{e}"));
+        testkit::copy_dir(&dir, &probe).unwrap();
         if contents(&probe.join("ledger")).as_ref() == Some(&pristine) {
             harmless += 1;
             continue;
@@ -272,7 +272,7 @@ fn wait_until(node: &Node, what: &str, check: impl Fn(&Value) -> bool) -> Value 
 
 #[test]
 fn rebuild_from_peers_restores_a_damaged_node() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let fx = Fixture::new(1, 1, 4);
     let start = |name: &str, verb: &str, boot: Option<&str>| {
         let dir = tmp.path().join(name).to_string_lossy().into_owned();
@@ -311,7 +311,7 @@ fn rebuild_from_peers_restores_a_damaged_node() {
     // naming the damage.
     let d3 = tmp.path().join("n3");
     with_sled(|db| {
-        db.remove(block_key(5)).unwrap_or_else(|e| panic!("{e}"));
+        db.remove(block_key(5)).unwrap();
     })(&d3.join("ledger"));
     let line = refused(&d3);
     assert!(line.contains("block 5: block is missing"), "{line}");
@@ -343,8 +343,8 @@ fn rebuild_from_peers_restores_a_damaged_node() {
     );
     // The rebuilt ledger verifies in full once the node stops.
     assert!(n3.stop().success());
-    let rebuilt = Ledger::open(&d3.join("ledger")).unwrap_or_else(|e| panic!("{e}"));
-    let report = rebuilt.verify().unwrap_or_else(|e| panic!("{e}"));
+    let rebuilt = Ledger::open(&d3.join("ledger")).unwrap();
+    let report = rebuilt.verify().unwrap();
     assert_eq!(report.entries, want);
     let _ = writeln!(
         std::io::stderr(),

@@ -4,6 +4,7 @@
 //! must allocate less than 1 MiB, measured by a counting global allocator (`cap`): the
 //! growth of its running sum of allocated bytes over one input bounds the growth of the
 //! peak of live memory.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 use std::alloc::System;
 use std::io;
@@ -87,7 +88,7 @@ fn run_all(name: &str, cases: &[Case], decode: &dyn Fn(&[u8]) -> Option<&'static
 }
 
 fn prefix(nibbles: &[u8]) -> Prefix {
-    Prefix::from_nibbles(nibbles).unwrap_or_else(|e| panic!("{e}"))
+    Prefix::from_nibbles(nibbles).unwrap()
 }
 
 fn entries(fx: &Fixture) -> Vec<SignedEntry> {

@@ -2,6 +2,7 @@
 //! ledger: the host ingests straight into the registry). Gossip reaches every node; an
 //! invalid entry is rejected and its sender penalised; a node that missed entries catches
 //! up by sync.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 use std::io::Write as _;
 use std::sync::{Arc, RwLock};
@@ -64,7 +65,7 @@ impl TestNode {
         })
         .await;
         let addr = format!("{}/p2p/{}", info.listen_addrs[0], info.peer_id);
-        addr.parse().unwrap_or_else(|e| panic!("{e}"))
+        addr.parse().unwrap()
     }
 }
 
@@ -73,17 +74,14 @@ fn start(fx: &Fixture, seed: u8, bootstrap: Vec<Multiaddr>, sync_period: Duratio
         registry: RwLock::new(Registry::new(fx.genesis.clone(), 10_000)),
     });
     let mut config = NetworkConfig {
-        listen: vec!["/ip4/127.0.0.1/tcp/0"
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"))],
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
         bootstrap,
-        colocation_whitelist: vec!["127.0.0.1".parse().unwrap_or_else(|e| panic!("{e}"))],
+        colocation_whitelist: vec!["127.0.0.1".parse().unwrap()],
         ..NetworkConfig::default()
     };
     config.sync.period = sync_period;
-    let keypair = keypair_from_seed([seed; 32]).unwrap_or_else(|e| panic!("{e}"));
-    let (net, _task) =
-        spawn(config, keypair, fx.registry_id, host.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let keypair = keypair_from_seed([seed; 32]).unwrap();
+    let (net, _task) = spawn(config, keypair, fx.registry_id, host.clone()).unwrap();
     TestNode { host, net }
 }
 

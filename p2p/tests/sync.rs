@@ -3,6 +3,7 @@
 //! lossy network that delivers in random order, and the cost of a repair.
 //!
 //! Every random case is seeded; a failure names its seed.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -187,7 +188,7 @@ fn answer_subtree_returns_everything_under_the_prefix_or_too_large() {
         ),
         SyncResponse::TooLarge { count: 300 }
     );
-    let seven = Prefix::from_nibbles(&[7]).unwrap_or_else(|e| panic!("{e}"));
+    let seven = Prefix::from_nibbles(&[7]).unwrap();
     let SyncResponse::Subtree { entries: got } =
         answer(&SyncRequest::Subtree { prefix: seven }, &mut reg)
     else {

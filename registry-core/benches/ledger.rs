@@ -5,6 +5,7 @@
 //! Run: `cargo bench -p registry-core --bench ledger` (set `LEDGER_BENCH_ENTRIES` to
 //! change the size; `LEDGER_BENCH_DIR` to keep the ledger somewhere other than a
 //! temporary directory).
+#![allow(clippy::unwrap_used)] // a benchmark that cannot set up has nothing to measure
 
 use std::time::Instant;
 
@@ -21,7 +22,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let dir = std::env::var("LEDGER_BENCH_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| tmp.path().join("ledger"));
@@ -40,7 +41,7 @@ fn main() {
 fn build(dir: &std::path::Path, n: usize, fx: &Fixture, authority: &SignedEntry) {
     let signer = key(testkit::AUTHORITY_KEY_SEED);
     let start = Instant::now();
-    let mut ledger = Ledger::create(dir, &fx.genesis).unwrap_or_else(|e| panic!("{e}"));
+    let mut ledger = Ledger::create(dir, &fx.genesis).unwrap();
     let mut trie = Trie::new();
     let mut raw_bytes = 0u64;
     let mut pending = vec![authority.clone()];
@@ -56,12 +57,12 @@ fn build(dir: &std::path::Path, n: usize, fx: &Fixture, authority: &SignedEntry)
         }
         ledger
             .append(&pending, Timestamp(1_700_000_000), trie.root())
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         pending.clear();
     }
     let write_secs = start.elapsed().as_secs_f64();
-    ledger.flush().unwrap_or_else(|e| panic!("{e}"));
-    let disk = ledger.size_on_disk().unwrap_or_else(|e| panic!("{e}"));
+    ledger.flush().unwrap();
+    let disk = ledger.size_on_disk().unwrap();
     drop(ledger);
     println!("entries: {n}, built (sign + append) in {write_secs:.1} s");
     println!(
@@ -74,11 +75,11 @@ fn build(dir: &std::path::Path, n: usize, fx: &Fixture, authority: &SignedEntry)
 /// Times opening (with the start-up check) and rebuilding the in-memory registry.
 fn measure(dir: &std::path::Path, n: usize) {
     let start = Instant::now();
-    let ledger = Ledger::open(dir).unwrap_or_else(|e| panic!("{e}"));
+    let ledger = Ledger::open(dir).unwrap();
     let open_first = start.elapsed();
     drop(ledger);
     let start = Instant::now();
-    let ledger = Ledger::open(dir).unwrap_or_else(|e| panic!("{e}"));
+    let ledger = Ledger::open(dir).unwrap();
     let open_again = start.elapsed();
     println!(
         "open + start-up check: first after the writer closed {:.3} s, again {:.3} s",
@@ -89,7 +90,7 @@ fn measure(dir: &std::path::Path, n: usize) {
     // Rebuilding the in-memory registry at node start-up: the ledger's entries passed
     // verification when written, so only acceptance runs (no signature checks).
     let start = Instant::now();
-    let entries = ledger.load_all().unwrap_or_else(|e| panic!("{e}"));
+    let entries = ledger.load_all().unwrap();
     let read = start.elapsed();
     let mut registry = Registry::new(ledger.genesis().clone(), 10_000);
     let mut report = IngestReport::default();
@@ -107,7 +108,7 @@ fn measure(dir: &std::path::Path, n: usize) {
         read.as_secs_f64()
     );
     let start = Instant::now();
-    let report = ledger.verify().unwrap_or_else(|e| panic!("{e}"));
+    let report = ledger.verify().unwrap();
     println!(
         "full verification (chain, ids, signatures, state roots): {:.1} s for {} entries",
         start.elapsed().as_secs_f64(),

@@ -213,11 +213,11 @@ mod tests {
 
     #[test]
     fn write_read_and_permissions() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("root.key");
         let key = SecretKey::from_seed([9; 32]);
-        write_key_file(&path, &key).unwrap_or_else(|e| panic!("{e}"));
-        let back = read_key_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        write_key_file(&path, &key).unwrap();
+        let back = read_key_file(&path).unwrap();
         assert_eq!(back.did(), key.did());
         assert!(matches!(
             write_key_file(&path, &key),
@@ -248,7 +248,7 @@ mod tests {
         let key = SecretKey::from_seed([0x5a; 32]);
         let secret = key.seed_hex();
         assert!(!format!("{key:?}").contains(&secret));
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.key");
         // A file whose did does not match: the error names dids, never the secret.
         let body = format!("{{\"did\":\"did:key:zzz\",\"secret_key\":\"{secret}\"}}");
@@ -299,9 +299,9 @@ mod tests {
     #[test]
     fn group_or_other_access_is_refused_with_the_fix() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.key");
-        write_key_file(&path, &SecretKey::from_seed([3; 32])).unwrap_or_else(|e| panic!("{e}"));
+        write_key_file(&path, &SecretKey::from_seed([3; 32])).unwrap();
         for mode in [0o644, 0o640, 0o604, 0o660, 0o620, 0o602, 0o700 | 0o010] {
             fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap_or(());
             let err = read_key_file(&path)
@@ -324,7 +324,7 @@ mod tests {
     #[test]
     fn a_file_that_is_no_key_file_is_named_so_whatever_its_mode() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("genesis.json");
         fs::write(&path, r#"{"version": 1, "name": "x"}"#).unwrap_or(());
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap_or(());
@@ -340,7 +340,7 @@ mod tests {
 
     #[test]
     fn io_errors_say_their_cause_once() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nonexistent.key");
         let err = read_key_file(&path).err();
         let shown = err.as_ref().map(ToString::to_string).unwrap_or_default();

@@ -7,6 +7,7 @@
 //! sum of allocated bytes over one decode is at least the growth of the peak of live
 //! memory during it, so bounding the former bounds the peak. Tests in this binary take
 //! one lock so their allocations are not counted against each other.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 use std::alloc::System;
 use std::sync::Mutex;

@@ -2,6 +2,7 @@
 //! waiting for ever) cannot evict another source's entries, shares come back when a
 //! source's entries go, a copy from a second source is held once, and evictions are
 //! counted by reason.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 use std::net::IpAddr;
 
@@ -239,45 +240,38 @@ fn sources_name_addresses_not_ports_and_ipv6_by_its_64_prefix() {
 fn the_ledger_records_each_pending_entry_with_its_source() {
     use registry_core::store::{open_raw_database, Ledger};
     let fx = Fixture::new(1, 1, 4);
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ledger");
     let (a, b) = (junk(&fx, 1), junk(&fx, 2));
     {
-        let mut ledger = Ledger::create(&dir, &fx.genesis).unwrap_or_else(|e| panic!("{e}"));
+        let mut ledger = Ledger::create(&dir, &fx.genesis).unwrap();
         ledger
             .save_pending(
                 &[(a.clone(), honest()), (b.clone(), Source::peer(b"p"))],
                 &[],
             )
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     }
-    let mut loaded = Ledger::open(&dir)
-        .and_then(|l| l.load_pending())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut loaded = Ledger::open(&dir).and_then(|l| l.load_pending()).unwrap();
     loaded.sort_by_key(|(e, _)| e.id());
     let mut expected = vec![(a.clone(), honest()), (b.clone(), Source::peer(b"p"))];
     expected.sort_by_key(|(e, _)| e.id());
     assert_eq!(loaded, expected);
     // A record written without its source (by an earlier version) restores as such.
     {
-        let db = open_raw_database(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let db = open_raw_database(&dir).unwrap();
         let mut key = vec![b'q'];
         key.extend_from_slice(a.id().as_bytes());
-        assert!(db.remove(key).unwrap_or_else(|e| panic!("{e}")).is_some());
-        db.flush().unwrap_or_else(|e| panic!("{e}"));
+        assert!(db.remove(key).unwrap().is_some());
+        db.flush().unwrap();
     }
-    let mut ledger = Ledger::open(&dir).unwrap_or_else(|e| panic!("{e}"));
-    let loaded = ledger.load_pending().unwrap_or_else(|e| panic!("{e}"));
+    let mut ledger = Ledger::open(&dir).unwrap();
+    let loaded = ledger.load_pending().unwrap();
     assert!(
         loaded.contains(&(a.clone(), Source::RESTORED)),
         "{loaded:?}"
     );
     // Forgetting an entry forgets its source too.
-    ledger
-        .save_pending(&[], &[a.id(), b.id()])
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(ledger
-        .load_pending()
-        .unwrap_or_else(|e| panic!("{e}"))
-        .is_empty());
+    ledger.save_pending(&[], &[a.id(), b.id()]).unwrap();
+    assert!(ledger.load_pending().unwrap().is_empty());
 }

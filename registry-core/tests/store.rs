@@ -1,5 +1,6 @@
 //! Tests of the ledger: a model test with restarts, verification of good and damaged
 //! ledgers, the start-up check, atomic appends, and refusing what is not a ledger.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 use std::error::Error;
 use std::path::Path;

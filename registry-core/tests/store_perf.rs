@@ -2,6 +2,7 @@
 //! default; run in release:
 //!
 //! `STORE_PERF_ENTRIES=1000000 cargo test --release -p registry-core --test store_perf -- --ignored --nocapture`
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 use std::error::Error;
 use std::time::Instant;

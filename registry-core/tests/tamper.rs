@@ -6,6 +6,7 @@
 //! holds exactly the same entries, byte for byte, and the same state root.
 //!
 //! Each test prints one summary line. `REGISTRY_SOAK=1` runs many more bit flips.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 use std::error::Error;
 use std::io::Write as _;

@@ -3,6 +3,7 @@
 //! Random tests are proptests (which report the failing case and persist its seed) or use
 //! a fixed seed that every assertion message prints. Test names start with `trie_` so that
 //! `cargo test -p registry-core trie` selects them.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 use std::collections::BTreeSet;
 use std::time::Instant;

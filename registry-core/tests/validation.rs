@@ -9,6 +9,7 @@
 //! authority, or by a removed root are therefore stored when their signatures and
 //! references are right; what makes them harmless is evaluation, which never trusts them.
 //! The last test checks that.
+#![allow(clippy::unwrap_used)] // helpers outside #[test] functions unwrap too
 
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
@@ -61,8 +62,8 @@ impl Node {
     }
 
     fn with(fx: Fixture) -> Node {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let ledger = Ledger::create(dir.path(), &fx.genesis).unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::create(dir.path(), &fx.genesis).unwrap();
         let authority = fx
             .accredit(&entity(0))
             .grant("accredit", "*")
@@ -93,7 +94,7 @@ impl Node {
             let root = self.reg.state_root();
             self.ledger
                 .append(&accepted, Timestamp(1_800_000_000), root)
-                .unwrap_or_else(|e| panic!("{e}"));
+                .unwrap();
         }
         report.outcomes.into_iter().map(|(_, o)| o).collect()
     }
@@ -165,7 +166,7 @@ impl Class {
         let _ = writeln!(std::io::stderr(), "{line}");
         assert!(self.cases >= 32);
         assert_eq!(stored, 0);
-        node.ledger.verify().unwrap_or_else(|e| panic!("{e}"));
+        node.ledger.verify().unwrap();
     }
 }
 
@@ -253,7 +254,7 @@ const ORDER_2_AND_8: [&str; 5] = [
 fn from_hex(s: &str) -> [u8; 32] {
     let mut out = [0u8; 32];
     for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap_or_else(|e| panic!("{e}"));
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
     }
     out
 }
@@ -616,14 +617,14 @@ fn one_signer_never_counts_twice_toward_a_threshold() {
     let shifted = (a * ED25519_BASEPOINT_POINT + t).compress().0;
     let twin = DidKey::from_public_key(shifted);
     let genesis = Genesis::new(
-        EntityId::parse("did:web:registry.example").unwrap_or_else(|e| panic!("{e}")),
+        EntityId::parse("did:web:registry.example").unwrap(),
         "Two spellings".into(),
         Timestamp(0),
         vec![secret.did(), twin],
         2,
         4,
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let fx = Fixture {
         registry_id: genesis.registry_id(),
         genesis,
@@ -647,8 +648,7 @@ fn one_signer_never_counts_twice_toward_a_threshold() {
             continue;
         }
         // The second signature really verifies under the shifted key, cofactorless.
-        let vk =
-            ed25519_dalek::VerifyingKey::from_bytes(&shifted).unwrap_or_else(|e| panic!("{e}"));
+        let vk = ed25519_dalek::VerifyingKey::from_bytes(&shifted).unwrap();
         assert!(vk
             .verify_strict(id.as_bytes(), &ed25519_dalek::Signature::from_bytes(&sig))
             .is_ok());

@@ -261,7 +261,7 @@ mod tests {
             "--grant",
             "issue:Degree",
         ]);
-        let a = a.unwrap_or_else(|e| panic!("{e}"));
+        let a = a.unwrap();
         let e = a
             .op(Timestamp(5))
             .err()
@@ -270,9 +270,9 @@ mod tests {
         assert!(e.contains("--controller"), "{e}");
         let key = DidKey::from_public_key([3; 32]).to_string();
         let a = parse(&["--subject", &key, "--grant", "issue:Degree", "accredit:*"]);
-        let a = a.unwrap_or_else(|e| panic!("{e}"));
+        let a = a.unwrap();
         assert_eq!(a.grants.len(), 2);
-        let op = a.op(Timestamp(5)).unwrap_or_else(|e| panic!("{e}"));
+        let op = a.op(Timestamp(5)).unwrap();
         let body = body(
             RegistryId::default(),
             Author::Roots,
@@ -287,8 +287,8 @@ mod tests {
     fn structural_problems_are_caught_before_signing() {
         let key = DidKey::from_public_key([3; 32]).to_string();
         let argv = ["--subject", &key, "--grant", "a:b", "--grant", "a:b"];
-        let a = parse(&argv).unwrap_or_else(|e| panic!("{e}"));
-        let op = a.op(Timestamp(5)).unwrap_or_else(|e| panic!("{e}"));
+        let a = parse(&argv).unwrap();
+        let op = a.op(Timestamp(5)).unwrap();
         let r = body(
             RegistryId::default(),
             Author::Roots,
@@ -309,7 +309,7 @@ mod tests {
             "--valid-until",
             "9",
         ];
-        let a = parse(&argv).unwrap_or_else(|e| panic!("{e}"));
+        let a = parse(&argv).unwrap();
         // An empty window is refused when the operation is built, naming both ends.
         assert!(a
             .op(Timestamp(5))

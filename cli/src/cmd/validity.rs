@@ -33,9 +33,9 @@ mod tests {
 
     fn op(from: u64, until: Option<u64>) -> Op {
         Op::Accredit(Accreditation {
-            subject: EntityId::parse("did:web:uni.example").unwrap_or_else(|e| panic!("{e}")),
+            subject: EntityId::parse("did:web:uni.example").unwrap(),
             kind: Kind::Authorization,
-            grants: vec![Grant::parse("issue:Degree").unwrap_or_else(|e| panic!("{e}"))],
+            grants: vec![Grant::parse("issue:Degree").unwrap()],
             controllers: Vec::new(),
             valid_from: Timestamp(from),
             valid_until: until.map(Timestamp),

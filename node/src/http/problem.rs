@@ -274,14 +274,14 @@ mod tests {
         let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16)
             .await
             .unwrap_or_default();
-        let problem: Problem = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        let problem: Problem = serde_json::from_slice(&bytes).unwrap();
         (status, ct, problem)
     }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
             .build()
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .block_on(f)
     }
 

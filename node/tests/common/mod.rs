@@ -35,7 +35,7 @@ pub fn run_cli(args: &[&str]) -> Output {
 /// Writes `genesis` to a file next to `data_dir` and runs `registry-node init`.
 pub fn init(data_dir: &Path, genesis: &Genesis) -> Output {
     let file = data_dir.with_extension("genesis.json");
-    std::fs::write(&file, genesis.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&file, genesis.to_json()).unwrap();
     let out = run_cli(&[
         "init",
         "--data-dir",
@@ -59,7 +59,7 @@ pub struct Setup {
 }
 
 pub fn setup() -> Setup {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("node");
     let fx = Fixture::new(1, 1, 4);
     init(&dir, &fx.genesis);
@@ -128,8 +128,8 @@ impl Node {
             .args(["--api", &api])
             .args(listen)
             .stdin(Stdio::null())
-            .stdout(File::create(&stdout).unwrap_or_else(|e| panic!("{e}")))
-            .stderr(File::create(&log).unwrap_or_else(|e| panic!("{e}")))
+            .stdout(File::create(&stdout).unwrap())
+            .stderr(File::create(&log).unwrap())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -237,7 +237,7 @@ impl Node {
             .method(method)
             .uri(url)
             .body(())
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         Node::reply(self.agent.run(req)).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
@@ -248,7 +248,7 @@ impl Node {
 
     /// `POST path` with a JSON body on the node's admin socket.
     pub fn admin_post(&self, path: &str, body: &impl serde::Serialize) -> Reply {
-        let body = serde_json::to_vec(body).unwrap_or_else(|e| panic!("{e}"));
+        let body = serde_json::to_vec(body).unwrap();
         let client = registry_cli::AdminClient::socket(&self.admin_socket());
         let r = client
             .post(path, "application/json", &body)
