@@ -60,16 +60,19 @@ pub struct P2pConfig {
 }
 
 impl Default for P2pConfig {
+    /// The network's own defaults (`p2p::NetworkConfig`), written once there, except the
+    /// listen address: a node listens on the well-known port 7071.
     fn default() -> P2pConfig {
+        let net = NetworkConfig::default();
         P2pConfig {
             listen: vec!["/ip4/127.0.0.1/tcp/7071".into()],
             bootstrap: Vec::new(),
-            mdns: false,
-            max_connections: 64,
-            max_connections_per_peer: 2,
+            mdns: net.mdns,
+            max_connections: net.max_connections,
+            max_connections_per_peer: net.max_connections_per_peer,
             deny: Vec::new(),
-            colocation_whitelist: Vec::new(),
-            sync_period_secs: 10,
+            colocation_whitelist: net.colocation_whitelist,
+            sync_period_secs: net.sync.period.as_secs(),
         }
     }
 }
