@@ -4,11 +4,11 @@
 use std::sync::{Arc, RwLock};
 
 use futures::future::{join_all, BoxFuture};
-use p2p::{Host, Submission};
+use p2p::{Host, HostError, Submission, WhenFull};
 use registry_core::registry::{Registry, Source};
 use registry_core::SignedEntry;
 
-use crate::writer::WriterHandle;
+use crate::writer::{WriterError, WriterHandle};
 
 /// Entries from peers go to the same writer as entries from the API: nothing reaches the
 /// registry or the ledger another way.
@@ -27,22 +27,32 @@ impl Host for NodeHost {
         &self,
         from: Source,
         entries: Vec<SignedEntry>,
-        wait: bool,
+        when_full: WhenFull,
     ) -> BoxFuture<'static, Vec<Submission>> {
         let writer = self.writer.clone();
         Box::pin(async move {
             let submissions = entries.into_iter().map(|entry| {
                 let writer = writer.clone();
                 async move {
-                    let outcome = if wait {
-                        writer.submit_waiting(entry, from).await
-                    } else {
-                        writer.submit(entry, from).await
+                    let outcome = match when_full {
+                        WhenFull::Wait => writer.submit_waiting(entry, from).await,
+                        WhenFull::Refuse => writer.submit(entry, from).await,
                     };
-                    outcome.map_err(|e| e.to_string())
+                    outcome.map_err(host_error)
                 }
             });
             join_all(submissions).await
         })
+    }
+}
+
+/// The writer's failure as the network sees it: a full queue may clear; anything else
+/// means the node cannot store entries now.
+fn host_error(e: WriterError) -> HostError {
+    match e {
+        WriterError::Busy => HostError::Busy(e.to_string()),
+        WriterError::Stopped | WriterError::Storage(_) | WriterError::OutOfSpace(_) => {
+            HostError::Unavailable(e.to_string())
+        }
     }
 }

@@ -22,7 +22,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use p2p::{keypair_from_seed, Host, Multiaddr, NetworkConfig, NetworkHandle, Submission};
+use p2p::{keypair_from_seed, Host, Multiaddr, NetworkConfig, NetworkHandle, Submission, WhenFull};
 use registry_core::registry::{Registry, Source};
 use registry_core::testkit::{authority, issuer, junk, key, Fixture, AUTHORITY_KEY_SEED};
 use registry_core::SignedEntry;
@@ -55,7 +55,7 @@ impl Host for FloodHost {
         &self,
         from: Source,
         entries: Vec<SignedEntry>,
-        _wait: bool,
+        _when_full: WhenFull,
     ) -> BoxFuture<'static, Vec<Submission>> {
         let report = match self.registry.write() {
             Ok(mut r) => r.ingest_from(from, entries),

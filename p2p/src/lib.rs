@@ -19,6 +19,6 @@ pub mod sync;
 pub use libp2p::{Multiaddr, PeerId};
 pub use metrics::NetCounters;
 pub use network::{
-    keypair_from_seed, peer_source, spawn, Host, NetInfo, NetworkConfig, NetworkError,
-    NetworkHandle, PeerInfo, Submission,
+    keypair_from_seed, peer_source, spawn, Host, HostError, NetInfo, NetworkConfig, NetworkError,
+    NetworkHandle, PeerInfo, Submission, WhenFull,
 };

@@ -9,7 +9,9 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use p2p::{keypair_from_seed, spawn, Host, Multiaddr, NetworkConfig, NetworkHandle, Submission};
+use p2p::{
+    keypair_from_seed, spawn, Host, Multiaddr, NetworkConfig, NetworkHandle, Submission, WhenFull,
+};
 use registry_core::registry::{Registry, Source};
 use registry_core::testkit::{authority, issuer, key, Fixture, AUTHORITY_KEY_SEED};
 use registry_core::{Hash, SignedEntry};
@@ -27,7 +29,7 @@ impl Host for TestHost {
         &self,
         from: Source,
         entries: Vec<SignedEntry>,
-        _wait: bool,
+        _when_full: WhenFull,
     ) -> BoxFuture<'static, Vec<Submission>> {
         let report = match self.registry.write() {
             Ok(mut r) => r.ingest_from(from, entries),
@@ -130,7 +132,9 @@ async fn gossip_reaches_every_node_and_invalid_entries_are_rejected() {
     let signer = key(AUTHORITY_KEY_SEED);
     let iss = issuer(&fx, auth.id(), &signer, 1);
     for e in [&auth, &iss] {
-        a.host.submit(Source::LOCAL, vec![e.clone()], true).await;
+        a.host
+            .submit(Source::LOCAL, vec![e.clone()], WhenFull::Wait)
+            .await;
         a.net.publish(e);
     }
     for n in [&b, &c] {
@@ -189,7 +193,9 @@ async fn a_node_that_missed_entries_catches_up_by_sync() {
     let signer = key(AUTHORITY_KEY_SEED);
     let mut entries = vec![auth.clone()];
     entries.extend((0..300).map(|n| issuer(&fx, auth.id(), &signer, n)));
-    a.host.submit(Source::LOCAL, entries.clone(), true).await;
+    a.host
+        .submit(Source::LOCAL, entries.clone(), WhenFull::Wait)
+        .await;
     assert_eq!(
         a.host.registry.read().map(|r| r.state().len()).unwrap_or(0),
         301
@@ -204,7 +210,7 @@ async fn a_node_that_missed_entries_catches_up_by_sync() {
     let more: Vec<SignedEntry> = (300..400)
         .map(|n| issuer(&fx, auth.id(), &signer, n))
         .collect();
-    a.host.submit(Source::LOCAL, more, true).await;
+    a.host.submit(Source::LOCAL, more, WhenFull::Wait).await;
     let want = a.root();
     wait_for("the periodic sync", || (b.root() == want).then_some(())).await;
     assert!(b.net.info().last_sync_at.is_some());
@@ -319,12 +325,14 @@ async fn a_relay_forwards_no_invalid_entry_of_any_class() {
     // Everyone holds the authority (published by the clean publisher).
     publisher
         .host
-        .submit(Source::LOCAL, vec![auth.clone()], true)
+        .submit(Source::LOCAL, vec![auth.clone()], WhenFull::Wait)
         .await;
     publisher.net.publish(&auth);
     wait_for("the authority at C", || c.holds(&auth.id()).then_some(())).await;
     for a in &attackers {
-        a.host.submit(Source::LOCAL, vec![auth.clone()], true).await;
+        a.host
+            .submit(Source::LOCAL, vec![auth.clone()], WhenFull::Wait)
+            .await;
     }
     let b_seen = counter(&b, |k| &k.gossip_rejected) + counter(&b, |k| &k.gossip_ignored);
     let c_before = (
@@ -344,7 +352,7 @@ async fn a_relay_forwards_no_invalid_entry_of_any_class() {
     let valid = issuer(&fx, auth.id(), &key(AUTHORITY_KEY_SEED), 1);
     publisher
         .host
-        .submit(Source::LOCAL, vec![valid.clone()], true)
+        .submit(Source::LOCAL, vec![valid.clone()], WhenFull::Wait)
         .await;
     publisher.net.publish(&valid);
     wait_for("the valid entry at C", || {

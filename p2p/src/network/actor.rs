@@ -20,7 +20,7 @@ use tracing::{debug, info};
 use super::ingress::{Command, NetInfo, PeerInfo};
 use super::peers::Peers;
 use super::swarm::{Behaviour, BehaviourEvent};
-use super::{peer_source, Host, NetworkConfig, Submission};
+use super::{peer_source, Host, NetworkConfig, Submission, WhenFull};
 use crate::codec::broke_protocol;
 use crate::metrics::NetCounters;
 use crate::protocol::{SyncRequest, SyncResponse, MAX_IDS};
@@ -282,7 +282,9 @@ impl Task {
                     self.counters
                         .sync_entries
                         .fetch_add(entries.len() as u64, Ordering::Relaxed);
-                    let submitted = self.host.submit(peer_source(&peer), entries, true);
+                    let submitted = self
+                        .host
+                        .submit(peer_source(&peer), entries, WhenFull::Wait);
                     let done = self.done_tx.clone();
                     tokio::spawn(async move {
                         let results = submitted.await;

@@ -14,7 +14,7 @@ use registry_core::{EntryId, RegistryId, SignedEntry};
 use tracing::debug;
 
 use super::actor::{Done, Task};
-use super::{peer_source, Submission};
+use super::{peer_source, HostError, Submission, WhenFull};
 use crate::protocol::topic;
 
 /// Slack over the 64 KiB entry limit for gossipsub's own framing of one message.
@@ -101,7 +101,10 @@ impl Verdict {
                 Verdict::Reject(format!("gossiped an invalid entry: {why}"))
             }
             Ok(Outcome::Pending { missing }) => Verdict::Wait(missing),
-            Ok(Outcome::Duplicate) | Err(_) => Verdict::Ignore,
+            // A local failure is not the sender's fault.
+            Ok(Outcome::Duplicate) | Err(HostError::Busy(_) | HostError::Unavailable(_)) => {
+                Verdict::Ignore
+            }
         }
     }
 
@@ -136,14 +139,16 @@ impl Task {
         self.validating += 1;
         // Counted against the peer that forwarded it: gossip is anonymous, and the
         // forwarder is the one that chose to send it.
-        let submitted = self.host.submit(peer_source(&source), vec![entry], false);
+        let submitted = self
+            .host
+            .submit(peer_source(&source), vec![entry], WhenFull::Refuse);
         let done = self.done_tx.clone();
         tokio::spawn(async move {
-            let result = submitted
-                .await
-                .into_iter()
-                .next()
-                .unwrap_or_else(|| Err("no outcome".into()));
+            let result = submitted.await.into_iter().next().unwrap_or_else(|| {
+                Err(HostError::Unavailable(
+                    "the node gave no outcome for the entry".into(),
+                ))
+            });
             let _ = done
                 .send(Done::Validated {
                     message_id,
@@ -218,7 +223,11 @@ mod tests {
             (Ok(Outcome::Accepted), Verdict::Accept),
             (Ok(Outcome::Merged), Verdict::Accept),
             (Ok(Outcome::Duplicate), Verdict::Ignore),
-            (Err("writer stopped".to_owned()), Verdict::Ignore),
+            (Err(HostError::Busy("queue full".into())), Verdict::Ignore),
+            (
+                Err(HostError::Unavailable("stopped".into())),
+                Verdict::Ignore,
+            ),
             (
                 Ok(Outcome::Pending { missing: vec![id] }),
                 Verdict::Wait(vec![id]),

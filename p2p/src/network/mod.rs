@@ -91,8 +91,30 @@ impl Default for NetworkConfig {
     }
 }
 
-/// What one submitted entry became, or why it could not be stored.
-pub type Submission = Result<Outcome, String>;
+/// What one submitted entry became, or why the node could not take it.
+pub type Submission = Result<Outcome, HostError>;
+
+/// Why the node could not take an entry a peer sent. Always a local condition, never the
+/// peer's fault: the network neither penalises nor forwards for it (gossip: ignored; a
+/// sync fetch: the entry is asked for again by a later session).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostError {
+    /// The node's queue is full; the entry may be taken later.
+    #[error("the node is busy: {0}")]
+    Busy(String),
+    /// The node cannot store entries now (shutting down, storage failing, disk full).
+    #[error("the node cannot store entries now: {0}")]
+    Unavailable(String),
+}
+
+/// What [`Host::submit`] does when the node's queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Answer [`HostError::Busy`] at once (gossip: the next copy will come).
+    Refuse,
+    /// Wait for room (a sync session's fetched batch: the peer answered a request).
+    Wait,
+}
 
 /// The node as the network sees it.
 pub trait Host: Send + Sync + 'static {
@@ -100,13 +122,12 @@ pub trait Host: Send + Sync + 'static {
     fn registry(&self) -> &RwLock<Registry>;
     /// Stores entries received from a peer (`from`, the pending pool's share they count
     /// against: see [`peer_source`]); resolves with one result per entry once it is
-    /// durable, pending or rejected. With `wait`, waits for room in the writer's queue;
-    /// without, a full queue is an error at once.
+    /// durable, pending or rejected. `when_full` says what a full queue does.
     fn submit(
         &self,
         from: Source,
         entries: Vec<SignedEntry>,
-        wait: bool,
+        when_full: WhenFull,
     ) -> BoxFuture<'static, Vec<Submission>>;
 }
 
