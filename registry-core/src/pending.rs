@@ -155,11 +155,21 @@ impl Evictions {
     }
 }
 
+/// Whether a waiting root-authored entry's signers can count as enough roots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Roots {
+    /// They can (or the entry is not root-authored): it waits only for its references.
+    Enough,
+    /// Not yet: it waits for governance that makes its signers roots, or for a copy with
+    /// more signatures.
+    Lacking,
+}
+
 #[derive(Debug)]
 pub(crate) struct Waiting {
     pub entry: SignedEntry,
     pub missing: Vec<EntryId>,
-    pub needs_roots: bool,
+    pub roots: Roots,
     pub source: Source,
     seq: u64,
 }
@@ -252,7 +262,7 @@ impl PendingPool {
         id: EntryId,
         entry: SignedEntry,
         missing: Vec<EntryId>,
-        needs_roots: bool,
+        roots: Roots,
         source: Source,
     ) -> Vec<Evicted> {
         let mut dropped = Vec::new();
@@ -274,7 +284,7 @@ impl PendingPool {
         for m in &missing {
             self.waiting_on.entry(*m).or_default().push(id);
         }
-        if needs_roots {
+        if roots == Roots::Lacking {
             self.needing_roots.insert(id);
         }
         let seq = self.next_seq;
@@ -285,7 +295,7 @@ impl PendingPool {
             Waiting {
                 entry,
                 missing,
-                needs_roots,
+                roots,
                 source,
                 seq,
             },
@@ -303,7 +313,7 @@ impl PendingPool {
                 }
             }
         }
-        if w.needs_roots {
+        if w.roots == Roots::Lacking {
             self.needing_roots.remove(id);
         }
         self.shrink(w.source);

@@ -30,8 +30,8 @@ use crate::entry::{
 };
 use crate::genesis::Genesis;
 use crate::hash::{EntryId, Hash, RegistryId};
-use crate::pending::PendingPool;
 pub use crate::pending::{Evicted, Eviction, Evictions, Source};
+use crate::pending::{PendingPool, Roots};
 use crate::state::State;
 use crate::verify::{SignatureError, Verifier};
 
@@ -101,7 +101,7 @@ pub struct IngestReport {
 
 enum Check {
     Accept,
-    Wait(Vec<EntryId>, bool),
+    Wait(Vec<EntryId>, Roots),
     Reject(Rejection),
 }
 
@@ -362,10 +362,10 @@ impl Registry {
         }
         match self.check(&entry) {
             Check::Reject(r) => Outcome::Rejected(r),
-            Check::Wait(missing, needs_roots) => {
+            Check::Wait(missing, roots) => {
                 let dropped = self
                     .pending
-                    .insert(id, entry, missing.clone(), needs_roots, source);
+                    .insert(id, entry, missing.clone(), roots, source);
                 report.evicted.extend(dropped);
                 Outcome::Pending { missing }
             }
@@ -451,9 +451,10 @@ impl Registry {
 
     fn check(&self, entry: &SignedEntry) -> Check {
         let mut missing = Vec::new();
-        let mut needs_roots = false;
+        let mut roots = Roots::Enough;
         match entry.body.author {
-            Author::Roots => needs_roots = !self.state.roots_may_have_signed(entry),
+            Author::Roots if !self.state.roots_may_have_signed(entry) => roots = Roots::Lacking,
+            Author::Roots => {}
             Author::Holder { accreditation } => match self.state.get(&accreditation) {
                 None => missing.push(accreditation),
                 Some(holder) => match holder.accreditation() {
@@ -479,10 +480,10 @@ impl Registry {
                 Some(_) => {}
             }
         }
-        if missing.is_empty() && !needs_roots {
+        if missing.is_empty() && roots == Roots::Enough {
             Check::Accept
         } else {
-            Check::Wait(missing, needs_roots)
+            Check::Wait(missing, roots)
         }
     }
 
@@ -511,14 +512,10 @@ impl Registry {
                 match self.check(&waiter.entry) {
                     Check::Accept => queue.push_back((wid, Arc::new(waiter.entry))),
                     Check::Reject(r) => report.late_rejections.push((wid, r)),
-                    Check::Wait(missing, needs_roots) => {
-                        let dropped = self.pending.insert(
-                            wid,
-                            waiter.entry,
-                            missing,
-                            needs_roots,
-                            waiter.source,
-                        );
+                    Check::Wait(missing, roots) => {
+                        let dropped =
+                            self.pending
+                                .insert(wid, waiter.entry, missing, roots, waiter.source);
                         report.evicted.extend(dropped);
                     }
                 }
