@@ -20,8 +20,8 @@ use anyhow::{bail, Context};
 use tokio::net::{TcpListener, UnixListener};
 use tracing::info;
 
+use crate::config::{AdminConfig, AdminListen, ADMIN_TOKEN_FILE};
 use crate::http::admin::AdminToken;
-use registry_node::config::{AdminConfig, AdminListen, ADMIN_TOKEN_FILE};
 
 /// Longest socket path the kernel takes (`sun_path` is 108 bytes, NUL included).
 const MAX_SOCKET_PATH: usize = 107;

@@ -21,13 +21,13 @@ use tokio::sync::Semaphore;
 use tracing::{error, info, warn};
 
 use crate::admin::AdminListener;
+use crate::config::Config;
 use crate::http::server::{self, ConnLimits};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::net::NodeHost;
 use crate::setup::{read_genesis, DataDir};
 use crate::writer::{self, Head};
-use registry_node::config::Config;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);

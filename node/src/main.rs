@@ -1,26 +1,7 @@
 //! `registry-node`: the trust registry daemon (DESIGN section 10).
 //!
-//! # Layout
-//! - `registry_node::config` (the library half): configuration; defaults, a TOML file, flags.
-//! - `setup`: the data directory, `init`, and the dev registry of `--dev`.
-//! - `dev`: what `--dev` prints for people trying the registry.
-//! - `daemon`: start-up checks, serving, and shutdown on SIGINT/SIGTERM.
-//! - `admin`: the admin listener (Unix socket or loopback TCP) and its token file.
-//! - `rebuild`: `registry-node rebuild`, a damaged ledger moved aside and fetched again.
-//! - `writer`: the one owner of the ledger; group commit on its own thread.
-//! - `http`: the HTTP API (native, TRQP v2, metrics) and its problem+json errors.
-//! - `metrics`: Prometheus counters and histograms in atomics.
-
-mod admin;
-mod daemon;
-mod denylist;
-mod dev;
-mod http;
-mod metrics;
-mod net;
-mod rebuild;
-mod setup;
-mod writer;
+//! The command line only: every part of the node is in the library (`registry_node`,
+//! `lib.rs`), which says what each module owns.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,10 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use registry_core::Timestamp;
 
-use registry_node::config::{ApiConfig, Config, LogFormat, Overrides};
-use setup::DataDir;
+use registry_node::config::{Config, LogFormat, Overrides};
+use registry_node::setup::DataDir;
+use registry_node::{daemon, dev, now, rebuild, setup};
 
 /// The data directory of `--dev` when none is given.
 const DEV_DATA_DIR: &str = "./.registry-dev";
@@ -164,11 +145,6 @@ fn existing_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     }
 }
 
-/// The clock, read in one place: registry-core takes time as a parameter.
-pub fn now() -> Timestamp {
-    Timestamp::from_system_time(std::time::SystemTime::now())
-}
-
 fn init(data_dir: &std::path::Path, genesis_file: &std::path::Path) -> anyhow::Result<()> {
     let genesis = setup::read_genesis(genesis_file)?;
     setup::init(&DataDir::new(data_dir), &genesis)?;
@@ -267,9 +243,4 @@ fn quiet_kademlia(directives: &str) -> String {
     } else {
         format!("{directives},libp2p_kad::behaviour=error")
     }
-}
-
-/// Whether `addr` is the API address clients use when given no `--node`.
-fn is_default_api(addr: SocketAddr) -> bool {
-    addr == ApiConfig::default().addr
 }

@@ -49,10 +49,10 @@ use tokio::sync::Semaphore;
 
 use p2p::NetworkHandle;
 
+use crate::config::ApiConfig;
 use crate::metrics::Metrics;
 use crate::writer::{read_head, Head, SharedHead, WriterHandle};
 use problem::ApiError;
-use registry_node::config::ApiConfig;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]

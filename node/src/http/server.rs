@@ -28,7 +28,7 @@ use tower::ServiceExt;
 use tracing::{trace, warn};
 
 use super::deadline::WriteDeadline;
-use registry_node::config::ApiConfig;
+use crate::config::ApiConfig;
 
 /// Most bytes of a request head (request line and headers) hyper parses; a larger head
 /// gets hyper's bare 431 (see `problem::head_limits` for the limits answered as
