@@ -272,6 +272,12 @@ impl Accreditation {
         self.controllers.contains(key) || self.subject.as_did_key().as_ref() == Some(key)
     }
 
+    /// Whether its holder may accredit others for grants on `resource`: an authorization
+    /// with a grant of `accredit` on it (or on `*`).
+    pub fn accredits(&self, resource: &str) -> bool {
+        self.kind == Kind::Authorization && self.grants.iter().any(|p| p.accredits(resource))
+    }
+
     fn check(&self) -> Result<(), EntryError> {
         if self.grants.is_empty() || self.grants.len() > MAX_GRANTS {
             return Err(EntryError::GrantCount);

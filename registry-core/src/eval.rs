@@ -19,7 +19,7 @@ pub mod explain;
 
 use serde::{Deserialize, Serialize};
 
-use crate::entry::{Accreditation, Author, Kind, Op, SignedEntry};
+use crate::entry::{Accreditation, Author, Kind, Op, Revocation, SignedEntry};
 use crate::hash::EntryId;
 use crate::state::State;
 use crate::time::Timestamp;
@@ -229,11 +229,7 @@ fn entitled(
         return Err(Reason::NotEntitled);
     };
     let mut found: Option<Reason> = None;
-    let grants_ok = parent_acc.kind == Kind::Authorization
-        && acc
-            .grants
-            .iter()
-            .all(|g| parent_acc.grants.iter().any(|p| p.accredits(&g.resource)));
+    let grants_ok = acc.grants.iter().all(|g| parent_acc.accredits(&g.resource));
     if !grants_ok {
         found = Some(Reason::NotEntitled);
     }
@@ -261,15 +257,26 @@ fn entitled(
 
 /// Whether an authorized revocation of accreditation `target` is in effect at `at`.
 fn is_revoked(state: &State, target: &EntryId, at: Timestamp, level: u8) -> bool {
-    state.revocations_of(target).iter().any(|rid| {
-        let Some(rev) = state.get(rid) else {
-            return false;
-        };
-        let Op::Revoke(r) = &rev.body.op else {
-            return false;
-        };
-        r.effective_at <= at && revocation_authorized(state, rev, target, level)
-    })
+    state
+        .revocations_of(target)
+        .iter()
+        .any(|rid| revocation_in_effect(state, rid, target, at, level).is_some())
+}
+
+/// The accepted entry `rid` as a revocation of `target` that counts and is in effect at
+/// `at`, or `None`.
+fn revocation_in_effect<'s>(
+    state: &'s State,
+    rid: &EntryId,
+    target: &EntryId,
+    at: Timestamp,
+    level: u8,
+) -> Option<&'s Revocation> {
+    let rev = state.get(rid)?;
+    let Op::Revoke(r) = &rev.body.op else {
+        return None;
+    };
+    (r.effective_at <= at && revocation_authorized(state, rev, target, level)).then_some(r)
 }
 
 /// A revocation counts if the roots in force when it was issued signed it, if it is a

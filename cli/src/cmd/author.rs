@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use registry_cli::{Client, ClientError};
 use registry_core::api::{EntryView, Status, SubmitStatus, Submitted};
-use registry_core::entry::{Kind, Op, SignedEntry, ACCREDIT_ACTION};
+use registry_core::entry::{Op, SignedEntry, ACCREDIT_ACTION};
 use registry_core::eval::Reason;
 use registry_core::hash::EntryId;
 use registry_core::SecretKey;
@@ -123,9 +123,7 @@ fn holder_warnings(holder: &EntryView, op: &Op) -> Vec<String> {
             .map(|g| format!("{}:{}", g.action, g.resource))
             .collect();
         for g in &new.grants {
-            let covered = acc.kind == Kind::Authorization
-                && acc.grants.iter().any(|p| p.accredits(&g.resource));
-            if !covered {
+            if !acc.accredits(&g.resource) {
                 out.push(format!(
                     "the --as accreditation {} does not grant accredit:{} (its accredit rights: \
                      {}), so the grant {}:{} will not be effective",

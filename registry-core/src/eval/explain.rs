@@ -7,12 +7,12 @@
 //! whose author was not entitled, and why), so a relying party can check it for itself.
 //! It runs only for denials and walks the same bounded chain as the evaluation.
 
-use crate::entry::{Author, Kind, Op};
+use crate::entry::Author;
 use crate::hash::EntryId;
 use crate::state::State;
 use crate::time::Timestamp;
 
-use super::{revocation_authorized, standing, Reason};
+use super::{revocation_in_effect, standing, Reason};
 
 /// The entry a denial rests on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,19 +150,14 @@ fn revocation(state: &State, target: &EntryId, at: Timestamp, level: u8) -> Opti
     let mut ids: Vec<&EntryId> = state.revocations_of(target).iter().collect();
     ids.sort();
     ids.into_iter().find_map(|rid| {
-        let rev = state.get(rid)?;
-        let Op::Revoke(r) = &rev.body.op else {
-            return None;
-        };
-        (r.effective_at <= at && revocation_authorized(state, rev, target, level)).then(|| {
-            Decisive {
-                entry: *rid,
-                accreditation: *target,
-                cause: Cause::Revocation {
-                    effective_at: r.effective_at,
-                    reason: r.reason.clone(),
-                },
-            }
+        let r = revocation_in_effect(state, rid, target, at, level)?;
+        Some(Decisive {
+            entry: *rid,
+            accreditation: *target,
+            cause: Cause::Revocation {
+                effective_at: r.effective_at,
+                reason: r.reason.clone(),
+            },
         })
     })
 }
@@ -220,10 +215,7 @@ fn unentitled(state: &State, id: &EntryId, at: Timestamp) -> Option<Decisive> {
         let Some((_, parent)) = state.accreditation(&holder) else {
             return Some(found(Unentitled::NoHolder { holder }));
         };
-        let lacking = acc.grants.iter().find(|g| {
-            parent.kind != Kind::Authorization
-                || !parent.grants.iter().any(|p| p.accredits(&g.resource))
-        });
+        let lacking = acc.grants.iter().find(|g| !parent.accredits(&g.resource));
         if let Some(g) = lacking {
             return Some(found(Unentitled::Grant {
                 holder,
