@@ -202,15 +202,7 @@ fn sigkill_during_ingest_loses_no_acknowledged_entry() {
             thousands(SOAK_KILLS)
         );
     }
-    let seed = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
+    let seed = common::seed("CRASH_SEED");
     eprintln!("crash-safety: seed {seed} (replay with CRASH_SEED={seed})");
     let mut rng = SplitMix64::new(seed);
     let started = Instant::now();

@@ -29,15 +29,7 @@ const DEV_KILLS: usize = 12;
 const DEADLINE: Duration = Duration::from_secs(30);
 
 fn seed() -> u64 {
-    std::env::var("INIT_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        })
+    common::seed("INIT_CRASH_SEED")
 }
 
 fn spawn(args: &[&str]) -> Child {

@@ -303,3 +303,17 @@ impl Drop for Node {
         }
     }
 }
+
+/// A test's random seed: the environment variable `var` when it is set (to replay a run),
+/// else one from the clock.
+pub fn seed(var: &str) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        })
+}
