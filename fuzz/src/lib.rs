@@ -51,6 +51,7 @@ pub fn registry_of(entries: &[SignedEntry]) -> Registry {
     for e in entries {
         reg.offer_checked(e.clone(), &mut report);
     }
+    reg.rehash();
     reg
 }
 

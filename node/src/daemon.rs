@@ -74,7 +74,7 @@ pub fn load(dir: &DataDir, config: &Config) -> anyhow::Result<Loaded> {
         .verify_and_load(Signatures::Skip)
         .map_err(|e| refuse(dir, &format!("ledger is damaged: {e}")))?;
     let (mut registry, mut trie) = rebuild(&ledger, entries, config.registry.pending_capacity)?;
-    let root = trie.root();
+    let root = trie.rehash();
     let expected = ledger.head().map(|b| b.state_root).unwrap_or(Hash::ZERO);
     if root != expected || registry.state_root() != expected {
         bail!(
@@ -135,6 +135,7 @@ fn restore_pending(
             warn!(entry = %entry.id(), reason = %why, "a recorded pending entry is invalid; dropping it");
         }
     }
+    registry.rehash();
     if !ids.is_empty() {
         info!(
             recorded = ids.len(),
@@ -191,6 +192,7 @@ fn rebuild(
         );
     }
     registry.set_pending_capacity(pending_capacity);
+    registry.rehash();
     Ok((registry, trie))
 }
 

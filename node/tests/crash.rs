@@ -84,7 +84,7 @@ fn check_ledger(dir: &Path, full: bool) -> LedgerCheck {
         trie.insert(e.id(), e.signatures_digest());
         ids.insert(e.id());
     }
-    let root = trie.root();
+    let root = trie.rehash();
     let head_root = ledger.head().map(|b| b.state_root).unwrap_or(Hash::ZERO);
     assert_eq!(
         root, head_root,

@@ -47,8 +47,8 @@ struct TestNode {
 
 impl TestNode {
     fn root(&self) -> Hash {
-        match self.host.registry.write() {
-            Ok(mut r) => r.state_root(),
+        match self.host.registry.read() {
+            Ok(r) => r.state_root(),
             Err(p) => p.into_inner().state_root(),
         }
     }

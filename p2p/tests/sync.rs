@@ -49,6 +49,7 @@ fn registry_of(fx: &Fixture, entries: &[SignedEntry]) -> Registry {
     for e in entries {
         reg.offer_checked(e.clone(), &mut report);
     }
+    reg.rehash();
     reg
 }
 

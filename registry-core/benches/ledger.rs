@@ -56,7 +56,7 @@ fn build(dir: &std::path::Path, n: usize, fx: &Fixture, authority: &SignedEntry)
             raw_bytes += e.encode().len() as u64;
         }
         ledger
-            .append(&pending, Timestamp(1_700_000_000), trie.root())
+            .append(&pending, Timestamp(1_700_000_000), trie.rehash())
             .unwrap();
         pending.clear();
     }
@@ -98,7 +98,7 @@ fn measure(dir: &std::path::Path, n: usize) {
         registry.offer_checked(e, &mut report);
         report.accepted.clear();
     }
-    let root = registry.state_root();
+    let root = registry.rehash();
     let load = start.elapsed();
     assert_eq!(registry.state().len(), n);
     assert_eq!(Some(root), ledger.head().map(|b| b.state_root));

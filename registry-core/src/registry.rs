@@ -189,8 +189,18 @@ impl Registry {
         &mut self.state
     }
 
-    pub fn state_root(&mut self) -> Hash {
+    /// The state root over the accepted entries and their signature sets.
+    pub fn state_root(&self) -> Hash {
         self.state.state_root()
+    }
+
+    /// Brings the state trie's hashes up to date. The batch operations ([`Registry::ingest`],
+    /// [`Registry::admit`]) do it before they return; a caller of the per-entry
+    /// [`Registry::offer_checked`] calls it once after its loop. Reads are right either
+    /// way; with current hashes they are lookups, which is what lets the owner share the
+    /// registry behind a read lock (see [`crate::trie`]). Returns the state root.
+    pub fn rehash(&mut self) -> Hash {
+        self.state.rehash()
     }
 
     pub fn pending_len(&self) -> usize {
@@ -311,6 +321,7 @@ impl Registry {
             };
             report.outcomes.push((id, outcome));
         }
+        self.state.rehash();
         report
     }
 

@@ -156,12 +156,18 @@ impl State {
     }
 
     /// The state root over all accepted ids and their signature sets.
-    pub fn state_root(&mut self) -> Hash {
+    pub fn state_root(&self) -> Hash {
         self.trie.root()
     }
 
-    pub fn trie(&mut self) -> &mut Trie {
-        &mut self.trie
+    /// The trie of accepted ids and their signature-set digests, for reading.
+    pub fn trie(&self) -> &Trie {
+        &self.trie
+    }
+
+    /// Brings the trie's hashes up to date (see [`Trie::rehash`]).
+    pub(crate) fn rehash(&mut self) -> Hash {
+        self.trie.rehash()
     }
 
     /// Adds an entry (whose id is `id`) that passed acceptance. Returns false (and changes

@@ -261,11 +261,11 @@ pub fn append_in_blocks(
         for e in block {
             trie.upsert(e.id(), e.signatures_digest());
         }
-        ledger.append(block, Timestamp(1_800_000_000 + at as u64), trie.root())?;
+        ledger.append(block, Timestamp(1_800_000_000 + at as u64), trie.rehash())?;
         at += block.len();
         blocks += 1;
     }
-    Ok((blocks, trie.root()))
+    Ok((blocks, trie.rehash()))
 }
 
 /// Copies a directory tree (a data directory or a ledger, for damaging the copy).

@@ -84,7 +84,7 @@ impl Fixture {
         for (id, digest) in self.ids.iter().copied().chain(added) {
             trie.upsert(id, digest);
         }
-        trie.root()
+        trie.rehash()
     }
 
     /// Appends `entries` with the right state root; records them only on success.

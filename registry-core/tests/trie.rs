@@ -144,6 +144,40 @@ proptest! {
     }
 
     #[test]
+    fn trie_reads_before_and_after_rehash_agree(ids in id_lists(150), chunk in 1usize..40) {
+        // Reads of a trie changed since its last rehash hash what changed on the fly and
+        // store nothing; after rehash they are lookups. Both must give the definition's
+        // hashes, and a read must never make the trie current by itself.
+        let mut trie = Trie::new();
+        let mut seen = BTreeSet::new();
+        for (i, part) in ids.chunks(chunk).enumerate() {
+            let mut changed = false;
+            for id in part {
+                changed |= trie.insert(*id, val(id));
+                seen.insert(*id);
+            }
+            let all: Vec<EntryId> = seen.iter().copied().collect();
+            let expected = subtree_hash(&pairs(&all), 0);
+            if changed {
+                prop_assert!(!trie.is_current());
+            }
+            prop_assert_eq!(trie.root(), expected);
+            for p in interesting_prefixes(&all).iter().take(8) {
+                let under: Vec<EntryId> = all.iter().copied().filter(|id| p.covers(id)).collect();
+                prop_assert_eq!(trie.hash_at(p), subtree_hash(&pairs(&under), p.len()));
+            }
+            if changed {
+                prop_assert!(!trie.is_current(), "a read stored hashes");
+            }
+            if i % 2 == 0 {
+                prop_assert_eq!(trie.rehash(), expected);
+                prop_assert!(trie.is_current());
+                prop_assert_eq!(trie.root(), expected);
+            }
+        }
+    }
+
+    #[test]
     fn trie_value_updates_match_the_naive_definition(
         ids in id_lists(120), picks in prop::collection::vec((any::<prop::sample::Index>(), any::<[u8; 32]>()), 0..40)
     ) {
@@ -217,7 +251,7 @@ proptest! {
 
     #[test]
     fn trie_inclusion_proofs_verify_only_what_they_prove(ids in id_lists(80), absent in any::<[u8; 32]>()) {
-        let mut trie = build(&ids);
+        let trie = build(&ids);
         let root = trie.root();
         let absent = Hash(absent);
         let wrong_root = hash_with_domain("test/wrong-root", root.as_bytes());
@@ -403,7 +437,7 @@ fn trie_throughput_one_million_ids_in_blocks() {
         for id in block {
             trie.insert(*id, val(id));
         }
-        root = trie.root();
+        root = trie.rehash();
     }
     let elapsed = start.elapsed();
     println!(

@@ -179,10 +179,11 @@ impl Actor {
         }
         // Signatures are the expensive part; they need no registry state.
         let checked = check_batch(&self.registry_id, &mut self.verifier, entries);
-        // The write lock is held for `admit` alone: readers (every query) wait while it is
-        // held, and on a busy machine a holder that gets preempted makes them wait a whole
-        // time slice. The cross-check of the registry's root against the ledger's (which
-        // rehashes the registry's trie under the lock) runs at most once per second.
+        // The write lock is held for `admit` alone, which leaves the trie's hashes current
+        // (`Registry::rehash`), so every reader (queries, sync answers) needs only a read
+        // lock. Readers wait while it is held, and on a busy machine a holder that gets
+        // preempted makes them wait a whole time slice. The cross-check of the registry's
+        // root against the ledger's runs at most once per second.
         let check_roots = self
             .last_root_check
             .is_none_or(|t| t.elapsed() >= ROOT_CHECK_INTERVAL);
@@ -216,7 +217,7 @@ impl Actor {
             durable = self.save_pending(pending);
         }
         if durable.is_ok() {
-            let ledger_root = self.trie.as_mut().map(Trie::root);
+            let ledger_root = self.trie.as_mut().map(Trie::rehash);
             if let Some(registry_root) = registry_root {
                 self.last_root_check = Some(Instant::now());
                 if ledger_root.is_some_and(|r| r != registry_root) {
@@ -266,7 +267,7 @@ impl Actor {
             for e in &chunk {
                 trie.upsert(e.id(), e.signatures_digest());
             }
-            let root = trie.root();
+            let root = trie.rehash();
             match ledger.append(&chunk, crate::now(), root) {
                 Ok(block) => {
                     self.backlog.drain(..n);
@@ -316,7 +317,7 @@ impl Actor {
         for e in &stored {
             trie.insert(e.id(), e.signatures_digest());
         }
-        let root = trie.root();
+        let root = trie.rehash();
         let expected = ledger.head().map(|b| b.state_root).unwrap_or(Hash::ZERO);
         if root != expected {
             return Err(WriterError::Storage(format!(

@@ -328,7 +328,7 @@ impl Walk<'_> {
             let signatures: usize = loaded.iter().map(|e| e.signatures.len()).sum();
             self.verified += signatures as u64;
         }
-        let computed = self.trie.root();
+        let computed = self.trie.rehash();
         if computed != block.state_root {
             let problem = Damage::StateRootMismatch {
                 stored: block.state_root,
