@@ -218,6 +218,9 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         if !bin.is_file() {
             anyhow::bail!("--node-bin {}: no such file", bin.display());
         }
+        // Absolute, so the report names the binary that ran wherever it was started from.
+        let bin =
+            std::fs::canonicalize(bin).with_context(|| format!("--node-bin {}", bin.display()))?;
         // The testnet starts its nodes from $REGISTRY_NODE_BIN; this process has started
         // no threads yet, so setting it here races with nothing.
         std::env::set_var("REGISTRY_NODE_BIN", bin);

@@ -265,3 +265,52 @@ fn report_ratio(report: &mut Report, idle: &Percentiles, busy: &Percentiles) {
 fn catch_up_deadline(p: &Params) -> Duration {
     Duration::from_secs(60 + p.entries as u64 / 1_000)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(due_ms: u64, latency_ms: u64, ok: bool) -> Sample {
+        Sample {
+            due: Duration::from_millis(due_ms),
+            latency: Duration::from_millis(latency_ms),
+            ok,
+        }
+    }
+
+    #[test]
+    fn a_window_holds_the_queries_due_in_it_and_counts_its_failures() {
+        let samples = [
+            sample(0, 1, true),
+            sample(999, 2, false),
+            sample(1_000, 30, true),
+            sample(1_500, 40, false),
+            sample(2_000, 5, true),
+        ];
+        let second = Duration::from_secs(1);
+        let (idle, idle_failed) = window(&samples, Duration::ZERO, second);
+        assert_eq!(idle, [Duration::from_millis(1), Duration::from_millis(2)]);
+        assert_eq!(idle_failed, 1);
+        let (busy, busy_failed) = window(&samples, second, 2 * second);
+        assert_eq!(busy, [Duration::from_millis(30), Duration::from_millis(40)]);
+        assert_eq!(busy_failed, 1);
+    }
+
+    #[test]
+    fn the_pacer_releases_queries_at_the_rate_in_turn() {
+        let (tx, rx): (Vec<_>, Vec<_>) = (0..2).map(|_| mpsc::channel::<Instant>()).unzip();
+        let stop = Arc::new(AtomicBool::new(false));
+        let start = Instant::now();
+        let pacer = {
+            let stop = stop.clone();
+            std::thread::spawn(move || pace(start, 1_000.0, &tx, &stop))
+        };
+        // Four releases, alternating between the two connections, 1 ms apart.
+        let due: Vec<Instant> = (0..4).map(|k| rx[k % 2].recv().unwrap()).collect();
+        stop.store(true, Ordering::Relaxed);
+        pacer.join().unwrap();
+        for (k, d) in due.iter().enumerate() {
+            assert_eq!(d.duration_since(start), Duration::from_millis(k as u64));
+        }
+    }
+}
