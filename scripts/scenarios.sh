@@ -7,9 +7,18 @@ set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    echo "usage: scripts/scenarios.sh    (builds, then runs each scenario small)"
+    cat <<USAGE
+usage: scripts/scenarios.sh    (builds, then runs each scenario small)
+  CATCHUP_LOAD=1 also runs catchup-load at full size (about a minute per node binary):
+    node A's trust p99 at a fixed rate while it answers a late joiner's catch-up of
+    CATCHUP_ENTRIES entries (default 100000), against its idle p99. CATCHUP_NODE_BINS
+    (space-separated registry-node paths, default this build's) are run alternately,
+    CATCHUP_ROUNDS times each (default 2), so a baseline build is measured beside this
+    one: CATCHUP_LOAD=1 CATCHUP_NODE_BINS="/path/to/old/registry-node target/release/registry-node"
+USAGE
     exit 0
 fi
+CATCHUP_LOAD=${CATCHUP_LOAD:-0}
 
 cargo build --release --quiet -p registry-node -p registry-testnet --bins
 testnet=target/release/testnet
@@ -25,6 +34,14 @@ run late-join --nodes 2 --entries 2000
 run late-join --nodes 2 --entries 2000 --preload 90
 run byzantine --nodes 3 --rounds 5
 run load --nodes 3 --entries 1000 --rounds 3
+if [[ "$CATCHUP_LOAD" == 1 ]]; then
+    read -r -a bins <<<"${CATCHUP_NODE_BINS:-target/release/registry-node}"
+    for _ in $(seq 1 "${CATCHUP_ROUNDS:-2}"); do
+        for bin in "${bins[@]}"; do
+            run catchup-load --nodes 1 --entries "${CATCHUP_ENTRIES:-100000}" --seed 11 --node-bin "$bin"
+        done
+    done
+fi
 if (( ${#failed[@]} )); then
     printf '\nfailed: %s\n' "${failed[@]}" >&2
     exit 1

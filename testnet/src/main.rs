@@ -6,7 +6,8 @@
 //! testnet down --dir DIR                        stop them
 //! testnet run SCENARIO [--nodes N] [--seed S] [--json] ...
 //! ```
-//! Scenarios: propagation, partition, crash, late-join, byzantine, load (see `scenario`).
+//! Scenarios: propagation, partition, crash, late-join, byzantine, load, catchup-load (see
+//! `scenario`).
 //! Each prints what it measured and its seed, and exits 1 when an invariant broke.
 
 mod eco;
@@ -78,6 +79,7 @@ enum ScenarioName {
     LateJoin,
     Load,
     Byzantine,
+    CatchupLoad,
 }
 
 #[derive(Debug, clap::Args)]
@@ -95,7 +97,7 @@ struct RunArgs {
     /// (byzantine).
     #[arg(long, default_value_t = 20)]
     rounds: usize,
-    /// Entries the network holds (late-join, load).
+    /// Entries the network holds (late-join, load, catchup-load).
     #[arg(long, default_value_t = 10_000)]
     entries: usize,
     /// Percentage of the entries the joining node holds before it joins (late-join).
@@ -111,6 +113,19 @@ struct RunArgs {
     /// Seconds between each node's periodic syncs.
     #[arg(long, default_value_t = 5)]
     sync_period: u64,
+    /// Trust queries per second sent to the node that answers the catch-up, open loop
+    /// (catchup-load).
+    #[arg(long, default_value_t = 500.0)]
+    rate: f64,
+    /// Seconds the paced queries run on the idle node before the joiner starts
+    /// (catchup-load).
+    #[arg(long, default_value_t = 10)]
+    idle_secs: u64,
+    /// The registry-node binary every node of the run executes, e.g. an older build to
+    /// compare with [default: $REGISTRY_NODE_BIN, else the one beside this executable,
+    /// else registry-node on PATH].
+    #[arg(long, value_name = "PATH")]
+    node_bin: Option<PathBuf>,
 }
 
 fn random_seed() -> u64 {
@@ -197,7 +212,19 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         ScenarioName::LateJoin => "late-join",
         ScenarioName::Load => "load",
         ScenarioName::Byzantine => "byzantine",
+        ScenarioName::CatchupLoad => "catchup-load",
     };
+    if let Some(bin) = &args.node_bin {
+        if !bin.is_file() {
+            anyhow::bail!("--node-bin {}: no such file", bin.display());
+        }
+        // Absolute, so the report names the binary that ran wherever it was started from.
+        let bin =
+            std::fs::canonicalize(bin).with_context(|| format!("--node-bin {}", bin.display()))?;
+        // The testnet starts its nodes from $REGISTRY_NODE_BIN; this process has started
+        // no threads yet, so setting it here races with nothing.
+        std::env::set_var("REGISTRY_NODE_BIN", bin);
+    }
     let (dir, temporary) = match &args.dir {
         Some(d) => (d.clone(), false),
         None => (
@@ -217,6 +244,8 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         rounds: args.rounds,
         entries: args.entries,
         preload_percent: args.preload,
+        rate: args.rate,
+        idle_secs: args.idle_secs,
     };
     let mut report = Report::new(name, seed, args.nodes);
     let outcome = (|| -> anyhow::Result<()> {
@@ -233,6 +262,9 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
             ScenarioName::LateJoin => scenario::late_join::run(&mut net, &params, &mut report),
             ScenarioName::Load => scenario::load::run(&mut net, &params, &mut report),
             ScenarioName::Byzantine => scenario::byzantine::run(&mut net, &params, &mut report),
+            ScenarioName::CatchupLoad => {
+                scenario::catchup_load::run(&mut net, &params, &mut report)
+            }
         };
         net.down()?;
         result

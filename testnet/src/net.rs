@@ -403,6 +403,11 @@ impl Drop for Testnet {
 }
 
 impl Testnet {
+    /// The registry-node binary this testnet starts its nodes from.
+    pub fn node_bin(&self) -> &Path {
+        &self.node_bin
+    }
+
     /// Leaves the nodes running after this process exits (`testnet up`).
     pub fn detach(&mut self) {
         for c in &mut self.children {

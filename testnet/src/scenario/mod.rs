@@ -3,6 +3,7 @@
 //! APIs); none sleeps in the hope that something has happened.
 
 pub mod byzantine;
+pub mod catchup_load;
 pub mod crash;
 pub mod late_join;
 pub mod load;
@@ -27,6 +28,10 @@ pub struct Params {
     pub rounds: usize,
     pub entries: usize,
     pub preload_percent: u8,
+    /// Trust queries per second of the paced load (catchup-load).
+    pub rate: f64,
+    /// Seconds of the idle window (catchup-load).
+    pub idle_secs: u64,
 }
 
 /// The scenarios' generator: the seed reproduces a run's choices.
