@@ -17,6 +17,7 @@ use registry_core::registry::{IngestReport, Outcome, Registry};
 use registry_core::store::{Ledger, Signatures, StoreError};
 use registry_core::trie::Trie;
 use registry_core::{SecretKey, SignedEntry};
+use tokio::sync::mpsc::Receiver;
 use tokio::sync::Semaphore;
 use tracing::{error, info, warn};
 
@@ -195,21 +196,34 @@ pub struct Started {
     dir: DataDir,
     node_key: SecretKey,
     writer_thread: std::thread::JoinHandle<()>,
+    /// The writer's gossip stream, until the network takes it.
+    outbox: Option<Receiver<Arc<SignedEntry>>>,
 }
 
-/// Starts the ledger writer over a loaded node, with `gossip` as the stream of entries
-/// the network publishes (`None`: networking off).
-pub fn start(
-    loaded: Loaded,
-    config: &Config,
-    gossip: Option<writer::Gossip>,
-) -> anyhow::Result<Started> {
+/// Whether the node will run the network, which decides whether the writer emits the
+/// entries to publish at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Networking {
+    On,
+    Off,
+}
+
+/// Starts the ledger writer over a loaded node.
+pub fn start(loaded: Loaded, config: &Config, networking: Networking) -> anyhow::Result<Started> {
     let deny_list =
         crate::denylist::DenyList::load(&loaded.dir.denied_peers(), &config.p2p.network()?.deny)?;
     let genesis = Arc::new(loaded.ledger.genesis().clone());
     let registry_id = loaded.ledger.registry_id();
     let registry = Arc::new(RwLock::new(loaded.registry));
     let head = Arc::new(RwLock::new(loaded.head));
+    let metrics = Arc::new(Metrics::new(crate::http::route_templates()));
+    let (gossip, outbox) = match networking {
+        Networking::On => {
+            let (g, rx) = writer::Gossip::channel(writer::GOSSIP_QUEUE, metrics.gossip_dropped());
+            (Some(g), Some(rx))
+        }
+        Networking::Off => (None, None),
+    };
     let options = writer::Options {
         max_batch: config.writer.max_batch,
         queue: config.writer.queue,
@@ -232,7 +246,7 @@ pub fn start(
         writer,
         genesis,
         registry_id,
-        metrics: Arc::new(Metrics::new(crate::http::route_templates())),
+        metrics,
         limiter: Arc::new(Semaphore::new(config.api.max_concurrent_requests)),
         deny_list: Arc::new(std::sync::Mutex::new(deny_list)),
     };
@@ -241,6 +255,7 @@ pub fn start(
         dir: loaded.dir,
         node_key: loaded.node_key,
         writer_thread,
+        outbox,
     })
 }
 
@@ -256,11 +271,10 @@ impl Started {
     }
 
     /// Starts the network over this node's registry and writer, and forwards the writer's
-    /// gossip stream (`outbox`) to it.
+    /// gossip stream to it.
     fn start_network(
-        &self,
+        &mut self,
         config: &Config,
-        mut outbox: tokio::sync::mpsc::Receiver<Arc<SignedEntry>>,
     ) -> anyhow::Result<(p2p::NetworkHandle, tokio::task::JoinHandle<()>)> {
         let mut network_config = config.p2p.network()?;
         network_config.deny = self.state.deny_list().effective();
@@ -271,12 +285,14 @@ impl Started {
         });
         let (network, task) = p2p::spawn(network_config, keypair, self.state.registry_id, host)?;
         // Ends when the writer, the stream's one sender, stops.
-        let publisher = network.clone();
-        tokio::spawn(async move {
-            while let Some(entry) = outbox.recv().await {
-                publisher.publish(&entry);
-            }
-        });
+        if let Some(mut outbox) = self.outbox.take() {
+            let publisher = network.clone();
+            tokio::spawn(async move {
+                while let Some(entry) = outbox.recv().await {
+                    publisher.publish(&entry);
+                }
+            });
+        }
         Ok((network, task))
     }
 }
@@ -294,9 +310,8 @@ pub async fn serve(
     catch_up: Option<Duration>,
     on_bound: impl FnOnce(SocketAddr, &str),
 ) -> anyhow::Result<()> {
-    let (gossip, outbox) = writer::Gossip::channel(writer::GOSSIP_QUEUE);
-    let mut node = start(loaded, config, Some(gossip))?;
-    let (network, network_task) = match node.start_network(config, outbox) {
+    let mut node = start(loaded, config, Networking::On)?;
+    let (network, network_task) = match node.start_network(config) {
         Ok(n) => n,
         Err(e) => {
             node.stop().await;

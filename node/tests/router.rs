@@ -10,7 +10,7 @@ use axum::Router;
 use registry_core::testkit::{self, key, Fixture};
 use registry_core::SignedEntry;
 use registry_node::config::Config;
-use registry_node::daemon::{self, Started};
+use registry_node::daemon::{self, Networking, Started};
 use registry_node::http;
 use registry_node::setup::{self, DataDir};
 use serde_json::Value;
@@ -34,7 +34,7 @@ impl InProcess {
         setup::init(&dir, &fx.genesis).unwrap();
         let config = Config::default();
         let loaded = daemon::load(&dir, &config).unwrap();
-        let node = daemon::start(loaded, &config, None).unwrap();
+        let node = daemon::start(loaded, &config, Networking::Off).unwrap();
         InProcess {
             _tmp: tmp,
             fx,
@@ -186,6 +186,19 @@ async fn the_public_router_has_no_admin_routes() {
     assert_problem(&r, StatusCode::SERVICE_UNAVAILABLE, "network_off");
     let r = get(&admin, "/v1/status").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{r:?}");
+
+    let req = Request::get("/metrics").body(Body::empty()).unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = String::from_utf8(text.to_vec()).unwrap();
+    assert!(text.contains("registry_entries 0"), "{text}");
+    assert!(
+        !text.contains("registry_peers"),
+        "no network section: {text}"
+    );
 
     let peers = get(&app, "/v1/peers").await;
     assert_eq!(peers.status, StatusCode::OK, "{peers:?}");

@@ -221,7 +221,7 @@ async fn gossip_carries_client_submissions_accepted_merged_or_pending() {
         .by_roots(&fx.root_keys(1));
     // Published by the authority, signed by a key that is not its controller.
     let forged = testkit::issuer(&fx, authority.id(), &key(999), 1);
-    let (gossip, mut rx) = Gossip::channel(64);
+    let (gossip, mut rx) = Gossip::channel(64, Arc::default());
     let h = Harness::start(&fx, 8, 8, Some(gossip.clone()));
 
     assert!(matches!(
@@ -260,7 +260,7 @@ async fn a_full_gossip_stream_drops_and_counts_without_holding_the_writer() {
     let fx = Fixture::new(1, 1, 4);
     let authority = testkit::authority(&fx);
     let signer = key(testkit::AUTHORITY_KEY_SEED);
-    let (gossip, mut rx) = Gossip::channel(1);
+    let (gossip, mut rx) = Gossip::channel(1, Arc::default());
     let h = Harness::start(&fx, 8, 8, Some(gossip.clone()));
     assert_eq!(
         h.submit(&authority, Origin::Client).await,

@@ -8,7 +8,7 @@ use p2p::NetworkHandle;
 use registry_core::api::{RootEpochView, Status};
 
 use super::AppState;
-use crate::metrics::{Gauges, Metrics};
+use crate::metrics::Gauges;
 
 /// `GET /v1/status`: identity of the registry, the ledger head, and the roots in force.
 pub async fn status(State(st): State<AppState>) -> Json<Status> {
@@ -81,7 +81,8 @@ pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
     };
     let mut text = st.metrics.render(&gauges);
     if let Some(network) = &st.network {
-        Metrics::render_network(&mut text, network.info().peers, network.counters());
+        st.metrics
+            .render_network(&mut text, network.info().peers, network.counters());
     }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

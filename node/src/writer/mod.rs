@@ -157,14 +157,14 @@ pub struct Gossip {
 }
 
 impl Gossip {
-    /// The stream's two ends, holding at most `capacity` entries.
-    pub fn channel(capacity: usize) -> (Gossip, mpsc::Receiver<Arc<SignedEntry>>) {
+    /// The stream's two ends, holding at most `capacity` entries; `dropped` counts the
+    /// entries a full stream drops.
+    pub fn channel(
+        capacity: usize,
+        dropped: Arc<AtomicU64>,
+    ) -> (Gossip, mpsc::Receiver<Arc<SignedEntry>>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        let gossip = Gossip {
-            tx,
-            dropped: Arc::default(),
-        };
-        (gossip, rx)
+        (Gossip { tx, dropped }, rx)
     }
 
     /// Entries dropped so far because the stream was full.
