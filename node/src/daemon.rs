@@ -16,7 +16,8 @@ use registry_core::keys::read_key_file;
 use registry_core::registry::{IngestReport, Outcome, Registry};
 use registry_core::store::{Ledger, Signatures, StoreError};
 use registry_core::trie::Trie;
-use registry_core::{Hash, SecretKey, SignedEntry};
+use registry_core::{SecretKey, SignedEntry};
+use tokio::sync::mpsc::Receiver;
 use tokio::sync::Semaphore;
 use tracing::{error, info, warn};
 
@@ -27,7 +28,7 @@ use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::net::NodeHost;
 use crate::setup::{read_genesis, DataDir};
-use crate::writer::{self, Head};
+use crate::writer::{self, Head, RootMismatch};
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -73,16 +74,11 @@ pub fn load(dir: &DataDir, config: &Config) -> anyhow::Result<Loaded> {
     let (_, entries) = ledger
         .verify_and_load(Signatures::Skip)
         .map_err(|e| refuse(dir, &format!("ledger is damaged: {e}")))?;
-    let (mut registry, mut trie) = rebuild(&ledger, entries, config.registry.pending_capacity)?;
-    let root = trie.rehash();
-    let expected = ledger.head().map(|b| b.state_root).unwrap_or(Hash::ZERO);
-    if root != expected || registry.state_root() != expected {
-        bail!(
-            "refusing to start: the ledger is damaged: its entries hash to state root {root}, \
-             but its head block (height {}) records {expected}",
-            ledger.height()
-        );
-    }
+    let damaged = |m: RootMismatch| anyhow!("refusing to start: the ledger is damaged: {m}");
+    let trie = writer::ledger_trie(&ledger, &entries).map_err(damaged)?;
+    let root = trie.root();
+    let mut registry = rebuild(&ledger, entries, config.registry.pending_capacity)?;
+    writer::check_root(&ledger, registry.state_root()).map_err(damaged)?;
     let restored = restore_pending(&ledger, &mut registry)?;
     let head = Head {
         height: ledger.height(),
@@ -162,25 +158,22 @@ pub fn refuse(dir: &DataDir, damage: &str) -> anyhow::Error {
 }
 
 /// Rebuilds the registry from the ledger's entries (their signatures were checked before
-/// they were written), and the trie of the ledger's ids. Every stored entry must be
-/// accepted again: one that is not means the ledger does not hold what the node wrote.
+/// they were written). Every stored entry must be accepted again: one that is not means
+/// the ledger does not hold what the node wrote.
 fn rebuild(
     ledger: &Ledger,
     entries: Vec<SignedEntry>,
     pending_capacity: usize,
-) -> anyhow::Result<(Registry, Trie)> {
+) -> anyhow::Result<Registry> {
     // A block is read in id order, so an entry may wait for one later in its block: the
     // rebuild holds up to a block's worth pending, whatever the configured bound.
     let mut registry = Registry::new(
         ledger.genesis().clone(),
         pending_capacity.max(MAX_BLOCK_ENTRIES),
     );
-    let mut trie = Trie::new();
     let mut report = IngestReport::default();
     for entry in entries {
         let id = entry.id();
-        // A later listing of an id carries its grown signature set.
-        trie.upsert(id, entry.signatures_digest());
         if let Outcome::Rejected(why) = registry.offer_checked(entry, &mut report) {
             bail!("refusing to start: the ledger holds entry {id}, which is invalid: {why}");
         }
@@ -193,7 +186,117 @@ fn rebuild(
     }
     registry.set_pending_capacity(pending_capacity);
     registry.rehash();
-    Ok((registry, trie))
+    Ok(registry)
+}
+
+/// A loaded node with its writer running: the state every HTTP handler shares, without
+/// networking (`state.network` is `None` until [`serve`] starts it). A router over this
+/// state is a node with networking off, which tests drive in-process.
+#[derive(Debug)]
+pub struct Started {
+    pub state: AppState,
+    dir: DataDir,
+    node_key: SecretKey,
+    writer_thread: std::thread::JoinHandle<()>,
+    /// The writer's gossip stream, until the network takes it.
+    outbox: Option<Receiver<Arc<SignedEntry>>>,
+}
+
+/// Whether the node will run the network, which decides whether the writer emits the
+/// entries to publish at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Networking {
+    On,
+    Off,
+}
+
+/// Starts the ledger writer over a loaded node.
+pub fn start(loaded: Loaded, config: &Config, networking: Networking) -> anyhow::Result<Started> {
+    let deny_list =
+        crate::denylist::DenyList::load(&loaded.dir.denied_peers(), &config.p2p.network()?.deny)?;
+    let genesis = Arc::new(loaded.ledger.genesis().clone());
+    let registry_id = loaded.ledger.registry_id();
+    let registry = Arc::new(RwLock::new(loaded.registry));
+    let head = Arc::new(RwLock::new(loaded.head));
+    let metrics = Arc::new(Metrics::new(crate::http::route_templates()));
+    let (gossip, outbox) = match networking {
+        Networking::On => {
+            let (g, rx) = writer::Gossip::channel(writer::GOSSIP_QUEUE, metrics.gossip_dropped());
+            (Some(g), Some(rx))
+        }
+        Networking::Off => (None, None),
+    };
+    let options = writer::Options {
+        max_batch: config.writer.max_batch,
+        queue: config.writer.queue,
+        gossip,
+    };
+    let (writer, writer_thread) = writer::spawn(
+        loaded.ledger,
+        loaded.dir.ledger(),
+        loaded.trie,
+        registry.clone(),
+        head.clone(),
+        loaded.restored,
+        options,
+    )
+    .context("cannot start the ledger writer thread")?;
+    let state = AppState {
+        registry,
+        head,
+        network: None,
+        writer,
+        genesis,
+        registry_id,
+        metrics,
+        limiter: Arc::new(Semaphore::new(config.api.max_concurrent_requests)),
+        deny_list: Arc::new(std::sync::Mutex::new(deny_list)),
+    };
+    Ok(Started {
+        state,
+        dir: loaded.dir,
+        node_key: loaded.node_key,
+        writer_thread,
+        outbox,
+    })
+}
+
+impl Started {
+    /// Lets the writer finish what is queued, flush and stop.
+    pub async fn stop(self) {
+        self.state.writer.shutdown().await;
+        let thread = self.writer_thread;
+        match tokio::task::spawn_blocking(move || thread.join()).await {
+            Ok(Ok(())) => {}
+            _ => error!("the ledger writer thread panicked"),
+        }
+    }
+
+    /// Starts the network over this node's registry and writer, and forwards the writer's
+    /// gossip stream to it.
+    fn start_network(
+        &mut self,
+        config: &Config,
+    ) -> anyhow::Result<(p2p::NetworkHandle, tokio::task::JoinHandle<()>)> {
+        let mut network_config = config.p2p.network()?;
+        network_config.deny = self.state.deny_list().effective();
+        let keypair = p2p::keypair_from_seed(self.node_key.to_seed())?;
+        let host = Arc::new(NodeHost {
+            registry: self.state.registry.clone(),
+            writer: self.state.writer.clone(),
+        });
+        let (network, task) = p2p::spawn(network_config, keypair, self.state.registry_id, host)?;
+        // Ends when the writer, the stream's one sender, stops.
+        if let Some(mut outbox) = self.outbox.take() {
+            let publisher = network.clone();
+            tokio::spawn(async move {
+                while let Some(entry) = outbox.recv().await {
+                    publisher.publish(&entry);
+                }
+            });
+        }
+        Ok((network, task))
+    }
 }
 
 /// Serves the API and the admin API until SIGINT or SIGTERM, then shuts down cleanly.
@@ -209,63 +312,28 @@ pub async fn serve(
     catch_up: Option<Duration>,
     on_bound: impl FnOnce(SocketAddr, &str),
 ) -> anyhow::Result<()> {
-    let genesis = Arc::new(loaded.ledger.genesis().clone());
-    let registry_id = loaded.ledger.registry_id();
-    let registry = Arc::new(RwLock::new(loaded.registry));
-    let head = Arc::new(RwLock::new(loaded.head));
-    let (writer, writer_thread) = writer::spawn(
-        loaded.ledger,
-        loaded.dir.ledger(),
-        loaded.trie,
-        registry.clone(),
-        head.clone(),
-        config.writer.max_batch,
-        config.writer.queue,
-        loaded.restored,
-    )
-    .context("cannot start the ledger writer thread")?;
-    let mut network_config = config.p2p.network()?;
-    let deny_list =
-        crate::denylist::DenyList::load(&loaded.dir.denied_peers(), &network_config.deny)?;
-    network_config.deny = deny_list.effective();
-    let keypair = p2p::keypair_from_seed(loaded.node_key.to_seed())?;
-    let host = Arc::new(NodeHost {
-        registry: registry.clone(),
-        writer: writer.clone(),
-    });
-    let (network, network_task) = match p2p::spawn(network_config, keypair, registry_id, host) {
+    let mut node = start(loaded, config, Networking::On)?;
+    let (network, network_task) = match node.start_network(config) {
         Ok(n) => n,
         Err(e) => {
-            writer.shutdown().await;
-            drop(writer);
-            let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
-            return Err(e.into());
+            node.stop().await;
+            return Err(e);
         }
     };
     info!(peer_id = %network.info().peer_id, "networking started");
-    let state = AppState {
-        registry,
-        head,
-        network: network.clone(),
-        writer: writer.clone(),
-        genesis,
-        registry_id,
-        metrics: Arc::new(Metrics::new(crate::http::route_templates())),
-        limiter: Arc::new(Semaphore::new(config.api.max_concurrent_requests)),
-        deny_list: Arc::new(std::sync::Mutex::new(deny_list)),
-    };
+    node.state.network = Some(network.clone());
     let admin_state = AppState {
         limiter: Arc::new(Semaphore::new(config.admin.max_connections)),
-        ..state.clone()
+        ..node.state.clone()
     };
-    let app = http::router(state, &config.api);
+    let app = http::router(node.state.clone(), &config.api);
     let caught_up = match catch_up {
         Some(limit) => wait_for_sync(&network, limit).await,
         None => Ok(()),
     };
     let served = match caught_up {
         Err(e) => Err(e),
-        Ok(()) => serve_api(&loaded.dir, config, app, admin_state, on_bound).await,
+        Ok(()) => serve_api(&node.dir, config, app, admin_state, on_bound).await,
     };
     // Whatever happened to the server: stop the network (no more entries from peers),
     // then let the writer finish what it acknowledged.
@@ -273,12 +341,7 @@ pub async fn serve(
     if network_task.await.is_err() {
         error!("the network task panicked");
     }
-    writer.shutdown().await;
-    drop(writer);
-    match tokio::task::spawn_blocking(move || writer_thread.join()).await {
-        Ok(Ok(())) => {}
-        _ => error!("the ledger writer thread panicked"),
-    }
+    node.stop().await;
     served?;
     info!("stopped");
     Ok(())

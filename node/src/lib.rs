@@ -6,10 +6,12 @@
 //! - `config`: configuration; defaults, a TOML file, flags.
 //! - `setup`: the data directory, `init`, and the dev registry of `--dev`.
 //! - `dev`: what `--dev` prints for people trying the registry.
-//! - `daemon`: start-up checks, serving, and shutdown on SIGINT/SIGTERM.
+//! - `daemon`: start-up checks, the writer started over a loaded node (all a router
+//!   driven in-process needs), serving with networking, and shutdown on SIGINT/SIGTERM.
 //! - `admin`: the admin listener (Unix socket or loopback TCP) and its token file.
 //! - `rebuild`: `registry-node rebuild`, a damaged ledger moved aside and fetched again.
-//! - `writer`: the one owner of the ledger; group commit on its own thread.
+//! - `writer`: the one owner of the ledger; group commit on its own thread, and the
+//!   stream of durable client submissions that the network publishes.
 //! - `http`: the HTTP API (native, TRQP v2, metrics) and its problem+json errors.
 //! - `metrics`: Prometheus counters and histograms in atomics.
 //! - `net`: the node as the network sees it (`p2p::Host`).

@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use p2p::NetCounters;
@@ -85,6 +86,8 @@ pub struct Metrics {
     /// Route templates, one per slot of `http`; the last is `unmatched`.
     routes: Vec<&'static str>,
     http: Vec<Histogram>,
+    /// Durable entries the writer could not hand to the network (its stream was full).
+    gossip_dropped: Arc<AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -103,7 +106,14 @@ impl Metrics {
             queries: Default::default(),
             http: routes.iter().map(|_| Histogram::default()).collect(),
             routes,
+            gossip_dropped: Arc::default(),
         }
+    }
+
+    /// The counter of entries dropped from the writer's gossip stream, which the stream
+    /// increments ([`crate::writer::Gossip::channel`]).
+    pub fn gossip_dropped(&self) -> Arc<AtomicU64> {
+        self.gossip_dropped.clone()
     }
 
     pub fn submission(&self, outcome: Submission) {
@@ -227,9 +237,17 @@ impl Metrics {
     }
 
     /// The network's gauges and counters, appended to the exposition.
-    pub fn render_network(out: &mut String, peers: usize, c: &NetCounters) {
+    pub fn render_network(&self, out: &mut String, peers: usize, c: &NetCounters) {
         gauge(out, "registry_peers", "Connected peers.", peers as u64);
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP registry_gossip_dropped_total Durable entries not published because the \
+             stream to the network was full (sync delivers them).\n\
+             # TYPE registry_gossip_dropped_total counter\n\
+             registry_gossip_dropped_total {}",
+            load(&self.gossip_dropped)
+        );
         let _ = writeln!(
             out,
             "# HELP registry_gossip_messages_total Gossiped entries received, by validation result.\n\

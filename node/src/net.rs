@@ -8,10 +8,11 @@ use p2p::{Host, HostError, Submission, WhenFull};
 use registry_core::registry::{Registry, Source};
 use registry_core::SignedEntry;
 
-use crate::writer::{WriterError, WriterHandle};
+use crate::writer::{Origin, WriterError, WriterHandle};
 
 /// Entries from peers go to the same writer as entries from the API: nothing reaches the
-/// registry or the ledger another way.
+/// registry or the ledger another way. They are submitted as [`Origin::Peer`]: gossipsub
+/// forwards them and sync spreads them, so the writer does not publish them again.
 #[derive(Debug)]
 pub struct NodeHost {
     pub registry: Arc<RwLock<Registry>>,
@@ -35,8 +36,8 @@ impl Host for NodeHost {
                 let writer = writer.clone();
                 async move {
                     let outcome = match when_full {
-                        WhenFull::Wait => writer.submit_waiting(entry, from).await,
-                        WhenFull::Refuse => writer.submit(entry, from).await,
+                        WhenFull::Wait => writer.submit_waiting(entry, from, Origin::Peer).await,
+                        WhenFull::Refuse => writer.submit(entry, from, Origin::Peer).await,
                     };
                     outcome.map_err(host_error)
                 }
@@ -51,8 +52,11 @@ impl Host for NodeHost {
 fn host_error(e: WriterError) -> HostError {
     match e {
         WriterError::Busy => HostError::Busy(e.to_string()),
-        WriterError::Stopped | WriterError::Storage(_) | WriterError::OutOfSpace(_) => {
-            HostError::Unavailable(e.to_string())
-        }
+        WriterError::Stopped
+        | WriterError::Storage { .. }
+        | WriterError::OutOfSpace { .. }
+        | WriterError::Unavailable
+        | WriterError::ForeignLedger
+        | WriterError::Damaged(_) => HostError::Unavailable(e.to_string()),
     }
 }

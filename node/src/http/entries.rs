@@ -19,6 +19,7 @@ use serde::Deserialize;
 use super::problem::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::{writer_error, AppState};
 use crate::metrics::Submission;
+use crate::writer::Origin;
 
 /// Most blocks in one page of `GET /v1/entries`.
 const MAX_PAGE_BLOCKS: u64 = 64;
@@ -38,13 +39,16 @@ pub async fn submit(
     // The server always records the client's address; a router driven without it (a
     // test calling it in-process) counts as the node itself.
     let source = client.map_or(Source::LOCAL, |c| Source::http(c.0 .0.ip()));
-    // Kept for gossip: an entry is published once durable (or pending: peers may hold
+    // The writer hands the entry to the network once durable (or pending: peers may hold
     // what it waits for), never before.
-    let copy = entry.clone();
-    let outcome = st.writer.submit(entry, source).await.map_err(|e| {
-        st.metrics.submission(Submission::Error);
-        writer_error(e)
-    })?;
+    let outcome = st
+        .writer
+        .submit(entry, source, Origin::Client)
+        .await
+        .map_err(|e| {
+            st.metrics.submission(Submission::Error);
+            writer_error(e)
+        })?;
     let (status, missing, metric) = match outcome {
         Outcome::Accepted => (SubmitStatus::Accepted, Vec::new(), Submission::Accepted),
         Outcome::Merged => (SubmitStatus::Merged, Vec::new(), Submission::Merged),
@@ -56,16 +60,6 @@ pub async fn submit(
         }
     };
     st.metrics.submission(metric);
-    if status != SubmitStatus::Duplicate {
-        // The copy the node holds carries every signature it has (the union of all
-        // copies); an entry still pending goes out as submitted.
-        let held = st
-            .registry()
-            .state()
-            .get(&id)
-            .map(|e| SignedEntry::clone(e));
-        st.network.publish(held.as_ref().unwrap_or(&copy));
-    }
     Ok((
         StatusCode::ACCEPTED,
         Json(Submitted {

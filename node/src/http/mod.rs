@@ -2,8 +2,14 @@
 //!
 //! Handlers read the registry through a std `RwLock` held only for the synchronous part
 //! of a request (never across `.await`), read the ledger through the writer's mailbox,
-//! and submit entries to the writer. Layers: a body size limit, a concurrency cap with
-//! latency metrics, and a final rewrite of any stray error into problem+json.
+//! and submit entries to the writer, which decides what the network gossips: no handler
+//! publishes. Layers: a body size limit, a concurrency cap with latency metrics, and a
+//! final rewrite of any stray error into problem+json.
+//!
+//! The network is optional in [`AppState`] (networking off is a node mode of its own, and
+//! a router driven in-process needs none): then status and `/v1/peers` show no peers,
+//! `/metrics` has no network section, and the deny-list's admin routes answer 503
+//! `network_off`.
 //!
 //! Two routers: [`router`], the public API, and [`admin_router`], the deny-list's
 //! admin routes, served on a listener of their own (never on the public API, which
@@ -60,7 +66,8 @@ pub struct AppState {
     pub registry: Arc<RwLock<Registry>>,
     pub head: SharedHead,
     pub writer: WriterHandle,
-    pub network: NetworkHandle,
+    /// `None` with networking off: no peers, no sync, nothing gossiped.
+    pub network: Option<NetworkHandle>,
     pub genesis: Arc<Genesis>,
     pub registry_id: RegistryId,
     pub metrics: Arc<Metrics>,
@@ -87,6 +94,21 @@ impl AppState {
 
     pub fn head(&self) -> Head {
         read_head(&self.head)
+    }
+
+    /// When this node last completed a sync, and how many peers it has (never, none with
+    /// networking off).
+    pub fn freshness(&self) -> (Option<std::time::SystemTime>, usize) {
+        self.network
+            .as_ref()
+            .map_or((None, 0), NetworkHandle::freshness)
+    }
+
+    /// The network, or the error for a route that needs it while networking is off.
+    pub fn network(&self) -> Result<&NetworkHandle, ApiError> {
+        self.network
+            .as_ref()
+            .ok_or_else(|| ApiError::unavailable("network_off", "networking is off on this node"))
     }
 }
 
@@ -317,8 +339,11 @@ pub fn writer_error(e: crate::writer::WriterError) -> ApiError {
     let code = match e {
         WriterError::Busy => "busy",
         WriterError::Stopped => "shutting_down",
-        WriterError::Storage(_) => "storage_unavailable",
-        WriterError::OutOfSpace(_) => {
+        WriterError::Storage { .. }
+        | WriterError::Unavailable
+        | WriterError::ForeignLedger
+        | WriterError::Damaged(_) => "storage_unavailable",
+        WriterError::OutOfSpace { .. } => {
             return ApiError::new(
                 StatusCode::INSUFFICIENT_STORAGE,
                 "insufficient_storage",

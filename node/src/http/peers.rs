@@ -18,7 +18,10 @@ fn stopped(e: NetworkError) -> ApiError {
 /// `GET /v1/peers`: connected peers with their addresses and gossipsub score, and the
 /// peers denied.
 pub async fn list(State(st): State<AppState>) -> Result<Json<PeerList>, ApiError> {
-    let peers = st.network.peers().await.map_err(stopped)?;
+    let peers = match &st.network {
+        Some(network) => network.peers().await.map_err(stopped)?,
+        None => Vec::new(),
+    };
     let denied = st
         .deny_list()
         .listed()
@@ -72,16 +75,17 @@ async fn set_denied(
     denied: bool,
 ) -> Result<Json<PeerChange>, ApiError> {
     let peer = parse_peer(&req.peer_id)?;
-    if denied && peer == st.network.info().peer_id {
+    let network = st.network()?;
+    if denied && peer == network.info().peer_id {
         return Err(ApiError::bad_request(
             "own_peer_id",
             format!("{peer} is this node's own peer id; a node cannot deny itself"),
         ));
     }
     let changed = if denied {
-        st.network.deny(peer).await
+        network.deny(peer).await
     } else {
-        st.network.allow(peer).await
+        network.allow(peer).await
     }
     .map_err(stopped)?;
     // Saved before the answer, so a change the operator was told of survives a restart.

@@ -4,10 +4,11 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::Json;
+use p2p::NetworkHandle;
 use registry_core::api::{RootEpochView, Status};
 
 use super::AppState;
-use crate::metrics::{Gauges, Metrics};
+use crate::metrics::Gauges;
 
 /// `GET /v1/status`: identity of the registry, the ledger head, and the roots in force.
 pub async fn status(State(st): State<AppState>) -> Json<Status> {
@@ -29,25 +30,31 @@ pub async fn status(State(st): State<AppState>) -> Json<Status> {
         let (roots, threshold) = (epoch.roots.clone(), epoch.threshold);
         (registry.pending_len(), roots, threshold, history)
     };
-    let net = st.network.info();
+    let net = st.network.as_ref().map(NetworkHandle::info);
+    let (peer_id, listen_addrs) = match &net {
+        Some(net) => (
+            Some(net.peer_id.to_string()),
+            net.listen_addrs
+                .iter()
+                .map(|a| format!("{a}/p2p/{}", net.peer_id))
+                .collect(),
+        ),
+        None => (None, Vec::new()),
+    };
     Json(Status {
         registry_id: st.registry_id,
         authority_id: st.genesis.authority_id.to_string(),
         name: st.genesis.name.clone(),
-        peer_id: Some(net.peer_id.to_string()),
-        listen_addrs: net
-            .listen_addrs
-            .iter()
-            .map(|a| format!("{a}/p2p/{}", net.peer_id))
-            .collect(),
-        peers: net.peers,
+        peer_id,
+        listen_addrs,
+        peers: net.as_ref().map_or(0, |n| n.peers),
         height: head.height,
         head: head.hash,
         state_root: head.state_root,
         entries: head.entries,
         pending,
         last_sync_at: net
-            .last_sync_at
+            .and_then(|n| n.last_sync_at)
             .map(|t| registry_core::Timestamp::from_system_time(t).to_rfc3339()),
         version: env!("CARGO_PKG_VERSION").to_string(),
         roots,
@@ -73,7 +80,10 @@ pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
         }
     };
     let mut text = st.metrics.render(&gauges);
-    Metrics::render_network(&mut text, st.network.info().peers, st.network.counters());
+    if let Some(network) = &st.network {
+        st.metrics
+            .render_network(&mut text, network.info().peers, network.counters());
+    }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         text,

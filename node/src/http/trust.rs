@@ -21,7 +21,7 @@ use crate::metrics::QueryApi;
 /// How fresh this node's answers are: when it last completed a sync with a peer (after
 /// which it held everything that peer held), and how many peers it is connected to now.
 pub fn freshness(st: &AppState) -> Freshness {
-    let (last_sync_at, peers) = st.network.freshness();
+    let (last_sync_at, peers) = st.freshness();
     Freshness {
         last_sync_at: last_sync_at.map(|t| Timestamp::from_system_time(t).to_rfc3339()),
         seconds_since_sync: last_sync_at.map(|t| t.elapsed().map(|d| d.as_secs()).unwrap_or(0)),

@@ -7,7 +7,8 @@
 //! 3. take the registry's write lock only for `admit` and `state_root`;
 //! 4. append the accepted entries (including pending ones they released) to the ledger,
 //!    in blocks of at most `MAX_BLOCK_ENTRIES`; `append` flushes;
-//! 5. only then answer each submitter.
+//! 5. only then answer each submitter, and hand the client submissions to gossip (see
+//!    the module above).
 //!
 //! Accepted entries that could not be appended (disk full, I/O error) stay in a backlog
 //! that the next batch appends first; their submitters get a storage error
@@ -42,7 +43,10 @@ use registry_core::{EntryId, Hash, RegistryId, SignedEntry};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
-use super::{Command, Head, SharedHead, WriteRequest, WriterError, WriterHandle};
+use super::{
+    ledger_trie, Command, Gossip, Head, Options, Origin, SharedHead, WriteRequest, WriterError,
+    WriterHandle,
+};
 
 /// How often the registry's state root is recomputed and compared with the ledger's.
 const ROOT_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
@@ -57,21 +61,20 @@ pub struct Restored {
 }
 
 /// Starts the writer thread. `trie` holds exactly the ids in `ledger`.
-#[allow(clippy::too_many_arguments)]
 pub fn spawn(
     ledger: Ledger,
     ledger_dir: PathBuf,
     trie: Trie,
     registry: Arc<RwLock<Registry>>,
     head: SharedHead,
-    max_batch: usize,
-    queue: usize,
     restored: Restored,
+    options: Options,
 ) -> std::io::Result<(WriterHandle, JoinHandle<()>)> {
-    let (tx, rx) = mpsc::channel(queue.max(1));
+    let (tx, rx) = mpsc::channel(options.queue.max(1));
     let actor = Actor {
         rx,
-        max_batch: max_batch.max(1),
+        max_batch: options.max_batch.max(1),
+        gossip: options.gossip,
         registry_id: ledger.registry_id(),
         ledger: Some(ledger),
         ledger_dir,
@@ -92,6 +95,8 @@ pub fn spawn(
 struct Actor {
     rx: mpsc::Receiver<Command>,
     max_batch: usize,
+    /// Where durable client submissions go for the network to publish.
+    gossip: Option<Gossip>,
     registry_id: RegistryId,
     /// `None` after a failed write, until it is reopened.
     ledger: Option<Ledger>,
@@ -158,14 +163,12 @@ impl Actor {
     fn commit(&mut self, batch: Vec<WriteRequest>) {
         let started = Instant::now();
         let size = batch.len();
-        let mut sources = Vec::with_capacity(size);
-        let (entries, replies): (Vec<SignedEntry>, Vec<_>) = batch
-            .into_iter()
-            .map(|r| {
-                sources.push(r.source);
-                (r.entry, r.reply)
-            })
-            .unzip();
+        let Unpacked {
+            sources,
+            submitted,
+            entries,
+            replies,
+        } = unpack(batch, self.gossip.is_some());
         // What an earlier failed append left goes first. While it cannot be written, the
         // new submissions are refused unexamined: nothing is admitted that could not be
         // stored, so a full disk cannot make the backlog grow.
@@ -187,7 +190,7 @@ impl Actor {
         let check_roots = self
             .last_root_check
             .is_none_or(|t| t.elapsed() >= ROOT_CHECK_INTERVAL);
-        let (report, registry_root, pending) = {
+        let (report, registry_root, pending, to_gossip) = {
             let mut registry = match self.registry.write() {
                 Ok(g) => g,
                 Err(poisoned) => poisoned.into_inner(),
@@ -195,7 +198,8 @@ impl Actor {
             let report = registry.admit_from(sources.into_iter().zip(checked).collect());
             let root = check_roots.then(|| registry.state_root());
             let pending = pending_changes(&registry, &report.outcomes, &self.saved_pending);
-            (report, root, pending)
+            let to_gossip = gossip_copies(&registry, &report.outcomes, submitted);
+            (report, root, pending, to_gossip)
         };
         for (id, why) in &report.late_rejections {
             debug!(entry = %id, reason = %why, "released pending entry turned out invalid");
@@ -210,29 +214,50 @@ impl Actor {
         };
         #[cfg(not(feature = "unsafe-ack-before-flush"))]
         let outcomes = report.outcomes;
-        let mut durable = self.append_backlog();
-        // Pending entries are acknowledged only once recorded; records of entries accepted
-        // (now in a block), rejected or evicted are dropped only after that block is.
-        if durable.is_ok() && !pending.is_empty() {
-            durable = self.save_pending(pending);
-        }
-        if durable.is_ok() {
-            let ledger_root = self.trie.as_mut().map(Trie::rehash);
-            if let Some(registry_root) = registry_root {
-                self.last_root_check = Some(Instant::now());
-                if ledger_root.is_some_and(|r| r != registry_root) {
-                    error!(ledger = %ledger_root.unwrap_or_default(), registry = %registry_root,
-                        "state root of the ledger differs from the registry's");
-                }
+        let durable = self.make_durable(pending, registry_root);
+        // Handed to the network just before the submitters hear of it, so a submitter
+        // that has its answer finds its entry on the way to peers.
+        if let (Ok(()), Some(gossip)) = (&durable, &self.gossip) {
+            for entry in to_gossip {
+                gossip.send(entry);
             }
         }
         answer(outcomes, replies, &durable);
         debug!(submitted = size, accepted, elapsed = ?started.elapsed(), "batch committed");
     }
 
+    /// Appends the backlog and records the pending changes, then compares the roots.
+    fn make_durable(
+        &mut self,
+        pending: PendingChanges,
+        registry_root: Option<Hash>,
+    ) -> Result<(), WriterError> {
+        self.append_backlog()?;
+        // Pending entries are acknowledged only once recorded; records of entries accepted
+        // (now in a block), rejected or evicted are dropped only after that block is.
+        if !pending.is_empty() {
+            self.save_pending(pending)?;
+        }
+        self.compare_roots(registry_root);
+        Ok(())
+    }
+
+    /// Logs an error when the registry's root (when it was computed for this batch)
+    /// differs from the ledger's.
+    fn compare_roots(&mut self, registry_root: Option<Hash>) {
+        let ledger_root = self.trie.as_mut().map(Trie::rehash);
+        if let Some(registry_root) = registry_root {
+            self.last_root_check = Some(Instant::now());
+            if ledger_root.is_some_and(|r| r != registry_root) {
+                error!(ledger = %ledger_root.unwrap_or_default(), registry = %registry_root,
+                    "state root of the ledger differs from the registry's");
+            }
+        }
+    }
+
     fn save_pending(&mut self, changes: PendingChanges) -> Result<(), WriterError> {
         let Some(ledger) = self.ledger.as_mut() else {
-            return Err(WriterError::Storage("the ledger is unavailable".into()));
+            return Err(WriterError::Unavailable);
         };
         match ledger.save_pending(&changes.put, &changes.gone) {
             Ok(()) => {
@@ -247,7 +272,7 @@ impl Actor {
                 error!(error = %e, "recording pending entries failed");
                 self.ledger = None;
                 self.trie = None;
-                Err(WriterError::from_store("", &e))
+                Err(WriterError::from_store("cannot record pending entries", e))
             }
         }
     }
@@ -259,7 +284,7 @@ impl Actor {
         }
         self.ensure_ledger()?;
         let (Some(ledger), Some(trie)) = (self.ledger.as_mut(), self.trie.as_mut()) else {
-            return Err(WriterError::Storage("the ledger is unavailable".into()));
+            return Err(WriterError::Unavailable);
         };
         while !self.backlog.is_empty() {
             let n = self.backlog.len().min(MAX_BLOCK_ENTRIES);
@@ -282,7 +307,7 @@ impl Actor {
                     if !matches!(e, StoreError::BadBatch(_) | StoreError::Duplicate(_)) {
                         self.ledger = None;
                     }
-                    return Err(WriterError::from_store("", &e));
+                    return Err(WriterError::from_store("cannot append a block", e));
                 }
             }
         }
@@ -294,11 +319,9 @@ impl Actor {
     fn ensure_ledger(&mut self) -> Result<(), WriterError> {
         if self.ledger.is_none() {
             let ledger = Ledger::open(&self.ledger_dir)
-                .map_err(|e| WriterError::from_store("cannot reopen the ledger", &e))?;
+                .map_err(|e| WriterError::from_store("cannot reopen the ledger", e))?;
             if ledger.registry_id() != self.registry_id {
-                return Err(WriterError::Storage(
-                    "the reopened ledger belongs to another registry".into(),
-                ));
+                return Err(WriterError::ForeignLedger);
             }
             info!("ledger reopened after a storage failure");
             self.ledger = Some(ledger);
@@ -308,22 +331,13 @@ impl Actor {
             return Ok(());
         }
         let Some(ledger) = self.ledger.as_ref() else {
-            return Err(WriterError::Storage("the ledger is unavailable".into()));
+            return Err(WriterError::Unavailable);
         };
         let stored = ledger
             .load_all()
-            .map_err(|e| WriterError::from_store("cannot read the ledger back", &e))?;
-        let mut trie = Trie::new();
-        for e in &stored {
-            trie.insert(e.id(), e.signatures_digest());
-        }
+            .map_err(|e| WriterError::from_store("cannot read the ledger back", e))?;
+        let mut trie = ledger_trie(ledger, &stored)?;
         let root = trie.rehash();
-        let expected = ledger.head().map(|b| b.state_root).unwrap_or(Hash::ZERO);
-        if root != expected {
-            return Err(WriterError::Storage(format!(
-                "the ledger's entries hash to state root {root}, its head block says {expected}"
-            )));
-        }
         let before = self.backlog.len();
         // Dropped: what is on disk with the same signatures.
         self.backlog.retain(|e| {
@@ -359,6 +373,32 @@ impl Actor {
     }
 }
 
+/// A batch taken apart, in submission order.
+struct Unpacked {
+    sources: Vec<Source>,
+    /// The copies the network may publish: client submissions, while gossip is wired.
+    submitted: Vec<Option<SignedEntry>>,
+    entries: Vec<SignedEntry>,
+    replies: Vec<tokio::sync::oneshot::Sender<Result<Outcome, WriterError>>>,
+}
+
+fn unpack(batch: Vec<WriteRequest>, gossip: bool) -> Unpacked {
+    let mut out = Unpacked {
+        sources: Vec::with_capacity(batch.len()),
+        submitted: Vec::with_capacity(batch.len()),
+        entries: Vec::with_capacity(batch.len()),
+        replies: Vec::with_capacity(batch.len()),
+    };
+    for r in batch {
+        let publish = gossip && r.origin == Origin::Client;
+        out.submitted.push(publish.then(|| r.entry.clone()));
+        out.sources.push(r.source);
+        out.entries.push(r.entry);
+        out.replies.push(r.reply);
+    }
+    out
+}
+
 /// Answers each submitter of a batch: its outcome, or the storage error for entries that
 /// needed the failed write (accepted ones, and duplicates of entries not yet durable).
 fn answer(
@@ -376,6 +416,33 @@ fn answer(
         };
         let _ = reply.send(answer);
     }
+}
+
+/// What the network publishes of a batch, read under the lock: for each submission with
+/// a copy in `submitted` (a client's) that was accepted, merged or left pending, the copy
+/// the registry holds (every signature it has), or the submitted copy while it waits.
+fn gossip_copies(
+    registry: &Registry,
+    outcomes: &[(EntryId, Outcome)],
+    submitted: Vec<Option<SignedEntry>>,
+) -> Vec<Arc<SignedEntry>> {
+    outcomes
+        .iter()
+        .zip(submitted)
+        .filter_map(|((id, outcome), copy)| {
+            let copy = copy?;
+            match outcome {
+                Outcome::Accepted | Outcome::Merged | Outcome::Pending { .. } => Some(
+                    registry
+                        .state()
+                        .get(id)
+                        .cloned()
+                        .unwrap_or_else(|| Arc::new(copy)),
+                ),
+                Outcome::Duplicate | Outcome::Rejected(_) => None,
+            }
+        })
+        .collect()
 }
 
 /// Changes to the ledger's pending records after one batch.
