@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use p2p::sync::{answer, Action, Engine, SyncConfig};
+use p2p::sync::{answer, Action, Dialled, Engine, Ingested, SyncConfig};
 use registry_core::registry::{IngestReport, Registry};
 use registry_core::rng::SplitMix64;
 use registry_core::testkit::{authority, issuer, key, Fixture, AUTHORITY_KEY_SEED};
@@ -71,7 +71,7 @@ fn main() -> Result<(), String> {
     let now = Instant::now();
     let (mut request_bytes, mut reply_bytes) = (0usize, 0usize);
     let mut round_trips = 0u64;
-    let mut wave: Vec<Action<u8>> = engine.peer_connected(0, now);
+    let mut wave: Vec<Action<u8>> = engine.peer_connected(0, Dialled::ByUs, now);
     let report = loop {
         // The requests of one wave are in flight together (up to the pipeline): one round
         // trip. Their replies and ingests make the next wave.
@@ -89,11 +89,12 @@ fn main() -> Result<(), String> {
                     next.extend(engine.on_response(0, id, response, now, &mut behind));
                 }
                 Action::Ingest { batch, entries, .. } => {
-                    behind.ingest(entries);
-                    next.extend(engine.on_ingested(0, batch, now, &mut behind));
+                    let stored = behind.ingest(entries);
+                    let ingested = Ingested::of(stored.outcomes.into_iter().map(|(_, o)| o));
+                    next.extend(engine.on_ingested(0, batch, ingested, now, &mut behind));
                 }
                 Action::Finished { report, .. } => done = Some(report),
-                Action::Penalise { reason, .. } => return Err(format!("penalised: {reason}")),
+                Action::Penalise { offence, .. } => return Err(format!("penalised: {offence}")),
             }
         }
         if let Some(report) = done {
@@ -105,7 +106,7 @@ fn main() -> Result<(), String> {
         wave = next;
     };
     let elapsed = started.elapsed();
-    if !report.completed || behind.state_root() != full.state_root() {
+    if !report.completed() || behind.state_root() != full.state_root() {
         return Err(format!("the session did not converge: {report:?}"));
     }
 

@@ -15,6 +15,7 @@ use tracing::debug;
 
 use super::actor::{Done, Task};
 use super::{peer_source, HostError, Submission, WhenFull};
+use crate::offence::Offence;
 use crate::protocol::topic;
 
 /// Slack over the 64 KiB entry limit for gossipsub's own framing of one message.
@@ -78,7 +79,7 @@ pub(super) fn build_gossip(
 }
 
 /// What validating one gossiped message concluded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub(super) enum Verdict {
     /// Forwarded: a new entry, or a copy that brought signatures.
     Accept,
@@ -89,7 +90,7 @@ pub(super) enum Verdict {
     /// (which, having forwarded it, holds them).
     Wait(Vec<EntryId>),
     /// Not forwarded, and the sender is penalised for it.
-    Reject(String),
+    Reject(Offence),
 }
 
 impl Verdict {
@@ -97,9 +98,7 @@ impl Verdict {
     pub(super) fn of(result: Submission) -> Verdict {
         match result {
             Ok(Outcome::Accepted | Outcome::Merged) => Verdict::Accept,
-            Ok(Outcome::Rejected(why)) => {
-                Verdict::Reject(format!("gossiped an invalid entry: {why}"))
-            }
+            Ok(Outcome::Rejected(why)) => Verdict::Reject(Offence::InvalidGossip(why)),
             Ok(Outcome::Pending { missing }) => Verdict::Wait(missing),
             // A local failure is not the sender's fault.
             Ok(Outcome::Duplicate) | Err(HostError::Busy(_) | HostError::Unavailable(_)) => {
@@ -129,8 +128,8 @@ impl Task {
         let entry = match decode_gossip(&message.data) {
             Ok(e) => e,
             Err(e) => {
-                let why = format!("gossiped bytes that are not an entry: {e}");
-                return self.conclude(&message_id, source, Verdict::Reject(why));
+                let offence = Offence::GossipNotAnEntry(e);
+                return self.conclude(&message_id, source, Verdict::Reject(offence));
             }
         };
         if self.validating >= self.config.max_validations {
@@ -187,11 +186,11 @@ impl Task {
                 self.counters.gossip_ignored.fetch_add(1, Ordering::Relaxed);
                 self.want(missing, Some(source));
             }
-            Verdict::Reject(why) => {
+            Verdict::Reject(offence) => {
                 self.counters
                     .gossip_rejected
                     .fetch_add(1, Ordering::Relaxed);
-                self.penalise(source, &why);
+                self.penalise(source, &offence);
             }
         }
         self.swarm
@@ -234,10 +233,7 @@ mod tests {
             ),
             (
                 Ok(Outcome::Rejected(Rejection::NotAController(id))),
-                Verdict::Reject(format!(
-                    "gossiped an invalid entry: {}",
-                    Rejection::NotAController(id)
-                )),
+                Verdict::Reject(Offence::InvalidGossip(Rejection::NotAController(id))),
             ),
         ];
         for (result, verdict) in cases {
@@ -251,9 +247,7 @@ mod tests {
         assert!(matches!(Verdict::Accept.acceptance(), A::Accept));
         assert!(matches!(Verdict::Ignore.acceptance(), A::Ignore));
         assert!(matches!(Verdict::Wait(Vec::new()).acceptance(), A::Ignore));
-        assert!(matches!(
-            Verdict::Reject(String::new()).acceptance(),
-            A::Reject
-        ));
+        let offence = Offence::InvalidGossip(Rejection::NotAController(Hash([7; 32])));
+        assert!(matches!(Verdict::Reject(offence).acceptance(), A::Reject));
     }
 }
