@@ -42,17 +42,15 @@ pub fn decode_gossip(data: &[u8]) -> Result<SignedEntry, codec::DecodeError> {
 pub(super) fn build_gossip(
     registry: &RegistryId,
     whitelist: &[IpAddr],
-) -> Result<gossipsub::Behaviour, String> {
+) -> Result<gossipsub::Behaviour, Box<dyn std::error::Error + Send + Sync>> {
     let config = gossipsub::ConfigBuilder::default()
         .validation_mode(gossipsub::ValidationMode::Anonymous)
         .validate_messages()
         .message_id_fn(message_id)
         .max_transmit_size(MAX_MESSAGE_BYTES + GOSSIP_FRAME_SLACK)
         .duplicate_cache_time(Duration::from_secs(120))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let mut gossip = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, config)
-        .map_err(str::to_owned)?;
+        .build()?;
+    let mut gossip = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, config)?;
     let mut params = gossipsub::PeerScoreParams {
         ip_colocation_factor_whitelist: whitelist.iter().copied().collect(),
         ..Default::default()
@@ -72,9 +70,7 @@ pub(super) fn build_gossip(
         },
     );
     gossip.with_peer_score(params, gossipsub::PeerScoreThresholds::default())?;
-    gossip
-        .subscribe(&topic(registry))
-        .map_err(|e| e.to_string())?;
+    gossip.subscribe(&topic(registry))?;
     Ok(gossip)
 }
 
