@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use p2p::protocol::{SyncRequest, SyncResponse, MAX_ENTRIES, MAX_REQUEST_BYTES};
-use p2p::sync::{answer, Action, Engine, RequestId, SyncConfig};
+use p2p::sync::{answer, Action, Dialled, Engine, Ingested, RequestId, SyncConfig};
 use registry_core::registry::Registry;
 use registry_core::SignedEntry;
 use registry_fuzz::{registry_of, world, ENTRIES};
@@ -82,7 +82,7 @@ fuzz_target!(|data: &[u8]| {
     let mut engine: Engine<u8> = Engine::new(config.clone(), 7);
     let mut now = Instant::now();
     let mut pending = Pending::default();
-    let actions = engine.peer_connected(1, now);
+    let actions = engine.peer_connected(1, Dialled::ByUs, now);
     pending.absorb(actions, &config, &engine);
 
     let mut script = data;
@@ -138,13 +138,20 @@ fuzz_target!(|data: &[u8]| {
                 let Some((peer, batch, batch_entries)) = pending.ingests.pop_front() else {
                     continue;
                 };
-                let _ = local.ingest(batch_entries);
-                engine.on_ingested(peer, batch, now, &mut local)
+                let stored = local.ingest(batch_entries);
+                let ingested = Ingested::of(stored.outcomes.into_iter().map(|(_, o)| o));
+                engine.on_ingested(peer, batch, ingested, now, &mut local)
             }
             7 => {
                 let peer = byte(&mut script) % 4;
-                if byte(&mut script) & 1 == 0 {
-                    engine.peer_connected(peer, now)
+                let how = byte(&mut script);
+                if how & 1 == 0 {
+                    let dialled = if how & 2 == 0 {
+                        Dialled::ByUs
+                    } else {
+                        Dialled::ByThem
+                    };
+                    engine.peer_connected(peer, dialled, now)
                 } else {
                     pending.sent.retain(|(p, _, _)| *p != peer);
                     engine.peer_disconnected(peer, now)

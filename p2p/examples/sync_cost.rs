@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use p2p::sync::{answer, Action, Engine, SyncConfig};
+use p2p::sync::{answer, Action, Dialled, Engine, Ingested, SyncConfig};
 use registry_core::registry::{IngestReport, Registry};
 use registry_core::rng::SplitMix64;
 use registry_core::testkit::{authority, issuer, key, Fixture, AUTHORITY_KEY_SEED};
@@ -57,7 +57,7 @@ fn main() -> Result<(), String> {
             kept.push(e.clone());
         }
     }
-    let mut full = registry_of(&fx, &entries);
+    let full = registry_of(&fx, &entries);
     let mut behind = registry_of(&fx, &kept);
     let missing_bytes: usize = missing.iter().map(|e| e.encode().len()).sum();
     eprintln!(
@@ -72,7 +72,7 @@ fn main() -> Result<(), String> {
     let now = Instant::now();
     let (mut request_bytes, mut reply_bytes) = (0usize, 0usize);
     let mut round_trips = 0u64;
-    let mut wave: Vec<Action<u8>> = engine.peer_connected(0, now);
+    let mut wave: Vec<Action<u8>> = engine.peer_connected(0, Dialled::ByUs, now);
     let report = loop {
         // The requests of one wave are in flight together (up to the pipeline): one round
         // trip. Their replies and ingests make the next wave.
@@ -84,17 +84,18 @@ fn main() -> Result<(), String> {
         for action in wave.drain(..) {
             match action {
                 Action::Send { id, request, .. } => {
-                    let response = answer(&request, &mut full);
+                    let response = answer(&request, &full);
                     request_bytes += request.encode().len();
                     reply_bytes += response.encode().len();
-                    next.extend(engine.on_response(0, id, response, now, &mut behind));
+                    next.extend(engine.on_response(0, id, response, now, &behind));
                 }
                 Action::Ingest { batch, entries, .. } => {
-                    behind.ingest(entries);
-                    next.extend(engine.on_ingested(0, batch, now, &mut behind));
+                    let stored = behind.ingest(entries);
+                    let ingested = Ingested::of(stored.outcomes.into_iter().map(|(_, o)| o));
+                    next.extend(engine.on_ingested(0, batch, ingested, now, &behind));
                 }
                 Action::Finished { report, .. } => done = Some(report),
-                Action::Penalise { reason, .. } => return Err(format!("penalised: {reason}")),
+                Action::Penalise { offence, .. } => return Err(format!("penalised: {offence}")),
             }
         }
         if let Some(report) = done {
@@ -106,7 +107,7 @@ fn main() -> Result<(), String> {
         wave = next;
     };
     let elapsed = started.elapsed();
-    if !report.completed || behind.state_root() != full.state_root() {
+    if !report.completed() || behind.state_root() != full.state_root() {
         return Err(format!("the session did not converge: {report:?}"));
     }
 

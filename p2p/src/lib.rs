@@ -2,8 +2,11 @@
 //!
 //! - [`protocol`]: the sync protocol's messages, limits and encoding, and the wire names
 //!   (gossip topic, protocol names) of a registry's network.
-//! - [`sync`]: the sync state machine (messages and time in, actions out; no sockets) and
-//!   the responder's side, over any [`sync::LocalSet`].
+//! - [`sync`]: the sync state machine (messages and time in, actions out; no sockets),
+//!   which owns the whole sync policy (who runs first, sessions, fetches of missing
+//!   references, timers, penalties), and the responder's side, over any
+//!   [`sync::LocalSet`].
+//! - [`offence`]: what a peer is penalised for ([`Offence`]), typed.
 //! - [`codec`]: framing of sync messages on libp2p streams.
 //! - [`metrics`]: the network's counters.
 //! - [`network`]: the libp2p swarm (TCP + noise + yamux, identify, ping, Kademlia, mDNS,
@@ -13,6 +16,7 @@
 pub mod codec;
 pub mod metrics;
 pub mod network;
+pub mod offence;
 pub mod protocol;
 pub mod sync;
 
@@ -20,5 +24,6 @@ pub use libp2p::{Multiaddr, PeerId};
 pub use metrics::NetCounters;
 pub use network::{
     keypair_from_seed, peer_source, spawn, Host, HostError, NetInfo, NetworkConfig, NetworkError,
-    NetworkHandle, PeerInfo, Submission, WhenFull,
+    NetworkHandle, PeerInfo, StartError, Submission, WhenFull,
 };
+pub use offence::Offence;

@@ -1,18 +1,20 @@
 //! The network task's run loop: one tokio task owns the swarm and the sync engine and
 //! reacts, one at a time, to swarm events, commands from the handle, completions of
 //! work handed to the writer, and a timer. Gossip is handled in `gossip`, peer
-//! bookkeeping in `peers`; what stays here is connections, sync, and the timer.
+//! bookkeeping in `peers`; what stays here is connections and the translation of sync
+//! events into calls of the engine, which decides the whole sync policy, and of its
+//! actions into requests, submissions and penalties.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{gossipsub, identify, kad, mdns, request_response, PeerId, Swarm};
-use registry_core::registry::{Outcome, Registry};
+use registry_core::registry::Registry;
 use registry_core::EntryId;
 use tokio::sync::mpsc;
 use tracing::{debug, info};
@@ -20,19 +22,16 @@ use tracing::{debug, info};
 use super::ingress::{Command, NetInfo, PeerInfo};
 use super::peers::Peers;
 use super::swarm::{Behaviour, BehaviourEvent};
-use super::{peer_source, Host, NetworkConfig, Submission, WhenFull};
+use super::{peer_source, Host, HostError, NetworkConfig, Submission, WhenFull};
 use crate::codec::broke_protocol;
 use crate::metrics::NetCounters;
-use crate::protocol::{SyncRequest, SyncResponse, MAX_IDS};
-use crate::sync::{answer, Action, Engine, SessionReport};
+use crate::offence::Offence;
+use crate::protocol::{SyncRequest, SyncResponse};
+use crate::sync::{answer, Action, Dialled, Engine, Ingested, SessionReport};
 
-/// How often the engine is ticked and pending references are looked for.
+/// How often the engine is ticked (its timers: deferrals, timeouts, the sync period, and
+/// the wants of missing references).
 const TICK: Duration = Duration::from_millis(250);
-/// A peer that dialled us gets to run its sync session first; ours with it starts once
-/// it has sent no sync request for this long (or after [`DEFER_AT_MOST`]). After its
-/// session, ours usually finds equal roots at once, so a repair costs one walk, not two.
-const DEFER_QUIET: Duration = Duration::from_millis(300);
-const DEFER_AT_MOST: Duration = Duration::from_secs(5);
 
 /// Completions of work done off the task.
 pub(super) enum Done {
@@ -65,9 +64,6 @@ pub(super) struct Task {
     done_rx: mpsc::Receiver<Done>,
     /// Sync requests in flight: libp2p's id → the engine's.
     outbound: HashMap<request_response::OutboundRequestId, (PeerId, u64)>,
-    /// Peers that dialled us, whose sync with us runs before ours with them: when they
-    /// connected, and their last sync request.
-    deferred: HashMap<PeerId, (Instant, Option<Instant>)>,
 }
 
 impl Task {
@@ -99,7 +95,6 @@ impl Task {
             done_rx,
             outbound: HashMap::new(),
             validating: 0,
-            deferred: HashMap::new(),
         }
     }
 
@@ -121,47 +116,19 @@ impl Task {
         info!("network stopped");
     }
 
-    fn registry(&self) -> RwLockWriteGuard<'_, Registry> {
-        write_registry(self.host.as_ref())
+    fn registry(&self) -> RwLockReadGuard<'_, Registry> {
+        read_registry(self.host.as_ref())
     }
 
     fn on_tick(&mut self) {
         let now = Instant::now();
-        self.start_deferred(now);
         self.redial_lost(now);
         let actions = {
-            let mut registry = write_registry(self.host.as_ref());
-            let mut actions = self.engine.tick(now, &mut *registry);
-            if registry.pending_len() > 0 {
-                let missing = registry.missing(MAX_IDS);
-                if !missing.is_empty() {
-                    actions.extend(self.engine.want(missing, None, now, &mut *registry));
-                }
-            }
-            actions
+            let registry = read_registry(self.host.as_ref());
+            self.engine.tick(now, &*registry)
         };
         self.apply(actions);
         self.keep_connected(now);
-    }
-
-    /// Starts our session with each peer that dialled us once it has been quiet for
-    /// [`DEFER_QUIET`] (or connected [`DEFER_AT_MOST`] ago).
-    fn start_deferred(&mut self, now: Instant) {
-        let ready: Vec<PeerId> = self
-            .deferred
-            .iter()
-            .filter(|(_, (since, last))| {
-                let quiet_since = last.map_or(*since, |l| l.max(*since));
-                now.duration_since(quiet_since) >= DEFER_QUIET
-                    || now.duration_since(*since) >= DEFER_AT_MOST
-            })
-            .map(|(p, _)| *p)
-            .collect();
-        for peer in ready {
-            self.deferred.remove(&peer);
-            let actions = self.engine.peer_connected(peer, now);
-            self.apply(actions);
-        }
     }
 
     fn on_command(&mut self, command: Command) {
@@ -227,28 +194,24 @@ impl Task {
         }
     }
 
-    /// The writer's answers for a batch of entries a sync session fetched.
+    /// The writer's answers for a batch of entries sync fetched, handed to the engine
+    /// (which penalises an invalid entry and fetches what pending ones wait for). An entry
+    /// the node could not take for a local reason is not the peer's doing: a later
+    /// session asks for it again.
     fn on_ingested(&mut self, peer: PeerId, batch: u64, results: Vec<Submission>) {
-        let mut missing = Vec::new();
-        let mut invalid = None;
-        for r in results {
-            match r {
-                Ok(Outcome::Pending { missing: m }) => missing.extend(m),
-                Ok(Outcome::Rejected(why)) => invalid = Some(why),
-                _ => {}
+        let outcomes = results.into_iter().filter_map(|r| match r {
+            Ok(outcome) => Some(outcome),
+            Err(e @ (HostError::Busy(_) | HostError::Unavailable(_))) => {
+                debug!(%peer, error = %e, "a synced entry was not stored");
+                None
             }
-        }
-        if let Some(why) = invalid {
-            self.penalise(peer, &format!("sent an invalid entry by sync: {why}"));
-        }
+        });
+        let ingested = Ingested::of(outcomes);
         let now = Instant::now();
         let actions = {
-            let mut registry = write_registry(self.host.as_ref());
-            let mut actions = self.engine.on_ingested(peer, batch, now, &mut *registry);
-            if !missing.is_empty() {
-                actions.extend(self.engine.want(missing, Some(peer), now, &mut *registry));
-            }
-            actions
+            let registry = read_registry(self.host.as_ref());
+            self.engine
+                .on_ingested(peer, batch, ingested, now, &*registry)
         };
         self.apply(actions);
     }
@@ -260,8 +223,8 @@ impl Task {
         }
         let now = Instant::now();
         let actions = {
-            let mut registry = write_registry(self.host.as_ref());
-            self.engine.want(ids, from, now, &mut *registry)
+            let registry = read_registry(self.host.as_ref());
+            self.engine.want(ids, from, now, &*registry)
         };
         self.apply(actions);
     }
@@ -298,14 +261,14 @@ impl Task {
                     });
                 }
                 Action::Finished { peer, report } => self.finished(peer, report),
-                Action::Penalise { peer, reason } => self.penalise(peer, &reason),
+                Action::Penalise { peer, offence } => self.penalise(peer, &offence),
             }
         }
     }
 
     /// A sync session ended: counted, and a completed one is the node's freshness.
     fn finished(&mut self, peer: PeerId, report: SessionReport) {
-        if report.completed {
+        if report.completed() {
             self.counters.sync_completed.fetch_add(1, Ordering::Relaxed);
             let ms = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
@@ -320,7 +283,9 @@ impl Task {
             }
         } else {
             self.counters.sync_failed.fetch_add(1, Ordering::Relaxed);
-            debug!(%peer, error = ?report.error, "sync failed");
+            if let Some(e) = &report.error {
+                debug!(%peer, error = %e, peer_fault = e.peer_fault(), "sync failed");
+            }
         }
     }
 
@@ -370,28 +335,27 @@ impl Task {
             return;
         }
         let addr = endpoint.get_remote_address().clone();
-        self.peers.connected(peer, addr, endpoint.is_dialer());
+        let dialled = if endpoint.is_dialer() {
+            Dialled::ByUs
+        } else {
+            Dialled::ByThem
+        };
+        self.peers.connected(peer, addr, dialled);
         if established == 1 {
             debug!(%peer, "peer connected");
             self.count_peers();
-            if endpoint.is_dialer() {
-                let actions = self.engine.peer_connected(peer, Instant::now());
-                self.apply(actions);
-            } else {
-                self.deferred.insert(peer, (Instant::now(), None));
-            }
+            let actions = self.engine.peer_connected(peer, dialled, Instant::now());
+            self.apply(actions);
         }
     }
 
     /// A connection closed (`established`: the peer's connections left).
     fn on_closed(&mut self, peer: PeerId, endpoint: &ConnectedPoint, established: u32) {
-        let last = established == 0;
         let now = Instant::now();
         self.peers
-            .closed(peer, endpoint.get_remote_address(), last, now);
-        if last {
+            .closed(peer, endpoint.get_remote_address(), established, now);
+        if established == 0 {
             debug!(%peer, "peer disconnected");
-            self.deferred.remove(&peer);
             self.count_peers();
             let actions = self.engine.peer_disconnected(peer, now);
             self.apply(actions);
@@ -440,10 +404,8 @@ impl Task {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
-                    if let Some((_, last)) = self.deferred.get_mut(&peer) {
-                        *last = Some(now);
-                    }
-                    let response = answer(&request, &mut *self.registry());
+                    self.engine.on_request(peer, now);
+                    let response = answer(&request, &*self.registry());
                     let _ = self
                         .swarm
                         .behaviour_mut()
@@ -465,7 +427,7 @@ impl Task {
                     debug!(%peer, %error, "sync request failed");
                     if let request_response::OutboundFailure::Io(e) = &error {
                         if broke_protocol(e) {
-                            self.penalise(peer, &format!("sent a sync reply that is not one: {e}"));
+                            self.penalise(peer, &Offence::MalformedReply(e.to_string()));
                         }
                     }
                     let actions = self.engine.on_failure(peer, id, now);
@@ -476,7 +438,7 @@ impl Task {
                 debug!(%peer, %error, "could not answer a sync request");
                 if let request_response::InboundFailure::Io(e) = &error {
                     if broke_protocol(e) {
-                        self.penalise(peer, &format!("sent a sync request that is not one: {e}"));
+                        self.penalise(peer, &Offence::MalformedRequest(e.to_string()));
                     }
                 }
             }
@@ -497,19 +459,19 @@ impl Task {
         };
         debug_assert_eq!(peer_id, peer);
         let actions = {
-            let mut registry = write_registry(self.host.as_ref());
-            self.engine
-                .on_response(peer, id, response, now, &mut *registry)
+            let registry = read_registry(self.host.as_ref());
+            self.engine.on_response(peer, id, response, now, &*registry)
         };
         self.apply(actions);
     }
 }
 
-/// The registry's write lock (the trie rehashes lazily, so even reads of sync need it),
-/// whatever a panicking thread left behind: the registry's own invariants hold between
-/// calls. Taken as a free function so the task can hold it beside `&mut self.engine`.
-fn write_registry(host: &dyn Host) -> RwLockWriteGuard<'_, Registry> {
-    match host.registry().write() {
+/// The registry's read lock, whatever a panicking thread left behind: the registry's own
+/// invariants hold between calls. Sync only reads (the writer leaves the trie's hashes
+/// current), so queries never wait for a sync walk. Taken as a free function so the task
+/// can hold it beside `&mut self.engine`.
+fn read_registry(host: &dyn Host) -> RwLockReadGuard<'_, Registry> {
+    match host.registry().read() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
     }

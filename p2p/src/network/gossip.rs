@@ -15,6 +15,7 @@ use tracing::debug;
 
 use super::actor::{Done, Task};
 use super::{peer_source, HostError, Submission, WhenFull};
+use crate::offence::Offence;
 use crate::protocol::topic;
 
 /// Slack over the 64 KiB entry limit for gossipsub's own framing of one message.
@@ -41,17 +42,15 @@ pub fn decode_gossip(data: &[u8]) -> Result<SignedEntry, codec::DecodeError> {
 pub(super) fn build_gossip(
     registry: &RegistryId,
     whitelist: &[IpAddr],
-) -> Result<gossipsub::Behaviour, String> {
+) -> Result<gossipsub::Behaviour, Box<dyn std::error::Error + Send + Sync>> {
     let config = gossipsub::ConfigBuilder::default()
         .validation_mode(gossipsub::ValidationMode::Anonymous)
         .validate_messages()
         .message_id_fn(message_id)
         .max_transmit_size(MAX_MESSAGE_BYTES + GOSSIP_FRAME_SLACK)
         .duplicate_cache_time(Duration::from_secs(120))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let mut gossip = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, config)
-        .map_err(str::to_owned)?;
+        .build()?;
+    let mut gossip = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, config)?;
     let mut params = gossipsub::PeerScoreParams {
         ip_colocation_factor_whitelist: whitelist.iter().copied().collect(),
         ..Default::default()
@@ -71,14 +70,12 @@ pub(super) fn build_gossip(
         },
     );
     gossip.with_peer_score(params, gossipsub::PeerScoreThresholds::default())?;
-    gossip
-        .subscribe(&topic(registry))
-        .map_err(|e| e.to_string())?;
+    gossip.subscribe(&topic(registry))?;
     Ok(gossip)
 }
 
 /// What validating one gossiped message concluded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub(super) enum Verdict {
     /// Forwarded: a new entry, or a copy that brought signatures.
     Accept,
@@ -89,7 +86,7 @@ pub(super) enum Verdict {
     /// (which, having forwarded it, holds them).
     Wait(Vec<EntryId>),
     /// Not forwarded, and the sender is penalised for it.
-    Reject(String),
+    Reject(Offence),
 }
 
 impl Verdict {
@@ -97,9 +94,7 @@ impl Verdict {
     pub(super) fn of(result: Submission) -> Verdict {
         match result {
             Ok(Outcome::Accepted | Outcome::Merged) => Verdict::Accept,
-            Ok(Outcome::Rejected(why)) => {
-                Verdict::Reject(format!("gossiped an invalid entry: {why}"))
-            }
+            Ok(Outcome::Rejected(why)) => Verdict::Reject(Offence::InvalidGossip(why)),
             Ok(Outcome::Pending { missing }) => Verdict::Wait(missing),
             // A local failure is not the sender's fault.
             Ok(Outcome::Duplicate) | Err(HostError::Busy(_) | HostError::Unavailable(_)) => {
@@ -129,8 +124,8 @@ impl Task {
         let entry = match decode_gossip(&message.data) {
             Ok(e) => e,
             Err(e) => {
-                let why = format!("gossiped bytes that are not an entry: {e}");
-                return self.conclude(&message_id, source, Verdict::Reject(why));
+                let offence = Offence::GossipNotAnEntry(e);
+                return self.conclude(&message_id, source, Verdict::Reject(offence));
             }
         };
         if self.validating >= self.config.max_validations {
@@ -187,11 +182,11 @@ impl Task {
                 self.counters.gossip_ignored.fetch_add(1, Ordering::Relaxed);
                 self.want(missing, Some(source));
             }
-            Verdict::Reject(why) => {
+            Verdict::Reject(offence) => {
                 self.counters
                     .gossip_rejected
                     .fetch_add(1, Ordering::Relaxed);
-                self.penalise(source, &why);
+                self.penalise(source, &offence);
             }
         }
         self.swarm
@@ -234,10 +229,7 @@ mod tests {
             ),
             (
                 Ok(Outcome::Rejected(Rejection::NotAController(id))),
-                Verdict::Reject(format!(
-                    "gossiped an invalid entry: {}",
-                    Rejection::NotAController(id)
-                )),
+                Verdict::Reject(Offence::InvalidGossip(Rejection::NotAController(id))),
             ),
         ];
         for (result, verdict) in cases {
@@ -251,9 +243,7 @@ mod tests {
         assert!(matches!(Verdict::Accept.acceptance(), A::Accept));
         assert!(matches!(Verdict::Ignore.acceptance(), A::Ignore));
         assert!(matches!(Verdict::Wait(Vec::new()).acceptance(), A::Ignore));
-        assert!(matches!(
-            Verdict::Reject(String::new()).acceptance(),
-            A::Reject
-        ));
+        let offence = Offence::InvalidGossip(Rejection::NotAController(Hash([7; 32])));
+        assert!(matches!(Verdict::Reject(offence).acceptance(), A::Reject));
     }
 }

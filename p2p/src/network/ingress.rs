@@ -32,13 +32,37 @@ pub struct PeerInfo {
     pub subscribed: bool,
 }
 
-/// Why a command to the network task failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why the network could not start, or a command to its task failed.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum NetworkError {
     #[error("the network task has stopped")]
     Stopped,
     #[error("cannot start the network: {0}")]
-    Start(String),
+    Start(#[from] StartError),
+}
+
+/// An error source shared by clones of the error that carries it.
+pub type ErrorSource = Arc<dyn std::error::Error + Send + Sync>;
+
+/// Why the network could not start. Always local: the node's key, its libp2p stack, or
+/// its listen addresses.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StartError {
+    /// The node key is not an ed25519 secret key.
+    #[error("the node key is not an ed25519 key: {0}")]
+    Identity(ErrorSource),
+    /// The transport (TCP, noise, yamux) could not be built.
+    #[error("cannot build the transport: {0}")]
+    Transport(ErrorSource),
+    /// A behaviour (gossipsub, mDNS, ...) could not be built.
+    #[error("cannot build the network behaviours: {0}")]
+    Behaviour(ErrorSource),
+    /// The node cannot listen on a configured address.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: Multiaddr,
+        source: ErrorSource,
+    },
 }
 
 /// What the handle asks of the task.

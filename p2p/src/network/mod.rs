@@ -9,7 +9,11 @@
 //! - this module: the settings ([`NetworkConfig`]), the [`Host`] the task calls, and
 //!   [`spawn`], which builds the swarm and starts the task;
 //! - `ingress`: the handle and the commands it sends the task;
-//! - `actor`: the task's run loop: swarm events, commands, timers, sync actions;
+//! - `actor`: the task's run loop: it translates swarm events, commands, the writer's
+//!   answers and the timer into calls of the sync engine and carries out the engine's
+//!   actions. The sync policy itself (who runs first on a new connection, wanting the
+//!   missing references of pending entries, timers, penalties for bad replies and invalid
+//!   synced entries) is the engine's ([`crate::sync`]), where the simulation exercises it;
 //! - `swarm`: the libp2p behaviours and the transport;
 //! - `gossip`: gossipsub's settings and scoring, message ids, and gossip validation;
 //! - `peers`: bootstrap, redialling, Kademlia dials, penalties and bans.
@@ -21,10 +25,11 @@
 //! sender's gossipsub score drops) and a penalty. At most `max_validations` messages are
 //! validated at once; past that they are ignored (sync repairs what is lost).
 //!
-//! Penalties (invalid gossip, a sync request or reply whose bytes break the protocol, a
-//! sync reply that does not answer its request, an invalid entry in a sync reply) lower
-//! the peer's application score in gossipsub; at [`BAN_PENALTIES`] the peer is
-//! disconnected and refused while the node runs.
+//! Penalties ([`crate::Offence`]: invalid gossip, a sync request or reply whose bytes
+//! break the protocol, a sync reply that does not answer its request, an invalid entry in
+//! a sync reply) lower the peer's application score in gossipsub; at [`BAN_PENALTIES`]
+//! the peer is disconnected and refused while the node runs. The engine decides the
+//! penalties of sync replies; the task those of gossip and of the codec.
 
 mod actor;
 mod gossip;
@@ -45,7 +50,7 @@ use tokio::sync::mpsc;
 pub use crate::metrics::NetCounters;
 pub use crate::protocol::{sync_protocol, topic};
 pub use gossip::decode_gossip;
-pub use ingress::{NetInfo, NetworkError, NetworkHandle, PeerInfo};
+pub use ingress::{NetInfo, NetworkError, NetworkHandle, PeerInfo, StartError};
 pub use peers::{peer_of, BAN_PENALTIES};
 pub use swarm::keypair_from_seed;
 
@@ -118,7 +123,8 @@ pub enum WhenFull {
 
 /// The node as the network sees it.
 pub trait Host: Send + Sync + 'static {
-    /// The registry: sync reads it (and refreshes the trie's lazy hashes under its lock).
+    /// The registry, which sync only reads (under the read lock; the node's writer keeps
+    /// the trie's hashes current, see `Registry::rehash`).
     fn registry(&self) -> &RwLock<Registry>;
     /// Stores entries received from a peer (`from`, the pending pool's share they count
     /// against: see [`peer_source`]); resolves with one result per entry once it is
@@ -144,12 +150,14 @@ pub fn spawn(
     host: Arc<dyn Host>,
 ) -> Result<(NetworkHandle, tokio::task::JoinHandle<()>), NetworkError> {
     let counters = Arc::new(NetCounters::default());
-    let mut swarm = swarm::build_swarm(&config, keypair, &registry_id, counters.clone())
-        .map_err(NetworkError::Start)?;
+    let mut swarm = swarm::build_swarm(&config, keypair, &registry_id, counters.clone())?;
     for addr in &config.listen {
         swarm
             .listen_on(addr.clone())
-            .map_err(|e| NetworkError::Start(format!("cannot listen on {addr}: {e}")))?;
+            .map_err(|e| StartError::Listen {
+                addr: addr.clone(),
+                source: Arc::new(e),
+            })?;
     }
     for peer in &config.deny {
         swarm.behaviour_mut().deny.block_peer(*peer);

@@ -13,6 +13,8 @@ use libp2p::{Multiaddr, PeerId};
 use tracing::{debug, warn};
 
 use super::actor::Task;
+use crate::offence::Offence;
+use crate::sync::Dialled;
 
 /// Penalties after which a peer is disconnected and refused.
 pub const BAN_PENALTIES: u32 = 3;
@@ -107,10 +109,11 @@ impl Peers {
         self.penalties.remove(peer);
     }
 
-    /// A connection to `peer` at `addr` is up (`dialled`: we dialled it).
-    pub(super) fn connected(&mut self, peer: PeerId, addr: Multiaddr, dialled: bool) {
+    /// A connection to `peer` at `addr` is up; one we dialled to a bootstrap address ties
+    /// that address to the peer.
+    pub(super) fn connected(&mut self, peer: PeerId, addr: Multiaddr, dialled: Dialled) {
         self.lost.remove(&peer);
-        if dialled {
+        if dialled == Dialled::ByUs {
             let bare: Multiaddr = addr
                 .iter()
                 .filter(|p| !matches!(p, Protocol::P2p(_)))
@@ -125,13 +128,14 @@ impl Peers {
         }
     }
 
-    /// One connection to `peer`, at `addr`, closed; `last`: it was the peer's last, so
-    /// it is redialled from `now` on (unless banned or denied, or too many are lost).
-    pub(super) fn closed(&mut self, peer: PeerId, addr: &Multiaddr, last: bool, now: Instant) {
+    /// One connection to `peer`, at `addr`, closed, leaving `remaining` connections to
+    /// it. After its last, the peer is redialled from `now` on (unless banned or denied,
+    /// or too many are lost).
+    pub(super) fn closed(&mut self, peer: PeerId, addr: &Multiaddr, remaining: u32, now: Instant) {
         if let Some(known) = self.addresses.get_mut(&peer) {
             known.retain(|a| a != addr);
         }
-        if !last {
+        if remaining > 0 {
             return;
         }
         self.addresses.remove(&peer);
@@ -254,10 +258,10 @@ impl Task {
 
     /// Counts a penalty against `peer`, lowers its gossipsub score, and disconnects it
     /// at [`BAN_PENALTIES`].
-    pub(super) fn penalise(&mut self, peer: PeerId, reason: &str) {
+    pub(super) fn penalise(&mut self, peer: PeerId, offence: &Offence) {
         self.counters.penalties.fetch_add(1, Ordering::Relaxed);
         let count = self.peers.penalise(peer);
-        warn!(%peer, penalties = count, reason, "peer penalised");
+        warn!(%peer, penalties = count, reason = %offence, "peer penalised");
         self.swarm
             .behaviour_mut()
             .gossip
@@ -319,8 +323,8 @@ mod tests {
         let mut peers = Peers::default();
         let p = peer();
         let start = Instant::now();
-        peers.connected(p, addr(1), true);
-        peers.closed(p, &addr(1), true, start);
+        peers.connected(p, addr(1), Dialled::ByUs);
+        peers.closed(p, &addr(1), 0, start);
         assert!(peers.due_redials(start, |_| false).is_empty());
         let mut now = start + REDIAL_LOST_FIRST;
         let mut delays = Vec::new();
@@ -351,7 +355,7 @@ mod tests {
         }
         peers.deny(denied);
         for p in [banned, denied, back] {
-            peers.closed(p, &addr(1), true, now);
+            peers.closed(p, &addr(1), 0, now);
         }
         assert_eq!(
             peers.lost.len(),
@@ -369,14 +373,14 @@ mod tests {
         let mut peers = Peers::new(vec![boot.clone()], []);
         let p = peer();
         let with_id = boot.clone().with(Protocol::P2p(p));
-        peers.connected(p, with_id.clone(), true);
+        peers.connected(p, with_id.clone(), Dialled::ByUs);
         assert_eq!(peers.bootstrap_peers.get(&boot), Some(&p));
         assert_eq!(peers.addresses(&p), vec![with_id.clone()]);
         // A peer that dialled us from another address is not a bootstrap peer.
         let other = peer();
-        peers.connected(other, addr(5000), false);
+        peers.connected(other, addr(5000), Dialled::ByThem);
         assert_eq!(peers.bootstrap_peers.len(), 1);
-        peers.closed(p, &with_id, true, Instant::now());
+        peers.closed(p, &with_id, 0, Instant::now());
         assert!(peers.addresses(&p).is_empty());
     }
 }

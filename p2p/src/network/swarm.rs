@@ -13,6 +13,7 @@ use libp2p::{
 };
 use registry_core::RegistryId;
 
+use super::ingress::StartError;
 use super::{gossip, NetworkConfig, NetworkError};
 use crate::codec::SyncCodec;
 use crate::metrics::NetCounters;
@@ -34,7 +35,8 @@ pub(super) struct Behaviour {
 /// The libp2p identity of a node from its ed25519 node key.
 pub fn keypair_from_seed(seed: [u8; 32]) -> Result<Keypair, NetworkError> {
     let mut seed = seed;
-    Keypair::ed25519_from_bytes(&mut seed).map_err(|e| NetworkError::Start(e.to_string()))
+    Keypair::ed25519_from_bytes(&mut seed)
+        .map_err(|e| NetworkError::Start(StartError::Identity(Arc::new(e))))
 }
 
 /// The swarm of a node of `registry_id`, not yet listening.
@@ -43,7 +45,7 @@ pub(super) fn build_swarm(
     keypair: Keypair,
     registry_id: &RegistryId,
     counters: Arc<NetCounters>,
-) -> Result<Swarm<Behaviour>, String> {
+) -> Result<Swarm<Behaviour>, StartError> {
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
@@ -51,9 +53,9 @@ pub(super) fn build_swarm(
             noise::Config::new,
             yamux::Config::default,
         )
-        .map_err(|e| e.to_string())?
+        .map_err(|e| StartError::Transport(Arc::new(e)))?
         .with_behaviour(|key| behaviour(key, config, registry_id, counters))
-        .map_err(|e| e.to_string())?
+        .map_err(|e| StartError::Behaviour(Arc::new(e)))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
         .build();
     Ok(swarm)

@@ -1,9 +1,10 @@
-//! The [`Engine`]: the connected peers, the queue of peers waiting for a session, the one
-//! session that runs, the requests in flight (sessions' and fetches'), their timeouts and
-//! the sync period. It hands each reply to the session or the fetches that asked for it
-//! and turns what they decide into [`Action`]s.
+//! The [`Engine`]: the connected peers, the peers that dialled us and whose session runs
+//! before ours, the queue of peers waiting for a session, the one session that runs, the
+//! requests in flight (sessions' and fetches'), their timeouts, the sync period and the
+//! wants of missing references. It hands each reply to the session or the fetches that
+//! asked for it and turns what they decide into [`Action`]s.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
 
 use registry_core::rng::SplitMix64;
@@ -11,8 +12,12 @@ use registry_core::EntryId;
 
 use super::fetch::{Fetched, Fetches};
 use super::session::Session;
-use super::{random_peer, Action, Asked, Fault, Flight, LocalSet, RequestId, SyncConfig};
-use crate::protocol::SyncResponse;
+use super::{
+    random_peer, Action, Asked, Dialled, Flight, Ingested, LocalSet, RequestId, SessionError,
+    SyncConfig,
+};
+use crate::offence::Offence;
+use crate::protocol::{SyncResponse, MAX_IDS};
 
 /// The sync state machine of one node. `P` names a peer.
 #[derive(Debug)]
@@ -20,6 +25,8 @@ pub struct Engine<P> {
     config: SyncConfig,
     rng: SplitMix64,
     connected: BTreeSet<P>,
+    /// Peers that dialled us, whose session with us runs before ours with them.
+    deferred: BTreeMap<P, Deferral>,
     /// Peers waiting for a session, each at most once.
     queue: VecDeque<P>,
     session: Option<Session<P>>,
@@ -30,6 +37,13 @@ pub struct Engine<P> {
     next_period: Option<Instant>,
 }
 
+/// When a peer that dialled us connected, and when it last sent a sync request.
+#[derive(Debug, Clone, Copy)]
+struct Deferral {
+    since: Instant,
+    last_request: Option<Instant>,
+}
+
 impl<P: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Engine<P> {
     /// `seed` feeds the engine's own generator, which picks peers.
     pub fn new(config: SyncConfig, seed: u64) -> Engine<P> {
@@ -38,6 +52,7 @@ impl<P: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Engine<P> {
             config,
             rng: SplitMix64::new(seed),
             connected: BTreeSet::new(),
+            deferred: BTreeMap::new(),
             queue: VecDeque::new(),
             session: None,
             flights: HashMap::new(),
@@ -48,12 +63,27 @@ impl<P: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Engine<P> {
         }
     }
 
-    /// A peer connected: queue a session with it (at most one session runs at a time;
-    /// others queue; no duplicates in the queue).
-    pub fn peer_connected(&mut self, peer: P, now: Instant) -> Vec<Action<P>> {
+    /// A peer connected. If we dialled it, a session with it is queued now (at most one
+    /// session runs at a time; others queue; no duplicates in the queue). If it dialled
+    /// us, its session runs first: ours is queued by [`Engine::tick`] once the peer has
+    /// been quiet for `defer_quiet` (see [`Engine::on_request`]) or connected for
+    /// `defer_at_most`. Fetches by id may use the peer at once either way.
+    pub fn peer_connected(&mut self, peer: P, dialled: Dialled, now: Instant) -> Vec<Action<P>> {
         let mut out = Vec::new();
         self.connected.insert(peer);
-        self.enqueue(peer);
+        match dialled {
+            Dialled::ByUs => {
+                self.deferred.remove(&peer);
+                self.enqueue(peer);
+            }
+            Dialled::ByThem => {
+                let deferral = Deferral {
+                    since: now,
+                    last_request: None,
+                };
+                self.deferred.insert(peer, deferral);
+            }
+        }
         self.start_next(now, &mut out);
         self.pump_fetches(now, &mut out);
         out
@@ -64,9 +94,10 @@ impl<P: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Engine<P> {
     pub fn peer_disconnected(&mut self, peer: P, now: Instant) -> Vec<Action<P>> {
         let mut out = Vec::new();
         self.connected.remove(&peer);
+        self.deferred.remove(&peer);
         self.queue.retain(|p| *p != peer);
         if self.session.as_ref().is_some_and(|s| s.peer() == peer) {
-            self.fail("the peer disconnected".into(), &mut out);
+            self.fail(SessionError::Disconnected, &mut out);
         }
         self.forget_flights_to(peer);
         self.fetches.forget_peer(peer);
@@ -75,14 +106,26 @@ impl<P: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Engine<P> {
         out
     }
 
-    /// Time passes: time out requests older than `request_timeout` (a timed-out request
-    /// fails its session), start the next queued session, and every `period` queue a
-    /// session with a random connected peer.
-    pub fn tick(&mut self, now: Instant, local: &mut dyn LocalSet) -> Vec<Action<P>> {
+    /// A sync request of `peer` arrived (it is answered by [`super::answer`]): a peer that
+    /// dialled us is still running its session, so ours with it waits.
+    pub fn on_request(&mut self, peer: P, now: Instant) {
+        if let Some(d) = self.deferred.get_mut(&peer) {
+            d.last_request = Some(now);
+        }
+    }
+
+    /// Time passes: queue the sessions with peers that dialled us whose deferral is over,
+    /// time out requests older than `request_timeout` (a timed-out request fails its
+    /// session), every `period` queue a session with a random connected peer, start the
+    /// next queued session, and fetch the references pending entries wait for (from any
+    /// peer).
+    pub fn tick(&mut self, now: Instant, local: &dyn LocalSet) -> Vec<Action<P>> {
         let mut out = Vec::new();
+        self.end_deferrals(now);
         self.time_out(now, &mut out);
         self.schedule_period(now);
         self.start_next(now, &mut out);
+        self.fetches.want(local.missing(MAX_IDS), None, local);
         self.pump(now, local, &mut out);
         out
     }
@@ -96,7 +139,7 @@ impl<P: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Engine<P> {
         id: RequestId,
         response: SyncResponse,
         now: Instant,
-        local: &mut dyn LocalSet,
+        local: &dyn LocalSet,
     ) -> Vec<Action<P>> {
         let mut out = Vec::new();
         if self.flights.get(&id).is_none_or(|f| f.peer != peer) {
@@ -117,25 +160,36 @@ impl<P: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Engine<P> {
     /// The request failed (transport error, timeout in the transport, peer closed).
     pub fn on_failure(&mut self, peer: P, id: RequestId, now: Instant) -> Vec<Action<P>> {
         let mut out = Vec::new();
-        self.failed(peer, id, "a request failed", &mut out);
+        self.failed(peer, id, SessionError::RequestFailed, &mut out);
         self.start_next(now, &mut out);
         self.pump_fetches(now, &mut out);
         out
     }
 
-    /// An Ingest batch was stored; frees its pipeline slot and lets the session continue.
+    /// Ingest batch `batch`, received from `peer`, was stored, and `ingested` is what
+    /// became of it: frees its pipeline slot and lets the session continue, penalises the
+    /// peer for an invalid entry, and fetches from it the references the batch's pending
+    /// entries wait for.
     pub fn on_ingested(
         &mut self,
-        _peer: P,
+        peer: P,
         batch: u64,
+        ingested: Ingested,
         now: Instant,
-        local: &mut dyn LocalSet,
+        local: &dyn LocalSet,
     ) -> Vec<Action<P>> {
         let mut out = Vec::new();
+        if let Some(why) = ingested.invalid {
+            out.push(Action::Penalise {
+                peer,
+                offence: Offence::InvalidSyncEntry(why),
+            });
+        }
         if let Some(s) = self.session.as_mut() {
             s.ingested(batch);
         }
         self.fetches.ingested(batch);
+        self.fetches.want(ingested.missing, Some(peer), local);
         self.pump(now, local, &mut out);
         out
     }
@@ -151,7 +205,7 @@ impl<P: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Engine<P> {
         ids: Vec<EntryId>,
         from: Option<P>,
         now: Instant,
-        local: &mut dyn LocalSet,
+        local: &dyn LocalSet,
     ) -> Vec<Action<P>> {
         let mut out = Vec::new();
         self.fetches.want(ids, from, local);
@@ -162,6 +216,11 @@ impl<P: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Engine<P> {
     /// Peers connected now (as told by `peer_connected` and `peer_disconnected`).
     pub fn connected(&self) -> usize {
         self.connected.len()
+    }
+
+    /// Peers that dialled us whose session with us still runs before ours with them.
+    pub fn deferred(&self) -> usize {
+        self.deferred.len()
     }
 
     /// Whether a session is running.
@@ -184,10 +243,33 @@ impl<P: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Engine<P> {
         self.flights.len()
     }
 
+    /// Queues a session with `peer`, unless one runs or is queued, or the peer's own
+    /// session still runs first (ours is queued when that deferral ends).
     fn enqueue(&mut self, peer: P) {
         let running = self.session.as_ref().is_some_and(|s| s.peer() == peer);
-        if !running && !self.queue.contains(&peer) {
+        let deferred = self.deferred.contains_key(&peer);
+        if !running && !deferred && !self.queue.contains(&peer) {
             self.queue.push_back(peer);
+        }
+    }
+
+    /// Queues our session with each peer that dialled us and has sent no request for
+    /// `defer_quiet`, or connected `defer_at_most` ago; in peer order.
+    fn end_deferrals(&mut self, now: Instant) {
+        let (quiet, at_most) = (self.config.defer_quiet, self.config.defer_at_most);
+        let ready: Vec<P> = self
+            .deferred
+            .iter()
+            .filter(|(_, d)| {
+                let quiet_since = d.last_request.map_or(d.since, |l| l.max(d.since));
+                now.saturating_duration_since(quiet_since) >= quiet
+                    || now.saturating_duration_since(d.since) >= at_most
+            })
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in ready {
+            self.deferred.remove(&peer);
+            self.enqueue(peer);
         }
     }
 
@@ -202,7 +284,7 @@ impl<P: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Engine<P> {
             .collect();
         late.sort();
         for (id, peer) in late {
-            self.failed(peer, id, "a request timed out", out);
+            self.failed(peer, id, SessionError::TimedOut, out);
         }
     }
 
@@ -253,7 +335,7 @@ impl<P: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Engine<P> {
     }
 
     /// Ends the running session as failed, forgetting its requests in flight.
-    fn fail(&mut self, error: String, out: &mut Vec<Action<P>>) {
+    fn fail(&mut self, error: SessionError, out: &mut Vec<Action<P>>) {
         self.flights
             .retain(|_, f| matches!(f.asked, Asked::Fetch(_)));
         if let Some(s) = self.session.take() {
@@ -265,13 +347,13 @@ impl<P: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Engine<P> {
     }
 
     /// A request of this node failed or timed out.
-    fn failed(&mut self, peer: P, id: RequestId, why: &str, out: &mut Vec<Action<P>>) {
+    fn failed(&mut self, peer: P, id: RequestId, why: SessionError, out: &mut Vec<Action<P>>) {
         if self.flights.get(&id).is_none_or(|f| f.peer != peer) {
             return;
         }
         match self.flights.remove(&id).map(|f| f.asked) {
             Some(Asked::Fetch(ids)) => self.fetches.failed(&ids),
-            Some(_) => self.fail(why.into(), out),
+            Some(_) => self.fail(why, out),
             None => {}
         }
     }
@@ -300,7 +382,7 @@ impl<P: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Engine<P> {
         peer: P,
         asked: Asked,
         response: SyncResponse,
-        local: &mut dyn LocalSet,
+        local: &dyn LocalSet,
         out: &mut Vec<Action<P>>,
     ) {
         let Some(s) = self.session.as_mut() else {
@@ -319,14 +401,14 @@ impl<P: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Engine<P> {
                     entries,
                 });
             }
-            Err(Fault::Protocol(reason)) => {
+            Err(SessionError::Violation(violation)) => {
                 out.push(Action::Penalise {
                     peer,
-                    reason: reason.clone(),
+                    offence: Offence::Unanswered(violation.clone()),
                 });
-                self.fail(format!("protocol violation: {reason}"), out);
+                self.fail(SessionError::Violation(violation), out);
             }
-            Err(Fault::Stopped(reason)) => self.fail(reason, out),
+            Err(stopped) => self.fail(stopped, out),
         }
     }
 
@@ -339,7 +421,10 @@ impl<P: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Engine<P> {
     ) {
         match self.fetches.reply(peer, ids, response) {
             Fetched::Nothing => {}
-            Fetched::Fault(reason) => out.push(Action::Penalise { peer, reason }),
+            Fetched::Violation(violation) => out.push(Action::Penalise {
+                peer,
+                offence: Offence::Unanswered(violation),
+            }),
             Fetched::Entries { ids, entries } => {
                 let batch = self.next_batch;
                 self.next_batch += 1;
@@ -355,7 +440,7 @@ impl<P: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Engine<P> {
 
     /// Sends what the session and the fetches are ready to send, and ends the session if
     /// it is done.
-    fn pump(&mut self, now: Instant, local: &mut dyn LocalSet, out: &mut Vec<Action<P>>) {
+    fn pump(&mut self, now: Instant, local: &dyn LocalSet, out: &mut Vec<Action<P>>) {
         self.pump_fetches(now, out);
         let pipeline = self.config.pipeline.max(1);
         loop {

@@ -9,7 +9,8 @@ use registry_core::hash::IdMap;
 use registry_core::rng::SplitMix64;
 use registry_core::{EntryId, SignedEntry};
 
-use super::{kind, protocol, random_peer, Fault, LocalSet};
+use super::{kind, random_peer, LocalSet};
+use crate::offence::Violation;
 use crate::protocol::{SyncResponse, MAX_IDS};
 
 /// The state of the fetches by id.
@@ -32,8 +33,8 @@ pub(super) struct Fetches<P> {
 pub(super) enum Fetched {
     /// Nothing to ingest: the peer held none of the ids, or declined.
     Nothing,
-    /// The reply does not answer the request: the peer is penalised for `reason`.
-    Fault(String),
+    /// The reply does not answer the request: the peer is penalised for it.
+    Violation(Violation),
     /// Entries to ingest; `ids` are the ones they answer, fetched again only once the
     /// batch is stored ([`Fetches::ingesting`]).
     Entries {
@@ -58,7 +59,7 @@ impl<P: Copy + Ord> Fetches<P> {
     /// Queues these ids for `from` (or any peer), skipping those known or already being
     /// fetched. At most `max_in_flight * MAX_IDS` ids wait at once; the rest are dropped,
     /// to be wanted again.
-    pub(super) fn want(&mut self, ids: Vec<EntryId>, from: Option<P>, local: &mut dyn LocalSet) {
+    pub(super) fn want(&mut self, ids: Vec<EntryId>, from: Option<P>, local: &dyn LocalSet) {
         let room = self.max_in_flight * MAX_IDS;
         for id in ids {
             if self.queued >= room {
@@ -117,14 +118,17 @@ impl<P: Copy + Ord> Fetches<P> {
             }
             other => {
                 self.release(&ids);
-                return Fetched::Fault(format!("a {} reply to an Entries request", kind(&other)));
+                return Fetched::Violation(Violation::WrongKind {
+                    asked: "Entries",
+                    got: kind(&other),
+                });
             }
         };
         let rest = match requested_only(&ids, &entries) {
             Ok(rest) => rest,
-            Err(Fault::Protocol(reason) | Fault::Stopped(reason)) => {
+            Err(violation) => {
                 self.release(&ids);
-                return Fetched::Fault(reason);
+                return Fetched::Violation(violation);
             }
         };
         if entries.is_empty() {
@@ -189,14 +193,11 @@ impl<P: Copy + Ord> Fetches<P> {
 pub(super) fn requested_only(
     asked: &[EntryId],
     entries: &[SignedEntry],
-) -> Result<Vec<EntryId>, Fault> {
+) -> Result<Vec<EntryId>, Violation> {
     let mut open: IdMap<()> = asked.iter().map(|id| (*id, ())).collect();
     for entry in entries {
         if open.remove(&entry.id()).is_none() {
-            return protocol(format!(
-                "entry {} was not requested (or came twice)",
-                entry.id()
-            ));
+            return Err(Violation::Unrequested { id: entry.id() });
         }
     }
     Ok(asked

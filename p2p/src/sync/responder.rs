@@ -14,7 +14,7 @@ use crate::protocol::{
 /// The responder: answers one request from the local set, within the limits of
 /// [`crate::protocol`]. A request over the protocol's list limits (which decoding already
 /// refuses) is answered with `Refused`.
-pub fn answer(request: &SyncRequest, local: &mut dyn LocalSet) -> SyncResponse {
+pub fn answer(request: &SyncRequest, local: &dyn LocalSet) -> SyncResponse {
     match request {
         SyncRequest::Root => SyncResponse::Root {
             root: local.root(),
@@ -37,7 +37,7 @@ fn refused(what: &str) -> SyncResponse {
 }
 
 /// What the local set holds under one prefix.
-fn summarise(prefix: &Prefix, local: &mut dyn LocalSet) -> Summary {
+fn summarise(prefix: &Prefix, local: &dyn LocalSet) -> Summary {
     let count = local.count_under(prefix);
     if count == 0 {
         return Summary::Empty;
@@ -56,7 +56,7 @@ fn summarise(prefix: &Prefix, local: &mut dyn LocalSet) -> Summary {
 }
 
 /// The ids under `prefix` (at most [`LEAF_IDS`]) with their shortened leaf values.
-fn leaves(prefix: &Prefix, local: &mut dyn LocalSet) -> Summary {
+fn leaves(prefix: &Prefix, local: &dyn LocalSet) -> Summary {
     let (ids, values) = local
         .leaves_under(prefix, LEAF_IDS)
         .into_iter()
@@ -66,7 +66,7 @@ fn leaves(prefix: &Prefix, local: &mut dyn LocalSet) -> Summary {
 }
 
 /// Every entry under `prefix`, or `TooLarge` if they exceed the entry count or byte budget.
-fn subtree(prefix: &Prefix, local: &mut dyn LocalSet) -> SyncResponse {
+fn subtree(prefix: &Prefix, local: &dyn LocalSet) -> SyncResponse {
     let count = local.count_under(prefix);
     let too_large = SyncResponse::TooLarge {
         count: count as u64,
@@ -90,7 +90,7 @@ fn subtree(prefix: &Prefix, local: &mut dyn LocalSet) -> SyncResponse {
 }
 
 /// The requested entries held here, each once, stopping before the byte budget.
-fn entries_by_id(ids: &[EntryId], local: &mut dyn LocalSet) -> SyncResponse {
+fn entries_by_id(ids: &[EntryId], local: &dyn LocalSet) -> SyncResponse {
     let mut seen = IdMap::default();
     let mut entries = Vec::new();
     let mut bytes = 0;

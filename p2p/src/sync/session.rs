@@ -1,7 +1,7 @@
 //! One pull session with one peer: compare state roots, walk the peer's trie down the
 //! prefixes whose hashes differ, and ask for the entries this node lacks. Every reply is
 //! checked against the request it answers; one that does not answer it is a
-//! [`Fault::Protocol`], for which the engine penalises the peer and ends the session.
+//! [`Violation`], for which the engine penalises the peer and ends the session.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -10,9 +10,8 @@ use registry_core::trie::{Prefix, MAX_DEPTH};
 use registry_core::{EntryId, Hash, SignedEntry};
 
 use super::fetch::requested_only;
-use super::{
-    kind, protocol, Asked, Fault, LocalSet, SessionReport, DEPTH_FIRST_ABOVE, MAX_FRONTIER,
-};
+use super::{kind, Asked, LocalSet, SessionError, SessionReport, DEPTH_FIRST_ABOVE, MAX_FRONTIER};
+use crate::offence::Violation;
 use crate::protocol::{
     ShortHash, Summary, SyncResponse, LEAF_IDS, MAX_ENTRIES, MAX_IDS, MAX_PREFIXES,
 };
@@ -107,9 +106,8 @@ impl<P: Copy> Session<P> {
     }
 
     /// How the session went: completed unless it ended with `error`.
-    pub(super) fn report(&self, error: Option<String>) -> SessionReport {
+    pub(super) fn report(&self, error: Option<SessionError>) -> SessionReport {
         SessionReport {
-            completed: error.is_none(),
             fetched: self.fetched,
             requests: self.requests,
             error,
@@ -117,11 +115,9 @@ impl<P: Copy> Session<P> {
     }
 
     /// Queues `prefix` to walk: fetched whole if nothing is held under it here.
-    fn visit(&mut self, prefix: Prefix, local: &mut dyn LocalSet) -> Result<(), Fault> {
+    fn visit(&mut self, prefix: Prefix, local: &dyn LocalSet) -> Result<(), SessionError> {
         if self.nodes.len() + self.subtrees.len() >= MAX_FRONTIER {
-            return Err(Fault::Stopped(format!(
-                "the walk outgrew {MAX_FRONTIER} prefixes"
-            )));
+            return Err(SessionError::FrontierFull);
         }
         if local.count_under(&prefix) == 0 {
             self.subtrees.push_back(prefix);
@@ -134,7 +130,7 @@ impl<P: Copy> Session<P> {
     /// The next request to send, if one is ready. Full `Entries` batches go first (they
     /// bound the want list), then the walk; a partial batch waits until no walk reply
     /// could add to it.
-    pub(super) fn next_request(&mut self, local: &mut dyn LocalSet) -> Option<Asked> {
+    pub(super) fn next_request(&mut self, local: &dyn LocalSet) -> Option<Asked> {
         // Ids that arrived meanwhile with the peer's signatures (by gossip, another reply
         // or a fetch) are not asked.
         if self.want.len() >= MAX_IDS {
@@ -170,12 +166,10 @@ impl<P: Copy> Session<P> {
         &mut self,
         asked: Asked,
         response: SyncResponse,
-        local: &mut dyn LocalSet,
-    ) -> Result<Vec<SignedEntry>, Fault> {
+        local: &dyn LocalSet,
+    ) -> Result<Vec<SignedEntry>, SessionError> {
         match (asked, response) {
-            (_, SyncResponse::Refused { reason }) => {
-                Err(Fault::Stopped(format!("the peer refused: {reason}")))
-            }
+            (_, SyncResponse::Refused { reason }) => Err(SessionError::Refused(reason)),
             (Asked::Root, SyncResponse::Root { root, entries }) => {
                 self.compare_roots(root, entries, local)?;
                 Ok(Vec::new())
@@ -196,11 +190,11 @@ impl<P: Copy> Session<P> {
                 self.ask_again(&ids, &entries)?;
                 Ok(entries)
             }
-            (asked, response) => protocol(format!(
-                "a {} reply to a {} request",
-                kind(&response),
-                asked.kind()
-            )),
+            (asked, response) => Err(Violation::WrongKind {
+                asked: asked.kind(),
+                got: kind(&response),
+            }
+            .into()),
         }
     }
 
@@ -209,8 +203,8 @@ impl<P: Copy> Session<P> {
         &mut self,
         root: Hash,
         entries: u64,
-        local: &mut dyn LocalSet,
-    ) -> Result<(), Fault> {
+        local: &dyn LocalSet,
+    ) -> Result<(), SessionError> {
         self.walking = true;
         if entries > 0 && root != local.root() {
             self.visit(Prefix::root(), local)?;
@@ -223,14 +217,14 @@ impl<P: Copy> Session<P> {
         &mut self,
         prefixes: Vec<Prefix>,
         summaries: Vec<Summary>,
-        local: &mut dyn LocalSet,
-    ) -> Result<(), Fault> {
+        local: &dyn LocalSet,
+    ) -> Result<(), SessionError> {
         if summaries.len() != prefixes.len() {
-            return protocol(format!(
-                "{} summaries for {} prefixes",
-                summaries.len(),
-                prefixes.len()
-            ));
+            return Err(Violation::SummaryCount {
+                summaries: summaries.len(),
+                prefixes: prefixes.len(),
+            }
+            .into());
         }
         for (prefix, summary) in prefixes.into_iter().zip(summaries) {
             self.walk(prefix, summary, local)?;
@@ -239,11 +233,16 @@ impl<P: Copy> Session<P> {
     }
 
     /// The entries under `prefix` do not fit one reply: walk its 16 children instead.
-    fn split(&mut self, prefix: Prefix, count: u64, local: &mut dyn LocalSet) -> Result<(), Fault> {
+    fn split(
+        &mut self,
+        prefix: Prefix,
+        count: u64,
+        local: &dyn LocalSet,
+    ) -> Result<(), SessionError> {
         // A single entry always fits in a reply, and a full-length prefix holds at most
         // one.
         if count <= 1 || prefix.len() >= MAX_DEPTH {
-            return protocol(format!("TooLarge ({count} entries) under {prefix}"));
+            return Err(Violation::FalseTooLarge { count, prefix }.into());
         }
         for nibble in 0..16 {
             if let Some(child) = prefix.child(nibble) {
@@ -255,7 +254,7 @@ impl<P: Copy> Session<P> {
 
     /// Checks an `Entries` reply; the ids it left out, when it was cut short by the byte
     /// budget, are asked again. A reply with none of them: the peer does not hold them.
-    fn ask_again(&mut self, ids: &[EntryId], entries: &[SignedEntry]) -> Result<(), Fault> {
+    fn ask_again(&mut self, ids: &[EntryId], entries: &[SignedEntry]) -> Result<(), SessionError> {
         let rest = requested_only(ids, entries)?;
         if !entries.is_empty() {
             for id in rest.into_iter().rev() {
@@ -270,8 +269,8 @@ impl<P: Copy> Session<P> {
         &mut self,
         prefix: Prefix,
         summary: Summary,
-        local: &mut dyn LocalSet,
-    ) -> Result<(), Fault> {
+        local: &dyn LocalSet,
+    ) -> Result<(), SessionError> {
         match summary {
             Summary::Empty => Ok(()),
             Summary::Ids { ids, values } => {
@@ -285,12 +284,7 @@ impl<P: Copy> Session<P> {
 
     /// Wanted: ids not accepted here (pending ones included: the peer's copy may carry the
     /// signatures they lack) or held with other signatures.
-    fn want_differing(
-        &mut self,
-        ids: Vec<EntryId>,
-        values: Vec<ShortHash>,
-        local: &mut dyn LocalSet,
-    ) {
+    fn want_differing(&mut self, ids: Vec<EntryId>, values: Vec<ShortHash>, local: &dyn LocalSet) {
         for (id, value) in ids.into_iter().zip(values) {
             let differs = local.value(&id).map(|v| ShortHash::of(&v)) != Some(value);
             if differs && self.wanted.insert(id, value).is_none() {
@@ -304,10 +298,10 @@ impl<P: Copy> Session<P> {
         &mut self,
         prefix: Prefix,
         children: &[ShortHash; 16],
-        local: &mut dyn LocalSet,
-    ) -> Result<(), Fault> {
+        local: &dyn LocalSet,
+    ) -> Result<(), SessionError> {
         if prefix.len() >= MAX_DEPTH {
-            return protocol(format!("a branch at the full-length prefix {prefix}"));
+            return Err(Violation::BranchAtFullLength { prefix }.into());
         }
         for (nibble, remote) in (0u8..).zip(children.iter().copied()) {
             if remote == ShortHash::default() {
@@ -326,46 +320,48 @@ impl<P: Copy> Session<P> {
 
 /// Checks a listing of the ids under `prefix`: within the limit, one value per id, sorted,
 /// each under the prefix.
-fn check_ids(prefix: &Prefix, ids: &[EntryId], values: &[ShortHash]) -> Result<(), Fault> {
+fn check_ids(prefix: &Prefix, ids: &[EntryId], values: &[ShortHash]) -> Result<(), Violation> {
+    let prefix = *prefix;
     if ids.len() > LEAF_IDS {
-        return protocol(format!("{} ids listed under {prefix}", ids.len()));
+        return Err(Violation::TooManyIds {
+            count: ids.len(),
+            prefix,
+        });
     }
     if values.len() != ids.len() {
-        return protocol(format!(
-            "{} values for {} ids under {prefix}",
-            values.len(),
-            ids.len()
-        ));
+        return Err(Violation::ValueCount {
+            values: values.len(),
+            ids: ids.len(),
+            prefix,
+        });
     }
     if ids.windows(2).any(|w| w[0] >= w[1]) {
-        return protocol(format!("ids under {prefix} not sorted"));
+        return Err(Violation::UnsortedIds { prefix });
     }
     if ids.iter().any(|id| !prefix.covers(id)) {
-        return protocol(format!("an id listed under {prefix} is not under it"));
+        return Err(Violation::IdOutsidePrefix { prefix });
     }
     Ok(())
 }
 
 /// Checks a `Subtree` reply: within the entry limit, every entry under the prefix.
-fn check_subtree(prefix: &Prefix, entries: &[SignedEntry]) -> Result<(), Fault> {
-    check_count(entries.len(), MAX_ENTRIES)?;
+fn check_subtree(prefix: &Prefix, entries: &[SignedEntry]) -> Result<(), Violation> {
+    if entries.len() > MAX_ENTRIES {
+        return Err(Violation::TooManyEntries {
+            count: entries.len(),
+            max: MAX_ENTRIES,
+        });
+    }
     if entries.iter().any(|e| !prefix.covers(&e.id())) {
-        return protocol(format!("an entry not under the prefix {prefix}"));
+        return Err(Violation::EntryOutsidePrefix { prefix: *prefix });
     }
     Ok(())
 }
 
 /// Whether the local copy of `id` has the signature set the peer listed for it.
-fn matches_peer(wanted: &IdMap<ShortHash>, id: &EntryId, local: &mut dyn LocalSet) -> bool {
+fn matches_peer(wanted: &IdMap<ShortHash>, id: &EntryId, local: &dyn LocalSet) -> bool {
     let local = local.value(id).map(|v| ShortHash::of(&v));
     local.is_some() && local == wanted.get(id).copied()
-}
-
-fn check_count(len: usize, max: usize) -> Result<(), Fault> {
-    if len > max {
-        return protocol(format!("{len} entries in one reply (at most {max})"));
-    }
-    Ok(())
 }
 
 /// The next prefix, oldest first while the frontier is small (breadth-first), newest first
