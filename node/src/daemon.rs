@@ -56,10 +56,11 @@ pub fn load(dir: &DataDir, config: &Config) -> anyhow::Result<Loaded> {
         );
     }
     let node_key = read_key_file(&dir.node_key()).context("cannot use the node key")?;
-    let ledger = Ledger::open(&dir.ledger()).map_err(|e| match e {
-        StoreError::InUse { .. } | StoreError::Io { .. } => anyhow!("refusing to start: {e}"),
-        damaged => refuse(dir, &damaged.to_string()),
-    })?;
+    let ledger = crate::rebuild::open_patiently(&dir.ledger(), crate::rebuild::REOPEN_PATIENCE)
+        .map_err(|e| match e {
+            StoreError::InUse { .. } | StoreError::Io { .. } => anyhow!("refusing to start: {e}"),
+            damaged => refuse(dir, &damaged.to_string()),
+        })?;
     if dir.genesis().exists() {
         let copy = read_genesis(&dir.genesis())?;
         if copy != *ledger.genesis() {

@@ -15,14 +15,44 @@
 //!    path printed), and an empty ledger is created from the genesis copy;
 //! 4. the node runs as `run` does, serving its API only once a sync with a peer has
 //!    completed (the sync engine fetches every entry the peers hold).
+//!
+//! Step 4 opens the ledger steps 2 and 3 have just closed, which is why the node's
+//! patient open ([`open_patiently`]) lives here.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use registry_core::keys::read_key_file;
 use registry_core::store::{Ledger, StoreError};
 
 use crate::setup::{read_genesis, DataDir};
+
+/// How long a ledger this process has just closed may stay locked: sled releases its
+/// file lock from a background thread shortly after the ledger is dropped. A lock held
+/// longer belongs to another process.
+pub const REOPEN_PATIENCE: Duration = Duration::from_secs(3);
+
+/// How often [`open_patiently`] tries again while the ledger is in use.
+const REOPEN_POLL: Duration = Duration::from_millis(10);
+
+/// Opens the ledger in `dir`, trying again while it is in use ([`StoreError::InUse`])
+/// for up to `patience`; any other answer is returned at once. For the node's callers
+/// that reopen a ledger this process may have just closed: the writer restarting after
+/// a failed append, and start-up after `rebuild` or `dev` prepared the ledger. The
+/// ledger itself answers `InUse` without waiting, since only the caller knows whether a
+/// held lock may be its own.
+pub fn open_patiently(dir: &Path, patience: Duration) -> Result<Ledger, StoreError> {
+    let deadline = Instant::now() + patience;
+    loop {
+        match Ledger::open(dir) {
+            Err(StoreError::InUse { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(REOPEN_POLL);
+            }
+            answer => return answer,
+        }
+    }
+}
 
 /// What was done to the data directory.
 #[derive(Debug)]
@@ -115,4 +145,28 @@ fn aside_path(dir: &DataDir, now_unix: u64) -> PathBuf {
         path = PathBuf::from(format!("{}-{n}", base.display()));
     }
     path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use registry_core::testkit::Fixture;
+
+    #[test]
+    fn open_patiently_gives_up_on_a_ledger_held_open_and_opens_it_once_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let fx = Fixture::new(1, 1, 3);
+        let held = Ledger::create(dir.path(), &fx.genesis).unwrap();
+        let patience = Duration::from_millis(100);
+        let started = Instant::now();
+        let refused = open_patiently(dir.path(), patience);
+        assert!(
+            matches!(refused, Err(StoreError::InUse { .. })),
+            "{refused:?}"
+        );
+        assert!(started.elapsed() >= patience, "gave up before its patience");
+        drop(held);
+        let ledger = open_patiently(dir.path(), REOPEN_PATIENCE).unwrap();
+        assert_eq!(ledger.registry_id(), fx.registry_id);
+    }
 }

@@ -283,6 +283,39 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result
     Ok(())
 }
 
+/// How long [`patiently`] keeps retrying an open that finds the ledger in use.
+pub const REOPEN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs `open` until it answers anything but [`StoreError::InUse`], for at most
+/// [`REOPEN_PATIENCE`], and returns that answer (the last `InUse` when time runs out).
+/// sled releases a ledger's file lock from a background thread shortly after the ledger
+/// is dropped, so a test that closes a ledger and reopens it at once can find it still
+/// held. This is a retry loop with a clock and sleeps, which the ledger itself does
+/// without; it is here because the testkit is only built for tests (`test-utils`).
+///
+/// [`StoreError::InUse`]: crate::store::StoreError::InUse
+pub fn patiently<T>(
+    mut open: impl FnMut() -> Result<T, crate::store::StoreError>,
+) -> Result<T, crate::store::StoreError> {
+    let deadline = std::time::Instant::now() + REOPEN_PATIENCE;
+    loop {
+        match open() {
+            Err(crate::store::StoreError::InUse { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            answer => return answer,
+        }
+    }
+}
+
+/// [`Ledger::open`](crate::store::Ledger::open) for a ledger this process may have just
+/// closed: retries while sled still holds its lock (see [`patiently`]).
+pub fn open_patiently(
+    dir: &std::path::Path,
+) -> Result<crate::store::Ledger, crate::store::StoreError> {
+    patiently(|| crate::store::Ledger::open(dir))
+}
+
 pub mod bombs {
     use std::collections::BTreeMap;
     use std::io::Write as _;

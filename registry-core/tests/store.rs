@@ -10,6 +10,7 @@ use proptest::test_runner::TestCaseError;
 use registry_core::block::MAX_BLOCK_ENTRIES;
 use registry_core::did::EntityId;
 use registry_core::store::{BatchError, Damage, Ledger, StoreError, StoredEntry, VerifyError};
+use registry_core::testkit::open_patiently;
 use registry_core::trie::Trie;
 use registry_core::{
     Accreditation, Author, Block, EntryBody, EntryId, Genesis, Grant, Hash, Kind, Op, SecretKey,
@@ -152,7 +153,7 @@ fn verify_error(ledger: &Ledger) -> Result<VerifyError, Box<dyn Error>> {
 }
 
 fn open_error(dir: &Path) -> Result<StoreError, Box<dyn Error>> {
-    match Ledger::open(dir) {
+    match open_patiently(dir) {
         Ok(_) => Err("open accepted a damaged ledger".into()),
         Err(e) => Ok(e),
     }
@@ -268,7 +269,7 @@ fn run_model(actions: Vec<Action>) -> Result<(), TestCaseError> {
             }
             Action::Restart => {
                 drop(ledger.take());
-                ledger = Some(Ledger::open(dir.path()).map_err(fail)?);
+                ledger = Some(open_patiently(dir.path()).map_err(fail)?);
             }
             Action::Get(i, present) => {
                 if present && !model.entries.is_empty() {
@@ -332,7 +333,7 @@ fn store_verify_passes_on_good_ledger() -> TestResult {
     assert_eq!(ledger.head(), blocks.last());
     assert!(ledger.size_on_disk()? > 0);
     drop(ledger);
-    let ledger = Ledger::open(dir.path())?;
+    let ledger = open_patiently(dir.path())?;
     assert_eq!(ledger.verify()?, report);
     assert_eq!(ledger.genesis(), &fx.genesis);
     assert_eq!(ledger.registry_id(), fx.genesis.registry_id());
@@ -383,7 +384,7 @@ fn store_verify_names_flipped_entry_bytes() -> TestResult {
         drop(ledger);
         let id = blocks[1].entries[1];
         tamper(dir.path(), |db| flip(db, &entry_key(&id), at))?;
-        let ledger = Ledger::open(dir.path())?; // damage below the head: open does not see it
+        let ledger = open_patiently(dir.path())?; // damage below the head: open does not see it
         let err = verify_error(&ledger)?;
         assert_eq!(err.height, 2, "{err}");
         assert!(expected(&err.problem, id), "{err}");
@@ -403,7 +404,7 @@ fn store_verify_names_broken_link() -> TestResult {
     tamper(dir.path(), |db| {
         db.insert(block_key(2), bad.encode()).map(drop)
     })?;
-    let ledger = Ledger::open(dir.path())?;
+    let ledger = open_patiently(dir.path())?;
     let err = verify_error(&ledger)?;
     assert_eq!(err.height, 2);
     assert_eq!(
@@ -423,14 +424,14 @@ fn store_verify_names_missing_entry_block_and_extra_entries() -> TestResult {
     drop(ledger);
     let id = blocks[1].entries[0];
     tamper(dir.path(), |db| db.remove(entry_key(&id)).map(drop))?;
-    let err = verify_error(&Ledger::open(dir.path())?)?;
+    let err = verify_error(&open_patiently(dir.path())?)?;
     assert_eq!((err.height, err.problem), (2, Damage::MissingEntry(id)));
 
     let dir = tempfile::tempdir()?;
     let (_, ledger, _) = ledger_with(dir.path(), &[1, 1, 1, 1])?;
     drop(ledger);
     tamper(dir.path(), |db| db.remove(block_key(2)).map(drop))?;
-    let err = verify_error(&Ledger::open(dir.path())?)?;
+    let err = verify_error(&open_patiently(dir.path())?)?;
     assert_eq!((err.height, err.problem), (2, Damage::MissingBlock));
 
     let dir = tempfile::tempdir()?;
@@ -441,7 +442,7 @@ fn store_verify_names_missing_entry_block_and_extra_entries() -> TestResult {
     tamper(dir.path(), |db| {
         db.insert(entry_key(&stray.id()), value).map(drop)
     })?;
-    let err = verify_error(&Ledger::open(dir.path())?)?;
+    let err = verify_error(&open_patiently(dir.path())?)?;
     assert_eq!(
         (err.height, err.problem),
         (
@@ -634,7 +635,7 @@ fn store_append_is_atomic() -> TestResult {
     assert_unchanged(&ledger, &blocks, 3, &fresh)?;
 
     drop(ledger);
-    let mut ledger = Ledger::open(dir.path())?;
+    let mut ledger = open_patiently(dir.path())?;
     assert_unchanged(&ledger, &blocks, 3, &fresh)?;
     // The refused entries can still be appended, and the chain continues.
     let block = fx.append(&mut ledger, &fresh)?;
@@ -671,7 +672,7 @@ fn store_load_all_refuses_an_entry_under_the_wrong_key() -> TestResult {
         db.insert(entry_key(&a), value)?;
         Ok(())
     })?;
-    let ledger = Ledger::open(dir.path())?;
+    let ledger = open_patiently(dir.path())?;
     let err = ledger
         .load_all()
         .err()
@@ -688,15 +689,15 @@ fn store_load_all_refuses_an_entry_under_the_wrong_key() -> TestResult {
 fn store_reopen_right_after_close_and_refuse_a_second_user() -> TestResult {
     let dir = tempfile::tempdir()?;
     let (_, ledger, _) = ledger_with(dir.path(), &[2])?;
-    // Closing and reopening at once, many times: the lock sled releases in the background
-    // is waited for.
+    // Closing and reopening at once, many times: the caller waits for the lock sled
+    // releases in the background.
     drop(ledger);
     for _ in 0..20 {
-        let l = Ledger::open(dir.path())?;
+        let l = open_patiently(dir.path())?;
         assert_eq!(l.height(), 1);
     }
     // While one handle is open, a second open is refused with a clear error.
-    let held = Ledger::open(dir.path())?;
+    let held = open_patiently(dir.path())?;
     let err = Ledger::open(dir.path())
         .err()
         .map(|e| e.to_string())
@@ -707,13 +708,47 @@ fn store_reopen_right_after_close_and_refuse_a_second_user() -> TestResult {
 }
 
 #[test]
+fn store_second_open_of_a_live_ledger_is_refused_at_once_naming_it() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (_, held, _) = ledger_with(dir.path(), &[1])?;
+    // A leftover sled would have removed on open; a refused open must not touch it.
+    let leftover = dir.path().join("snap.00000000000000AA.generating");
+    std::fs::write(&leftover, b"partial")?;
+    // The probe of the file lock fails while `held` lives: no waiting for it to go.
+    let started = std::time::Instant::now();
+    let opened = Ledger::open(dir.path());
+    let took = started.elapsed();
+    for e in [opened.err(), Ledger::open(dir.path()).err()] {
+        let shown = e.as_ref().map(ToString::to_string).unwrap_or_default();
+        match e {
+            Some(StoreError::InUse { path }) => assert_eq!(path, dir.path()),
+            other => panic!("expected InUse, got {other:?}"),
+        }
+        assert!(shown.contains(&dir.path().display().to_string()), "{shown}");
+    }
+    assert!(
+        took < std::time::Duration::from_secs(1),
+        "refusing a ledger in use took {took:?}"
+    );
+    assert!(
+        leftover.exists(),
+        "a refused open removed a file of a ledger in use"
+    );
+    // The refused opens changed nothing: once released, the ledger opens as it was.
+    drop(held);
+    let reopened = open_patiently(dir.path())?;
+    assert_eq!((reopened.height(), reopened.entry_count()), (1, 1));
+    Ok(())
+}
+
+#[test]
 fn store_create_refuses_existing_ledger() -> TestResult {
     let dir = tempfile::tempdir()?;
     let (fx, ledger, _) = ledger_with(dir.path(), &[1])?;
     drop(ledger);
     let e = Ledger::create(dir.path(), &fx.genesis).err();
     assert!(matches!(e, Some(StoreError::AlreadyExists { .. })), "{e:?}");
-    assert_eq!(Ledger::open(dir.path())?.entry_count(), 1);
+    assert_eq!(open_patiently(dir.path())?.entry_count(), 1);
     Ok(())
 }
 
@@ -798,7 +833,7 @@ fn store_an_entry_listed_again_with_new_signatures() -> TestResult {
         key.extend_from_slice(&2u64.to_be_bytes());
         db.remove(key).map(drop)
     })?;
-    let ledger = Ledger::open(dir.path());
+    let ledger = open_patiently(dir.path());
     let e = match ledger {
         Err(e) => e.to_string(),
         Ok(l) => verify_error(&l)?.to_string(),

@@ -318,8 +318,9 @@ impl Actor {
     /// the backlog whatever reached the disk after all.
     fn ensure_ledger(&mut self) -> Result<(), WriterError> {
         if self.ledger.is_none() {
-            let ledger = Ledger::open(&self.ledger_dir)
-                .map_err(|e| WriterError::from_store("cannot reopen the ledger", e))?;
+            let ledger =
+                crate::rebuild::open_patiently(&self.ledger_dir, crate::rebuild::REOPEN_PATIENCE)
+                    .map_err(|e| WriterError::from_store("cannot reopen the ledger", e))?;
             if ledger.registry_id() != self.registry_id {
                 return Err(WriterError::ForeignLedger);
             }

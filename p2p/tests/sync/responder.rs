@@ -62,10 +62,7 @@ fn answer_summarises_prefixes_as_empty_ids_or_branch() {
     let over = SyncRequest::Nodes {
         prefixes: vec![Prefix::root(); MAX_PREFIXES + 1],
     };
-    assert!(matches!(
-        answer(&over, &reg),
-        SyncResponse::Refused { .. }
-    ));
+    assert!(matches!(answer(&over, &reg), SyncResponse::Refused { .. }));
 }
 
 /// Accreditations of about 16 KiB each (64 long grants), to reach the reply budget with
@@ -155,8 +152,5 @@ fn answer_entries_returns_held_ones_once_within_the_budget() {
     let over = SyncRequest::Entries {
         ids: vec![a; MAX_IDS + 1],
     };
-    assert!(matches!(
-        answer(&over, &reg),
-        SyncResponse::Refused { .. }
-    ));
+    assert!(matches!(answer(&over, &reg), SyncResponse::Refused { .. }));
 }

@@ -199,9 +199,9 @@ impl Sim {
             } => {
                 if !lost {
                     let n = &mut self.nodes[to];
-                    let actions =
-                        n.engine
-                            .on_response(from, id, response, self.now, &n.registry);
+                    let actions = n
+                        .engine
+                        .on_response(from, id, response, self.now, &n.registry);
                     self.take(to, actions);
                 }
             }
@@ -217,9 +217,9 @@ impl Sim {
             } => {
                 let n = &mut self.nodes[node];
                 let ingested = ingest(&mut n.registry, entries);
-                let actions =
-                    n.engine
-                        .on_ingested(peer, batch, ingested, self.now, &n.registry);
+                let actions = n
+                    .engine
+                    .on_ingested(peer, batch, ingested, self.now, &n.registry);
                 self.take(node, actions);
             }
         }

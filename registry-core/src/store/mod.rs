@@ -19,7 +19,7 @@
 //! | `e` entry id (32 bytes) | height of its first block (8 bytes big-endian) ++ encoded [`SignedEntry`] as first listed |
 //! | `s` entry id ++ height | encoded signature set (`Vec<Signature>`) the entry has from that block on |
 //! | `p` entry id | encoded [`SignedEntry`] acknowledged as pending, until accepted, rejected or evicted |
-//! | `q` entry id | the [`Source`] the pending entry `p` came from (17 bytes); written and removed with it |
+//! | `q` entry id | the [`Source`](crate::pending::Source) the pending entry `p` came from (17 bytes); written and removed with it |
 //!
 //! An entry whose signature set grows (another copy brought signatures that count) is
 //! listed again by a later block, which records its whole new set under `s`; the `e`
@@ -83,13 +83,24 @@
 //!
 //! # Modules
 //!
-//! `layout` (keys and values), `check` (the start-up check), `verify` (full
-//! verification and [`Damage`]), `witness` (the head witness file), `error`
-//! ([`StoreError`], [`BatchError`]).
+//! `layout` (keys and values), `open` (sled's file lock and leftover files), `check` (the
+//! start-up check), `verify` (full verification and [`Damage`]), `read` (every entry
+//! back, for rebuilding state), `pending` (the pending records), `witness` (the head
+//! witness file), `error` ([`StoreError`], [`BatchError`]).
+//!
+//! # Opening a ledger in use
+//!
+//! [`Ledger::open`] and [`Ledger::create`] answer [`StoreError::InUse`] at once when the
+//! database's file lock is held, without waiting. sled lets go of the lock from a
+//! background thread shortly after a ledger is dropped, so a caller that reopens a
+//! ledger it has just closed retries on `InUse` for a moment itself.
 
 mod check;
 mod error;
 mod layout;
+mod open;
+mod pending;
+mod read;
 mod verify;
 pub mod witness;
 
@@ -102,15 +113,17 @@ use crate::codec::{domain, hash_with_domain, MAX_MESSAGE_BYTES};
 use crate::entry::SignedEntry;
 use crate::genesis::Genesis;
 use crate::hash::{EntryId, Hash, RegistryId};
-use crate::pending::Source;
 use crate::time::Timestamp;
 
 pub use error::{BatchError, StoreError};
 pub use layout::FORMAT_VERSION;
+#[cfg(any(test, feature = "test-utils"))]
+pub use open::open_raw_database;
 pub use verify::{Damage, Signatures, VerifyError, VerifyReport};
 
 use error::corrupt;
 use layout::HeadRecord;
+use open::{has_sled_files, open_db};
 
 /// An entry as stored, with the height of the block that holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,11 +144,6 @@ pub struct Ledger {
     head: Option<Block>,
     /// Set when a write or flush failed: what is on disk is then uncertain.
     failed: Option<String>,
-}
-
-/// Whether `dir` holds sled's files (sled 0.34 writes `conf` and `db`).
-fn has_sled_files(dir: &Path) -> bool {
-    dir.join("conf").exists() || dir.join("db").exists()
 }
 
 impl Ledger {
@@ -381,84 +389,6 @@ impl Ledger {
         Ok(block)
     }
 
-    /// Records entries acknowledged as pending (`put`, replacing an earlier copy) and
-    /// forgets others (`remove`: accepted, rejected or evicted), in one atomic batch, then
-    /// flushes: once this returns, a restart restores exactly this pending set, each
-    /// entry with its source. Refuses an entry of another registry or one larger than an
-    /// entry may be.
-    pub fn save_pending(
-        &mut self,
-        put: &[(SignedEntry, Source)],
-        remove: &[EntryId],
-    ) -> Result<(), StoreError> {
-        if let Some(why) = &self.failed {
-            return Err(StoreError::Failed(why.clone()));
-        }
-        let mut batch = sled::Batch::default();
-        for id in remove {
-            batch.remove(&layout::pending_key(id)[..]);
-            batch.remove(&layout::pending_source_key(id)[..]);
-        }
-        for (entry, source) in put {
-            let id = entry.id();
-            if entry.body.registry != self.registry_id {
-                let (expected, got) = (self.registry_id, entry.body.registry);
-                return Err(BatchError::WrongRegistry { id, expected, got }.into());
-            }
-            let encoded = entry.encode();
-            if encoded.len() > MAX_MESSAGE_BYTES {
-                let (bytes, max) = (encoded.len(), MAX_MESSAGE_BYTES);
-                return Err(BatchError::EntryTooLarge { id, bytes, max }.into());
-            }
-            batch.insert(&layout::pending_key(&id)[..], encoded);
-            batch.insert(&layout::pending_source_key(&id)[..], &source.to_bytes()[..]);
-        }
-        if let Err(e) = self.db.apply_batch(batch) {
-            self.failed = Some(e.to_string());
-            return Err(e.into());
-        }
-        if let Err(e) = self.db.flush() {
-            self.failed = Some(e.to_string());
-            return Err(e.into());
-        }
-        Ok(())
-    }
-
-    /// The entries recorded as pending, by id, each with its recorded source
-    /// ([`Source::RESTORED`] where none was recorded). A record that does not decode, or
-    /// is filed under another id, is an error naming it.
-    pub fn load_pending(&self) -> Result<Vec<(SignedEntry, Source)>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.db.scan_prefix([layout::PENDING_PREFIX]) {
-            let (key, value) = item?;
-            let entry: SignedEntry =
-                crate::codec::decode(&value, MAX_MESSAGE_BYTES).map_err(|e| {
-                    corrupt(format!(
-                        "pending record {} does not decode: {e}",
-                        hex::encode(&key)
-                    ))
-                })?;
-            if key.get(1..) != Some(entry.id().as_bytes().as_slice()) {
-                return Err(corrupt(format!(
-                    "pending record {} holds entry {}",
-                    hex::encode(&key),
-                    entry.id()
-                )));
-            }
-            let id = entry.id();
-            let source = match self.db.get(layout::pending_source_key(&id))? {
-                None => Source::RESTORED,
-                Some(bytes) => Source::from_bytes(&bytes).ok_or_else(|| {
-                    corrupt(format!(
-                        "the source recorded for pending entry {id} is not one"
-                    ))
-                })?,
-            };
-            out.push((entry, source));
-        }
-        Ok(out)
-    }
-
     /// Height of the last block; 0 when the ledger is empty.
     pub fn height(&self) -> u64 {
         self.head_record.height
@@ -536,87 +466,6 @@ impl Ledger {
         Ok(self.db.contains_key(layout::entry_key(id))?)
     }
 
-    /// Every listing in ledger order (block by block, each in block order; an entry listed
-    /// again comes again, with the signature set it gained there), for rebuilding
-    /// in-memory state at start-up. Stops after the first error.
-    pub fn entries(&self) -> impl Iterator<Item = Result<SignedEntry, StoreError>> + '_ {
-        Entries {
-            ledger: self,
-            next_height: 1,
-            pending: Vec::new().into_iter(),
-            done: false,
-        }
-    }
-
-    /// Every stored entry with its latest signature set, ordered by the height of the block
-    /// that first listed it: the fast way to
-    /// rebuild in-memory state at start-up. One sequential scan instead of a lookup per
-    /// entry; within one block the order is by id, not acceptance order, which acceptance
-    /// does not depend on (references inside a block wait in the pending pool for at most
-    /// one block). Checks each entry's id against its key, its height against the chain
-    /// and the total against the head record; signatures are left to [`Ledger::verify`].
-    pub fn load_all(&self) -> Result<Vec<SignedEntry>, StoreError> {
-        let height = self.height();
-        let mut loaded: Vec<(u64, SignedEntry)> =
-            Vec::with_capacity(self.entry_count().min(1 << 24) as usize);
-        for item in self.db.scan_prefix([layout::ENTRY_PREFIX]) {
-            let (key, value) = item?;
-            let (stored, entry) = layout::parse_entry_value(&value).map_err(|e| {
-                error::corrupt(format!("entry under key {}: {e}", hex::encode(&key)))
-            })?;
-            if key.get(1..) != Some(entry.id().as_bytes().as_slice()) {
-                return Err(error::corrupt(format!(
-                    "entry under key {} has id {}",
-                    hex::encode(&key),
-                    entry.id()
-                )));
-            }
-            if stored == 0 || stored > height {
-                return Err(error::corrupt(format!(
-                    "entry {} claims block {stored}; the head is {height}",
-                    entry.id()
-                )));
-            }
-            loaded.push((stored, entry));
-        }
-        if loaded.len() as u64 != self.entry_count() {
-            return Err(error::corrupt(format!(
-                "{} entries stored, the head record counts {}",
-                loaded.len(),
-                self.entry_count()
-            )));
-        }
-        loaded.sort_by_key(|(h, e)| (*h, e.id()));
-        // Signature records sort by id, then height: the last one of an id is its set now.
-        let mut latest: crate::hash::IdMap<Vec<crate::entry::Signature>> = Default::default();
-        for item in self.db.scan_prefix([layout::SIGNATURES_PREFIX]) {
-            let (key, value) = item?;
-            let (id, at) = layout::parse_signatures_key(&key).ok_or_else(|| {
-                error::corrupt(format!("malformed signature key {}", hex::encode(&key)))
-            })?;
-            if at == 0 || at > height {
-                return Err(error::corrupt(format!(
-                    "signatures of entry {id} claim block {at}; the head is {height}"
-                )));
-            }
-            let set = layout::parse_signatures(&value)
-                .map_err(|e| error::corrupt(format!("signatures of entry {id}: {e}")))?;
-            latest.insert(id, set);
-        }
-        if latest.is_empty() {
-            return Ok(loaded.into_iter().map(|(_, e)| e).collect());
-        }
-        Ok(loaded
-            .into_iter()
-            .map(|(_, mut e)| {
-                if let Some(set) = latest.remove(&e.id()) {
-                    e.signatures = set;
-                }
-                e
-            })
-            .collect())
-    }
-
     /// Full verification (see the [module documentation](self)): re-hashes the chain, checks every entry, its
     /// signatures and every state root, and names the first bad block.
     pub fn verify(&self) -> Result<VerifyReport, VerifyError> {
@@ -683,108 +532,4 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(no message)")
-}
-
-/// How long [`open_db`] waits for the database's file lock.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// The ledger's raw sled database, for tests that damage a closed ledger on purpose
-/// (opened with the same wait for sled's lock as [`Ledger::open`]).
-#[cfg(any(test, feature = "test-utils"))]
-pub fn open_raw_database(dir: &Path) -> Result<sled::Db, StoreError> {
-    open_db(dir)
-}
-
-/// Opens the sled database in `dir`. sled releases its file lock from a background thread
-/// some time after a `Db` is dropped, so a ledger closed and reopened in one process (a
-/// restart, a rebuild) can find the lock still held for a moment: wait for it, briefly.
-/// A lock still held after that belongs to another process using the same directory.
-fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
-    remove_unfinished_snapshots(dir)?;
-    let deadline = std::time::Instant::now() + LOCK_WAIT;
-    loop {
-        match sled::open(dir) {
-            Ok(db) => return Ok(db),
-            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
-                if std::time::Instant::now() >= deadline {
-                    return Err(StoreError::InUse {
-                        path: dir.to_path_buf(),
-                    });
-                }
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-/// Deletes sled's unfinished snapshot files (`snap.<lsn>.generating`). sled 0.34 writes
-/// a snapshot under that name and renames it once complete; a write that fails (a full
-/// disk) leaves the partial file behind, and sled's recovery then takes it for the newest
-/// snapshot and refuses to open the database as corrupt, for good. Such a file never holds
-/// a finished snapshot, so without it sled recovers from the previous one and its log.
-fn remove_unfinished_snapshots(dir: &Path) -> Result<(), StoreError> {
-    let io = |source| StoreError::Io {
-        path: dir.to_path_buf(),
-        error: source,
-    };
-    let listing = match std::fs::read_dir(dir) {
-        Ok(listing) => listing,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io(e)),
-    };
-    for item in listing {
-        let path = item.map_err(io)?.path();
-        let unfinished = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("snap.") && n.ends_with(".generating"));
-        if unfinished {
-            std::fs::remove_file(&path).map_err(io)?;
-        }
-    }
-    Ok(())
-}
-
-/// The iterator behind [`Ledger::entries`].
-struct Entries<'a> {
-    ledger: &'a Ledger,
-    next_height: u64,
-    /// Ids of the current block not yet read, with their block's height.
-    pending: std::vec::IntoIter<EntryId>,
-    done: bool,
-}
-
-impl Entries<'_> {
-    fn next_entry(&mut self) -> Result<Option<SignedEntry>, StoreError> {
-        loop {
-            if let Some(id) = self.pending.next() {
-                let height = self.next_height - 1;
-                return Ok(Some(
-                    verify::read_listed_entry(&self.ledger.db, height, &id)?.0,
-                ));
-            }
-            if self.next_height > self.ledger.height() {
-                return Ok(None);
-            }
-            let (block, _) = verify::read_block(&self.ledger.db, self.next_height)?;
-            self.pending = block.entries.into_iter();
-            self.next_height += 1;
-        }
-    }
-}
-
-impl Iterator for Entries<'_> {
-    type Item = Result<SignedEntry, StoreError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let item = self.next_entry().transpose();
-        if !matches!(item, Some(Ok(_))) {
-            self.done = true;
-        }
-        item
-    }
 }
