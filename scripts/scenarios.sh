@@ -14,7 +14,8 @@ usage: scripts/scenarios.sh    (builds, then runs each scenario small)
     CATCHUP_ENTRIES entries (default 100000), against its idle p99. CATCHUP_NODE_BINS
     (space-separated registry-node paths, default this build's) are run alternately,
     CATCHUP_ROUNDS times each (default 2), so a baseline build is measured beside this
-    one: CATCHUP_LOAD=1 CATCHUP_NODE_BINS="/path/to/old/registry-node target/release/registry-node"
+    one: CATCHUP_LOAD=1 CATCHUP_NODE_BINS="/path/to/old/registry-node target/release/registry-node";
+    CATCHUP_JOINER_NICE=19 runs the joiner at that niceness (as if it were another machine)
 USAGE
     exit 0
 fi
@@ -38,7 +39,8 @@ if [[ "$CATCHUP_LOAD" == 1 ]]; then
     read -r -a bins <<<"${CATCHUP_NODE_BINS:-target/release/registry-node}"
     for _ in $(seq 1 "${CATCHUP_ROUNDS:-2}"); do
         for bin in "${bins[@]}"; do
-            run catchup-load --nodes 1 --entries "${CATCHUP_ENTRIES:-100000}" --seed 11 --node-bin "$bin"
+            run catchup-load --nodes 1 --entries "${CATCHUP_ENTRIES:-100000}" --seed 11 --node-bin "$bin" \
+                --joiner-nice "${CATCHUP_JOINER_NICE:-0}"
         done
     done
 fi

@@ -121,6 +121,10 @@ struct RunArgs {
     /// (catchup-load).
     #[arg(long, default_value_t = 10)]
     idle_secs: u64,
+    /// Niceness (0-19) of the joiner's process (catchup-load): 19 leaves the shared CPU to
+    /// the node under measurement first, as if the joiner were another machine.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=19))]
+    joiner_nice: u8,
     /// The registry-node binary every node of the run executes, e.g. an older build to
     /// compare with [default: $REGISTRY_NODE_BIN, else the one beside this executable,
     /// else registry-node on PATH].
@@ -246,6 +250,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         preload_percent: args.preload,
         rate: args.rate,
         idle_secs: args.idle_secs,
+        joiner_nice: args.joiner_nice,
     };
     let mut report = Report::new(name, seed, args.nodes);
     let outcome = (|| -> anyhow::Result<()> {

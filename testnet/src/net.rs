@@ -57,6 +57,8 @@ pub struct Testnet {
     pub nodes: Vec<NodeInfo>,
     sync_period_secs: u64,
     node_bin: PathBuf,
+    /// Niceness each node's process starts with (absent: this process's own).
+    niceness: std::collections::HashMap<usize, u8>,
     /// Processes this process started (so it reaps them); empty after [`Testnet::open`].
     children: Vec<Option<Child>>,
 }
@@ -144,6 +146,7 @@ impl Testnet {
             nodes: Vec::new(),
             sync_period_secs,
             node_bin: node_bin(),
+            niceness: Default::default(),
             children: Vec::new(),
         };
         for i in 0..n {
@@ -179,6 +182,7 @@ impl Testnet {
             nodes: state.nodes,
             sync_period_secs: state.sync_period_secs,
             node_bin: node_bin(),
+            niceness: Default::default(),
             children: (0..n).map(|_| None).collect(),
         })
     }
@@ -260,7 +264,15 @@ impl Testnet {
             .create(true)
             .append(true)
             .open(node.dir.join("node.log"))?;
-        let child = Command::new(&self.node_bin)
+        let mut command = match self.niceness.get(&i) {
+            Some(n) => {
+                let mut c = Command::new("nice");
+                c.arg("-n").arg(n.to_string()).arg(&self.node_bin);
+                c
+            }
+            None => Command::new(&self.node_bin),
+        };
+        let child = command
             .args(["run", "--data-dir"])
             .arg(&node.dir)
             .stdin(Stdio::null())
@@ -299,6 +311,11 @@ impl Testnet {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Runs node `i`'s process at niceness `n` from its next start (`nice -n`).
+    pub fn set_niceness(&mut self, i: usize, n: u8) {
+        self.niceness.insert(i, n);
     }
 
     /// Starts node `i` and waits until it serves.

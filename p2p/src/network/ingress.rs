@@ -48,6 +48,9 @@ pub type ErrorSource = Arc<dyn std::error::Error + Send + Sync>;
 /// its listen addresses.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StartError {
+    /// The network's own runtime (a thread, an event loop) could not be made.
+    #[error("cannot start the network's runtime: {0}")]
+    Runtime(ErrorSource),
     /// The node key is not an ed25519 secret key.
     #[error("the node key is not an ed25519 key: {0}")]
     Identity(ErrorSource),

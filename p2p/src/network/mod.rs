@@ -1,10 +1,11 @@
-//! The network: one tokio task (an actor) owns the libp2p swarm and the sync engine.
+//! The network: one tokio task (an actor), on a thread and runtime of its own, owns the
+//! libp2p swarm and the sync engine.
 //!
 //! It talks to the rest of the node through two narrow doors: a [`Host`] (read the
 //! registry; submit entries to the ledger writer and learn their outcome once durable),
 //! and a [`NetworkHandle`] the node uses to publish, list peers and manage the deny-list.
 //! No lock is held across an `.await`; the registry's lock is taken only for the short
-//! synchronous steps of sync (comparing hashes, answering a request).
+//! synchronous steps of sync (comparing hashes, answering a request), and only for reading.
 //!
 //! - this module: the settings ([`NetworkConfig`]), the [`Host`] the task calls, and
 //!   [`spawn`], which builds the swarm and starts the task;
@@ -142,13 +143,24 @@ pub fn peer_source(peer: &PeerId) -> Source {
     Source::peer(&peer.to_bytes())
 }
 
-/// Starts the network task on the current tokio runtime.
+/// Starts the network task on a thread of its own, with a single-threaded tokio runtime
+/// that also runs every connection's tasks (noise, yamux, the codec): the work of
+/// answering peers, a catch-up's megabytes of replies included, never queues on the
+/// caller's runtime, where the node answers queries. The returned handle (from the
+/// caller's blocking pool) resolves when the task ends: on `shutdown`, or once every
+/// [`NetworkHandle`] is dropped.
 pub fn spawn(
     config: NetworkConfig,
     keypair: Keypair,
     registry_id: RegistryId,
     host: Arc<dyn Host>,
 ) -> Result<(NetworkHandle, tokio::task::JoinHandle<()>), NetworkError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StartError::Runtime(Arc::new(e)))?;
+    // The swarm's listeners and timers belong to the runtime that will poll them.
+    let entered = runtime.enter();
     let counters = Arc::new(NetCounters::default());
     let mut swarm = swarm::build_swarm(&config, keypair, &registry_id, counters.clone())?;
     for addr in &config.listen {
@@ -181,5 +193,7 @@ pub fn spawn(
         rx,
     );
     let handle = NetworkHandle::new(tx, info, counters);
-    Ok((handle, tokio::spawn(task.run())))
+    drop(entered);
+    let thread = tokio::task::spawn_blocking(move || runtime.block_on(task.run()));
+    Ok((handle, thread))
 }

@@ -179,6 +179,14 @@ pub fn run(net: &mut Testnet, p: &Params, report: &mut Report) -> anyhow::Result
     load_network(net, p, report, first)?;
     let total = p.entries as u64 + 1;
     let joiner = net.init_node(vec![0])?;
+    if p.joiner_nice > 0 {
+        net.set_niceness(joiner, p.joiner_nice);
+    }
+    report.figure(
+        "joiner_nice",
+        p.joiner_nice,
+        format!("the joiner runs at niceness {}", p.joiner_nice),
+    );
 
     let clients = (0..CONNECTIONS)
         .map(|_| net.client(0))

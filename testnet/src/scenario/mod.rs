@@ -32,6 +32,8 @@ pub struct Params {
     pub rate: f64,
     /// Seconds of the idle window (catchup-load).
     pub idle_secs: u64,
+    /// Niceness of the joiner's process (catchup-load).
+    pub joiner_nice: u8,
 }
 
 /// The scenarios' generator: the seed reproduces a run's choices.
