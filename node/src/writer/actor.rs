@@ -4,7 +4,8 @@
 //! 1. block for the first command, then take whatever else is already queued (up to
 //!    `max_batch` submissions) without waiting: concurrent submitters share one flush;
 //! 2. check structure and signatures with `check_batch`, holding no lock;
-//! 3. take the registry's write lock only for `admit` and `state_root`;
+//! 3. take the registry's write lock only for `admit`, which leaves the trie's hashes
+//!    current, so readers (queries, sync answers) need only the read lock;
 //! 4. append the accepted entries (including pending ones they released) to the ledger,
 //!    in blocks of at most `MAX_BLOCK_ENTRIES`; `append` flushes;
 //! 5. only then answer each submitter, and hand the client submissions to gossip (see
