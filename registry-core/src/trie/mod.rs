@@ -475,15 +475,20 @@ impl Trie {
     }
 }
 
+/// An id that starts with `bytes` and is zero after them, for the unit tests of the
+/// trie's modules.
+#[cfg(test)]
+fn test_id(bytes: &[u8]) -> EntryId {
+    let mut out = [0u8; 32];
+    out[..bytes.len()].copy_from_slice(bytes);
+    Hash(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn id(bytes: &[u8]) -> EntryId {
-        let mut out = [0u8; 32];
-        out[..bytes.len()].copy_from_slice(bytes);
-        Hash(out)
-    }
+    use super::test_id as id;
 
     #[test]
     fn empty_single_and_pair_match_the_definition() {

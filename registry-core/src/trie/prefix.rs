@@ -218,11 +218,7 @@ impl<'de> Deserialize<'de> for Prefix {
 mod tests {
     use super::*;
 
-    fn id(bytes: &[u8]) -> EntryId {
-        let mut out = [0u8; 32];
-        out[..bytes.len()].copy_from_slice(bytes);
-        Hash(out)
-    }
+    use crate::trie::test_id as id;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
