@@ -252,6 +252,7 @@ pub fn start(loaded: Loaded, config: &Config, networking: Networking) -> anyhow:
         metrics,
         limiter: Arc::new(Semaphore::new(config.api.max_concurrent_requests)),
         deny_list: Arc::new(std::sync::Mutex::new(deny_list)),
+        checkpoints: Arc::new(crate::checkpoint::Notes::new(360)),
     };
     Ok(Started {
         state,

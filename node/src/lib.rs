@@ -18,6 +18,7 @@
 //! - `denylist`: the deny-list's run-time changes, saved in the data directory.
 
 pub mod admin;
+pub mod checkpoint;
 pub mod config;
 pub mod daemon;
 pub mod denylist;

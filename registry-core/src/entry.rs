@@ -23,6 +23,8 @@ pub const MAX_RESOURCE_BYTES: usize = 256;
 pub const MAX_LABEL_BYTES: usize = 256;
 /// Longest revocation reason, in bytes.
 pub const MAX_REASON_BYTES: usize = 512;
+/// Most witness keys in one witness set.
+pub const MAX_WITNESSES: usize = 64;
 /// The action that lets a holder accredit others for a resource.
 pub const ACCREDIT_ACTION: &str = "accredit";
 /// A grant resource that covers every resource.
@@ -109,6 +111,49 @@ pub enum Governance {
     AddRoot(DidKey),
     RemoveRoot(DidKey),
     SetThreshold(u16),
+    /// Names the node keys whose checkpoint signatures count, and how many of them a
+    /// checkpoint needs (section 12). A later set replaces an earlier one.
+    SetWitnesses(WitnessSet),
+}
+
+/// The witnesses of checkpoints: `quorum` distinct keys of `keys` must sign one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessSet {
+    /// Unique; at most [`MAX_WITNESSES`].
+    #[serde(deserialize_with = "codec::bounded_vec::<_, _, MAX_WITNESSES>")]
+    pub keys: Vec<DidKey>,
+    pub quorum: u16,
+}
+
+impl WitnessSet {
+    /// The same set with its keys sorted, so lookups can binary-search.
+    pub fn sorted(&self) -> WitnessSet {
+        let mut keys = self.keys.clone();
+        keys.sort();
+        WitnessSet {
+            keys,
+            quorum: self.quorum,
+        }
+    }
+
+    fn check(&self) -> Result<(), EntryError> {
+        if self.keys.is_empty() || self.keys.len() > MAX_WITNESSES {
+            return Err(EntryError::WitnessCount);
+        }
+        for (i, k) in self.keys.iter().enumerate() {
+            if self.keys[..i].contains(k) {
+                return Err(EntryError::DuplicateWitness(*k));
+            }
+        }
+        if self.quorum == 0 || usize::from(self.quorum) > self.keys.len() {
+            return Err(EntryError::Quorum {
+                quorum: self.quorum,
+                witnesses: self.keys.len(),
+            });
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -240,6 +285,12 @@ pub enum EntryError {
     GovernanceByHolder,
     #[error("threshold must be at least 1")]
     ZeroThreshold,
+    #[error("a witness set names 1 to {MAX_WITNESSES} keys")]
+    WitnessCount,
+    #[error("witness {0} is listed twice")]
+    DuplicateWitness(DidKey),
+    #[error("quorum {quorum} must be 1 to the number of witnesses ({witnesses})")]
+    Quorum { quorum: u16, witnesses: usize },
 }
 
 impl EntryBody {
@@ -366,6 +417,7 @@ impl SignedEntry {
             (Op::Governance(Governance::SetThreshold(0)), Author::Roots) => {
                 Err(EntryError::ZeroThreshold)
             }
+            (Op::Governance(Governance::SetWitnesses(w)), Author::Roots) => w.check(),
             (Op::Governance(_), Author::Roots) => Ok(()),
         }
     }

@@ -12,19 +12,26 @@
 //!   holder whose own accreditation was effective both at `X.issued_at` and at `T`, grants
 //!   `accredit` on every resource `X` grants, and sits within `max_depth`.
 //!
+//! Evaluation reads the accepted set only through [`View`]: the node's [`State`] is one
+//! view, and a proof's slice is another (`crate::proof`), so a verifier runs this same code
+//! over only what a proof shows.
+//!
+//! [`State`]: crate::state::State
+//!
 //! Chains are walked upward only, and never more than `max_depth` levels, so the work per
 //! query is bounded however the accepted entries are arranged.
 
 pub mod explain;
+pub mod view;
 
 use serde::{Deserialize, Serialize};
 
 use crate::entry::{Accreditation, Author, Kind, Op, Revocation, SignedEntry};
 use crate::hash::EntryId;
-use crate::state::State;
 use crate::time::Timestamp;
 
 pub use explain::{chain_valid_until, decisive, Cause, Decisive, Unentitled};
+pub use view::View;
 
 /// A question to the registry.
 #[derive(Debug, Clone, Copy)]
@@ -96,10 +103,10 @@ impl Decision {
 }
 
 /// Answers a query at time `at`.
-pub fn evaluate(state: &State, query: &Query<'_>, at: Timestamp) -> Decision {
+pub fn evaluate(state: &impl View, query: &Query<'_>, at: Timestamp) -> Decision {
     let mut best_ok: Option<EntryId> = None;
     let mut best_denied: Option<(Reason, EntryId)> = None;
-    for id in state.accreditations_of(query.entity) {
+    for id in state.accreditations_of(query.entity, query.kind) {
         let Some((_, acc)) = state.accreditation(id) else {
             continue;
         };
@@ -143,16 +150,16 @@ pub fn evaluate(state: &State, query: &Query<'_>, at: Timestamp) -> Decision {
 
 /// Whether the accepted accreditation `id` is effective at `at`: its depth in the chain
 /// (1 for a root-authored accreditation) or why not.
-pub fn status(state: &State, id: &EntryId, at: Timestamp) -> Result<u8, Reason> {
+pub fn status(state: &impl View, id: &EntryId, at: Timestamp) -> Result<u8, Reason> {
     standing(state, id, at, 0)
 }
 
 /// The accreditation ids from `id` up to the root-authored one (bounded by `max_depth`).
-pub fn chain_of(state: &State, id: EntryId) -> Vec<EntryId> {
+pub fn chain_of(state: &impl View, id: EntryId) -> Vec<EntryId> {
     let mut chain = vec![id];
     let mut current = id;
     for _ in 0..state.genesis().max_depth {
-        let Some(entry) = state.get(&current) else {
+        let Some(entry) = state.entry(&current) else {
             break;
         };
         match entry.body.author {
@@ -177,7 +184,7 @@ fn first(a: Option<Reason>, b: Reason) -> Reason {
 /// Every check runs (its window, its own revocations, both ancestor checks, depth) and the
 /// error is the first reason by precedence among all that apply, not the first check that
 /// fails; a check is skipped only when a reason of higher rank is already known.
-fn standing(state: &State, id: &EntryId, at: Timestamp, level: u8) -> Result<u8, Reason> {
+fn standing(state: &impl View, id: &EntryId, at: Timestamp, level: u8) -> Result<u8, Reason> {
     let max_depth = state.genesis().max_depth;
     if level >= max_depth {
         return Err(Reason::NotEntitled);
@@ -208,7 +215,7 @@ fn standing(state: &State, id: &EntryId, at: Timestamp, level: u8) -> Result<u8,
 /// precedence among those that apply: `issuer_revoked` for an ancestor that is revoked
 /// (or itself `issuer_revoked`), `not_entitled` for anything else.
 fn entitled(
-    state: &State,
+    state: &impl View,
     entry: &SignedEntry,
     acc: &Accreditation,
     at: Timestamp,
@@ -256,7 +263,7 @@ fn entitled(
 }
 
 /// Whether an authorized revocation of accreditation `target` is in effect at `at`.
-fn is_revoked(state: &State, target: &EntryId, at: Timestamp, level: u8) -> bool {
+fn is_revoked(state: &impl View, target: &EntryId, at: Timestamp, level: u8) -> bool {
     state
         .revocations_of(target)
         .iter()
@@ -266,13 +273,13 @@ fn is_revoked(state: &State, target: &EntryId, at: Timestamp, level: u8) -> bool
 /// The accepted entry `rid` as a revocation of `target` that counts and is in effect at
 /// `at`, or `None`.
 fn revocation_in_effect<'s>(
-    state: &'s State,
+    state: &'s impl View,
     rid: &EntryId,
     target: &EntryId,
     at: Timestamp,
     level: u8,
 ) -> Option<&'s Revocation> {
-    let rev = state.get(rid)?;
+    let rev = state.entry(rid)?;
     let Op::Revoke(r) = &rev.body.op else {
         return None;
     };
@@ -282,7 +289,7 @@ fn revocation_in_effect<'s>(
 /// A revocation counts if the roots in force when it was issued signed it, if it is a
 /// self-revocation, or if its author holds an ancestor of the target that was effective
 /// when the revocation was issued.
-fn revocation_authorized(state: &State, rev: &SignedEntry, target: &EntryId, level: u8) -> bool {
+fn revocation_authorized(state: &impl View, rev: &SignedEntry, target: &EntryId, level: u8) -> bool {
     let holder = match rev.body.author {
         Author::Roots => return state.epoch_at(rev.body.issued_at).authorizes(rev.signers()),
         Author::Holder { accreditation } => accreditation,
@@ -293,7 +300,7 @@ fn revocation_authorized(state: &State, rev: &SignedEntry, target: &EntryId, lev
     // Walk up from the target's issuer; the holder must be one of its ancestors.
     let mut current = *target;
     for up in 1..=state.genesis().max_depth {
-        let Some(entry) = state.get(&current) else {
+        let Some(entry) = state.entry(&current) else {
             return false;
         };
         let Author::Holder {

@@ -19,7 +19,9 @@
 //! - [`eval`]: "is E trusted for (action, resource) at T?", a pure function.
 //! - [`trie`]: the state root, a Merkle radix-16 trie over accepted ids.
 //! - [`block`]: blocks of the local ledger.
-//! - [`store`]: the hash-chained ledger in sled, with group commit and verification.
+//! - [`store`]: the hash-chained ledger in sled, with group commit and verification
+//!   (feature `store`, on by default).
+//! - [`proof`]: proofs of answers against cosigned checkpoints, and their offline verifier.
 //! - [`api`]: JSON types of the node's HTTP API, shared by the node and the CLI.
 
 pub mod api;
@@ -33,9 +35,11 @@ pub mod genesis;
 pub mod hash;
 pub mod keys;
 pub mod pending;
+pub mod proof;
 pub mod registry;
 pub mod rng;
 pub mod state;
+#[cfg(feature = "store")]
 pub mod store;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod testkit;
@@ -47,6 +51,7 @@ pub use block::Block;
 pub use did::{DidKey, EntityId};
 pub use entry::{
     Accreditation, Author, EntryBody, Governance, Grant, Kind, Op, Revocation, SignedEntry,
+    WitnessSet,
 };
 pub use genesis::Genesis;
 pub use hash::{EntryId, Hash, RegistryId};

@@ -32,7 +32,9 @@ use crate::genesis::Genesis;
 use crate::hash::{EntryId, Hash, RegistryId};
 pub use crate::pending::{Evicted, Eviction, Evictions, Source};
 use crate::pending::{PendingPool, Roots};
+use crate::checkpoint::trailing::Trailing;
 use crate::state::State;
+use crate::time::Timestamp;
 use crate::verify::{SignatureError, Verifier};
 
 /// Default capacity of the pending pool.
@@ -164,6 +166,8 @@ fn check_identified(
 #[derive(Debug)]
 pub struct Registry {
     state: State,
+    /// The checkpoint state, trailing this one (section 12).
+    checkpoint: Trailing,
     pending: PendingPool,
     verifier: Verifier,
     /// Valid signatures of accepted root-authored entries by keys that are not (yet)
@@ -174,6 +178,7 @@ pub struct Registry {
 impl Registry {
     pub fn new(genesis: Genesis, pending_capacity: usize) -> Registry {
         Registry {
+            checkpoint: Trailing::new(genesis.clone()),
             state: State::new(genesis),
             pending: PendingPool::new(pending_capacity),
             verifier: Verifier::new(),
@@ -187,6 +192,18 @@ impl Registry {
 
     pub fn state_mut(&mut self) -> &mut State {
         &mut self.state
+    }
+
+    /// The checkpoint state: the accepted entries issued before its cutoff (see
+    /// [`Trailing`]), what checkpoints sign and proofs are made against.
+    pub fn checkpoint(&self) -> &Trailing {
+        &self.checkpoint
+    }
+
+    /// Moves the checkpoint state's cutoff (at a slot boundary: `slot - lag`). Returns
+    /// whether the checkpoint state changed.
+    pub fn advance_checkpoint(&mut self, cutoff: Timestamp) -> bool {
+        self.checkpoint.advance(cutoff)
     }
 
     /// The state root over the accepted entries and their signature sets.
@@ -412,6 +429,7 @@ impl Registry {
             signatures: set,
         });
         self.state.replace_signatures(&id, merged.clone());
+        self.checkpoint.offer(merged.clone());
         report.accepted.push(merged);
         Outcome::Merged
     }
@@ -507,6 +525,7 @@ impl Registry {
             }
             let entry = self.keep_counting(id, entry);
             self.state.insert(id, entry.clone());
+            self.checkpoint.offer(entry.clone());
             let widens_roots = matches!(
                 entry.body.op,
                 Op::Governance(Governance::AddRoot(_) | Governance::SetThreshold(_))

@@ -4,13 +4,14 @@
 //! from it (the governance timeline, the state root) is a function of the set alone.
 
 use std::borrow::Borrow;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::did::{DidKey, EntityId};
-use crate::entry::{Accreditation, Author, Governance, Op, SignedEntry};
+use crate::entry::{Accreditation, Author, Governance, Kind, Op, SignedEntry, WitnessSet};
 use crate::genesis::Genesis;
 use crate::hash::{EntryId, Hash, IdMap, RegistryId};
+use crate::index::{self, Index, IndexKey};
 use crate::time::Timestamp;
 use crate::trie::Trie;
 
@@ -30,6 +31,8 @@ pub struct RootEpoch {
     /// Sorted, unique.
     pub roots: Vec<DidKey>,
     pub threshold: u16,
+    /// The checkpoint witnesses in force (keys sorted), once a `SetWitnesses` took effect.
+    pub witnesses: Option<WitnessSet>,
 }
 
 impl RootEpoch {
@@ -59,6 +62,10 @@ pub struct State {
     /// The lowest threshold ever set (genesis or any accepted SetThreshold): acceptance rule 2.
     min_threshold: u16,
     trie: Trie,
+    /// The authenticated map of section 12 over the same entries.
+    index: Index,
+    /// Keys whose value changed since the index was last brought up to date.
+    dirty_keys: BTreeSet<IndexKey>,
 }
 
 impl State {
@@ -69,6 +76,7 @@ impl State {
             cause: None,
             roots: genesis.roots.clone(),
             threshold: genesis.threshold,
+            witnesses: None,
         };
         State {
             ever_roots: genesis.roots.iter().copied().collect(),
@@ -81,6 +89,8 @@ impl State {
             governance: Vec::new(),
             epochs: vec![epoch],
             trie: Trie::new(),
+            index: Index::new(),
+            dirty_keys: BTreeSet::new(),
         }
     }
 
@@ -135,9 +145,7 @@ impl State {
 
     /// The roots and threshold in force for an entry issued at `t`.
     pub fn epoch_at(&self, t: Timestamp) -> &RootEpoch {
-        let i = self.epochs.partition_point(|e| e.since <= t);
-        // Epoch 0 starts at time 0, so `i >= 1`.
-        &self.epochs[i.saturating_sub(1)]
+        epoch_in(&self.epochs, t)
     }
 
     /// The current root keys and threshold (the latest epoch).
@@ -165,9 +173,59 @@ impl State {
         &self.trie
     }
 
-    /// Brings the trie's hashes up to date (see [`Trie::rehash`]).
+    /// Brings the trie's and the index's hashes up to date (see [`Trie::rehash`]); returns
+    /// the state root.
     pub(crate) fn rehash(&mut self) -> Hash {
+        for key in std::mem::take(&mut self.dirty_keys) {
+            let ids = self.index_value(&key);
+            let hash = index::value_hash(&self.index_pairs(&ids));
+            self.index.set(&key, hash);
+        }
+        self.index.rehash();
         self.trie.rehash()
+    }
+
+    /// The root of the index. Current only after the state was rehashed, which every
+    /// public path that changes a registry does before it returns.
+    pub fn index_root(&self) -> Hash {
+        debug_assert!(self.dirty_keys.is_empty(), "index read before rehash");
+        self.index.root()
+    }
+
+    /// The index, for proofs. Current only after a rehash (see [`State::index_root`]).
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// The value the index holds under `key`: the sorted ids it names (empty: absent).
+    pub fn index_value(&self, key: &IndexKey) -> Vec<EntryId> {
+        let mut ids: Vec<EntryId> = match key {
+            IndexKey::Subject { kind, entity } => self
+                .accreditations_of(entity.as_str())
+                .iter()
+                .filter(|id| self.accreditation(id).is_some_and(|(_, a)| a.kind == *kind))
+                .copied()
+                .collect(),
+            IndexKey::Revocations(target) => self.revocations_of(target).to_vec(),
+            IndexKey::Governance => self.governance.iter().map(|(_, id)| *id).collect(),
+        };
+        ids.sort_unstable();
+        ids
+    }
+
+    /// The `(id, signature-set digest)` pairs the index's value hash commits to: ids alone
+    /// would let a proof strip signatures off a revocation or a governance entry, and so
+    /// hide it.
+    fn index_pairs(&self, ids: &[EntryId]) -> Vec<(EntryId, Hash)> {
+        ids.iter()
+            .filter_map(|id| Some((*id, self.entries.get(id)?.signatures_digest())))
+            .collect()
+    }
+
+    /// The ids of the governance entries (witness sets included), sorted by
+    /// `(issued_at, id)`.
+    pub fn governance_ids(&self) -> impl Iterator<Item = &EntryId> {
+        self.governance.iter().map(|(_, id)| id)
     }
 
     /// Adds an entry (whose id is `id`) that passed acceptance. Returns false (and changes
@@ -178,20 +236,26 @@ impl State {
         }
         self.trie.insert(id, entry.signatures_digest());
         match &entry.body.op {
-            Op::Accredit(a) => self
-                .by_subject
-                .entry(a.subject.clone())
-                .or_default()
-                .push(id),
-            Op::Revoke(r) => self.revocations.entry(r.target).or_default().push(id),
+            Op::Accredit(a) => {
+                self.dirty_keys.insert(IndexKey::subject(a.kind, a.subject.as_str()));
+                self.by_subject
+                    .entry(a.subject.clone())
+                    .or_default()
+                    .push(id)
+            }
+            Op::Revoke(r) => {
+                self.dirty_keys.insert(IndexKey::revocations(&r.target));
+                self.revocations.entry(r.target).or_default().push(id)
+            }
             Op::Governance(g) => {
                 match g {
                     Governance::AddRoot(k) => {
                         self.ever_roots.insert(*k);
                     }
                     Governance::SetThreshold(t) => self.min_threshold = self.min_threshold.min(*t),
-                    Governance::RemoveRoot(_) => {}
+                    Governance::RemoveRoot(_) | Governance::SetWitnesses(_) => {}
                 }
+                self.dirty_keys.insert(IndexKey::governance());
                 let key = (entry.body.issued_at, id);
                 let at = self.governance.partition_point(|k| *k < key);
                 self.governance.insert(at, key);
@@ -213,6 +277,7 @@ impl State {
         };
         let governance = matches!(entry.body.op, Op::Governance(_));
         self.trie.update(id, entry.signatures_digest());
+        self.dirty_keys.insert(IndexKey::of_entry(&entry));
         *slot = entry;
         if governance {
             self.rebuild_epochs();
@@ -226,49 +291,76 @@ impl State {
         self.ever_roots.contains(key)
     }
 
-    /// Replays governance in `(issued_at, id)` order. An entry takes effect only if the
-    /// roots in force when it was issued authorized it, and only if the result can still
-    /// act (at least one root, threshold no larger than the root count); otherwise it is
-    /// kept but has no effect.
     fn rebuild_epochs(&mut self) {
-        let mut epochs = vec![self.epochs[0].clone()];
-        for (at, id) in &self.governance {
-            let Some(entry) = self.entries.get(id) else {
-                continue;
-            };
-            let Op::Governance(g) = &entry.body.op else {
-                continue;
-            };
-            let Some(current) = epochs.last() else {
-                continue;
-            };
-            if !matches!(entry.body.author, Author::Roots) || !current.authorizes(entry.signers()) {
-                continue;
-            }
-            let mut roots = current.roots.clone();
-            let mut threshold = current.threshold;
-            match g {
-                Governance::AddRoot(k) => {
-                    if let Err(i) = roots.binary_search(k) {
-                        roots.insert(i, *k);
-                    }
-                }
-                Governance::RemoveRoot(k) => roots.retain(|r| r != k),
-                Governance::SetThreshold(t) => threshold = *t,
-            }
-            let workable = !roots.is_empty()
-                && threshold >= 1
-                && usize::from(threshold) <= roots.len()
-                && roots.len() <= crate::genesis::MAX_ROOTS;
-            if workable {
-                epochs.push(RootEpoch {
-                    since: *at,
-                    cause: Some(*id),
-                    roots,
-                    threshold,
-                });
-            }
-        }
-        self.epochs = epochs;
+        let entries = &self.entries;
+        let governance = self
+            .governance
+            .iter()
+            .filter_map(|(_, id)| entries.get(id).map(AsRef::as_ref));
+        self.epochs = replay_governance(&self.genesis, governance);
     }
+}
+
+/// The epoch of `epochs` (a timeline from [`replay_governance`]) in force at `t`.
+pub fn epoch_in(epochs: &[RootEpoch], t: Timestamp) -> &RootEpoch {
+    let i = epochs.partition_point(|e| e.since <= t);
+    // Epoch 0 starts at time 0 and every timeline has it, so `i >= 1`.
+    &epochs[i.saturating_sub(1)]
+}
+
+/// The governance timeline of a registry: genesis, then one epoch per governance entry
+/// that took effect, replaying `governance` (which must be sorted by `(issued_at, id)`).
+/// An entry takes effect only if the roots in force when it was issued authorized it, and
+/// only if the result can still act (at least one root, threshold no larger than the root
+/// count); otherwise it is kept but has no effect. A pure function of the entries, so a
+/// proof's slice replays it exactly as the node did.
+pub fn replay_governance<'a>(
+    genesis: &Genesis,
+    governance: impl Iterator<Item = &'a SignedEntry>,
+) -> Vec<RootEpoch> {
+    let mut epochs = vec![RootEpoch {
+        since: Timestamp(0),
+        cause: None,
+        roots: genesis.roots.clone(),
+        threshold: genesis.threshold,
+        witnesses: None,
+    }];
+    for entry in governance {
+        let Op::Governance(g) = &entry.body.op else {
+            continue;
+        };
+        let Some(current) = epochs.last() else {
+            continue;
+        };
+        if !matches!(entry.body.author, Author::Roots) || !current.authorizes(entry.signers()) {
+            continue;
+        }
+        let mut roots = current.roots.clone();
+        let mut threshold = current.threshold;
+        let mut witnesses = current.witnesses.clone();
+        match g {
+            Governance::AddRoot(k) => {
+                if let Err(i) = roots.binary_search(k) {
+                    roots.insert(i, *k);
+                }
+            }
+            Governance::RemoveRoot(k) => roots.retain(|r| r != k),
+            Governance::SetThreshold(t) => threshold = *t,
+            Governance::SetWitnesses(w) => witnesses = Some(w.sorted()),
+        }
+        let workable = !roots.is_empty()
+            && threshold >= 1
+            && usize::from(threshold) <= roots.len()
+            && roots.len() <= crate::genesis::MAX_ROOTS;
+        if workable {
+            epochs.push(RootEpoch {
+                since: entry.body.issued_at,
+                cause: Some(entry.id()),
+                roots,
+                threshold,
+                witnesses,
+            });
+        }
+    }
+    epochs
 }

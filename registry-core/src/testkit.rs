@@ -526,3 +526,40 @@ pub mod bombs {
         }
     }
 }
+
+/// The `n` witness keys of the proof tests (seeds 5000..).
+pub fn witness_keys(n: u64) -> Vec<SecretKey> {
+    (0..n).map(|i| key(5000 + i)).collect()
+}
+
+impl Fixture {
+    /// A `SetWitnesses` naming `witnesses` with `quorum`, issued at `at` and signed by
+    /// every root (so in force from `at` while the genesis roots are).
+    pub fn set_witnesses(&self, witnesses: &[SecretKey], quorum: u16, at: u64) -> SignedEntry {
+        self.governance(Governance::SetWitnesses(crate::entry::WitnessSet {
+            keys: witnesses.iter().map(|k| k.did()).collect(),
+            quorum,
+        }))
+        .issued_at(at)
+        .nonce(at ^ 0x5e7)
+        .by_roots(&self.root_keys(self.roots.len()))
+    }
+}
+
+/// The checkpoint note of `state` at `slot`, signed by `signers`.
+pub fn signed_checkpoint(
+    state: &crate::state::State,
+    slot: u64,
+    signers: &[&SecretKey],
+) -> String {
+    let checkpoint = crate::checkpoint::checkpoint_of(state, Timestamp(slot));
+    let mut note = crate::checkpoint::note::SignedNote {
+        checkpoint,
+        signatures: Vec::new(),
+    };
+    for k in signers {
+        let sig = crate::checkpoint::note::SignedNote::sign(&note.checkpoint, k);
+        note.merge(sig);
+    }
+    note.text()
+}

@@ -139,6 +139,8 @@ pub fn check_governance(change: &Governance, roots: &[DidKey], threshold: u16) -
             roots.len()
         ),
         Governance::SetThreshold(_) => Ok(()),
+        // Checked by the entry's own structural rules (unique keys, 1 <= quorum <= keys).
+        Governance::SetWitnesses(_) => Ok(()),
     }
 }
 

@@ -480,6 +480,16 @@ fn print_entry(entry: &SignedEntry, checks: &[(String, bool)]) {
             outln!("op          remove root {did}")
         }
         Op::Governance(Governance::SetThreshold(n)) => outln!("op          set threshold {n}"),
+        Op::Governance(Governance::SetWitnesses(w)) => {
+            outln!(
+                "op          set witnesses, quorum {} of {}",
+                w.quorum,
+                w.keys.len()
+            );
+            for k in &w.keys {
+                outln!("  witness     {k}");
+            }
+        }
     }
     outln!("nonce       {}", b.nonce);
     outln!("signatures  {}", checks.len());

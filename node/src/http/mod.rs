@@ -74,6 +74,8 @@ pub struct AppState {
     pub limiter: Arc<Semaphore>,
     /// The deny-list's run-time changes, saved before an admin route answers.
     pub deny_list: Arc<std::sync::Mutex<crate::denylist::DenyList>>,
+    /// The checkpoint notes of recent slots (section 12).
+    pub checkpoints: Arc<crate::checkpoint::Notes>,
 }
 
 impl AppState {

@@ -9,10 +9,9 @@
 
 use crate::entry::Author;
 use crate::hash::EntryId;
-use crate::state::State;
 use crate::time::Timestamp;
 
-use super::{revocation_in_effect, standing, Reason};
+use super::{revocation_in_effect, standing, Reason, View};
 
 /// The entry a denial rests on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,7 +124,7 @@ impl std::fmt::Display for Decisive {
 /// The entry that decided a denial with `reason` of accreditation `id` at `at` (as
 /// [`evaluate`](super::evaluate) reported them). `None` when there is none to name (no
 /// accreditation) or the state does not show it.
-pub fn decisive(state: &State, reason: Reason, id: &EntryId, at: Timestamp) -> Option<Decisive> {
+pub fn decisive(state: &impl View, reason: Reason, id: &EntryId, at: Timestamp) -> Option<Decisive> {
     match reason {
         Reason::NoAccreditation => None,
         Reason::Revoked => revocation(state, id, at, 0),
@@ -146,7 +145,7 @@ pub fn decisive(state: &State, reason: Reason, id: &EntryId, at: Timestamp) -> O
 }
 
 /// The authorized revocation of `target` in effect at `at` with the smallest id.
-fn revocation(state: &State, target: &EntryId, at: Timestamp, level: u8) -> Option<Decisive> {
+fn revocation(state: &impl View, target: &EntryId, at: Timestamp, level: u8) -> Option<Decisive> {
     let mut ids: Vec<&EntryId> = state.revocations_of(target).iter().collect();
     ids.sort();
     ids.into_iter().find_map(|rid| {
@@ -164,10 +163,10 @@ fn revocation(state: &State, target: &EntryId, at: Timestamp, level: u8) -> Opti
 
 /// The nearest ancestor of `id` revoked at the time asked, or when the accreditation
 /// below it was issued.
-fn revoked_ancestor(state: &State, id: &EntryId, at: Timestamp) -> Option<Decisive> {
+fn revoked_ancestor(state: &impl View, id: &EntryId, at: Timestamp) -> Option<Decisive> {
     let mut current = *id;
     for level in 1..=state.genesis().max_depth {
-        let entry = state.get(&current)?;
+        let entry = state.entry(&current)?;
         let Author::Holder { accreditation } = entry.body.author else {
             return None;
         };
@@ -183,7 +182,7 @@ fn revoked_ancestor(state: &State, id: &EntryId, at: Timestamp) -> Option<Decisi
 }
 
 /// Why the author of `id` (or of an accreditation above it) had no right to issue it.
-fn unentitled(state: &State, id: &EntryId, at: Timestamp) -> Option<Decisive> {
+fn unentitled(state: &impl View, id: &EntryId, at: Timestamp) -> Option<Decisive> {
     let max_depth = state.genesis().max_depth;
     let mut current = *id;
     let mut at = at;
@@ -252,7 +251,7 @@ fn unentitled(state: &State, id: &EntryId, at: Timestamp) -> Option<Decisive> {
 
 /// The last moment of the window in which every accreditation of `chain` is valid: the
 /// earliest `valid_until` among them (`None`: no end).
-pub fn chain_valid_until(state: &State, chain: &[EntryId]) -> Option<Timestamp> {
+pub fn chain_valid_until(state: &impl View, chain: &[EntryId]) -> Option<Timestamp> {
     chain
         .iter()
         .filter_map(|id| state.accreditation(id).and_then(|(_, a)| a.valid_until))

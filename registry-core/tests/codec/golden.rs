@@ -162,6 +162,10 @@ fn fixture_entries_cover_every_op_kind() {
         e.body.op,
         Op::Governance(Governance::SetThreshold(_))
     )));
+    assert!(has(&|e| matches!(
+        &e.body.op,
+        Op::Governance(Governance::SetWitnesses(w)) if w.keys.len() > usize::from(w.quorum)
+    )));
     let a = accredit_authorization();
     let a = a.accreditation().unwrap();
     assert!(a.label.is_some() && a.valid_until.is_some());

@@ -19,7 +19,7 @@ use registry_core::block::Block;
 use registry_core::codec::{self, domain, DecodeError, MAX_BLOCK_BYTES, MAX_MESSAGE_BYTES};
 use registry_core::entry::{
     Accreditation, Author, EntryBody, Governance, Grant, Kind, Op, Revocation, Signature,
-    SignedEntry,
+    SignedEntry, WitnessSet,
 };
 use registry_core::genesis::Genesis;
 use registry_core::verify::Verifier;
@@ -140,6 +140,18 @@ fn all_entries() -> Vec<(&'static str, SignedEntry)> {
             "entry_governance_set_threshold",
             governance(Governance::SetThreshold(3), 6),
         ),
+        // Added with checkpoints (section 12): a new op, so a new fixture; the ones above
+        // are unchanged byte for byte.
+        (
+            "entry_governance_set_witnesses",
+            governance(
+                Governance::SetWitnesses(WitnessSet {
+                    keys: vec![key(6).did(), key(7).did(), key(8).did()],
+                    quorum: 2,
+                }),
+                7,
+            ),
+        ),
     ]
 }
 
@@ -148,7 +160,12 @@ fn block() -> Block {
         height: 1,
         prev: genesis().registry_id(),
         timestamp: Timestamp(T0 + 90_000),
-        entries: all_entries().iter().map(|(_, e)| e.id()).collect(),
+        // The block fixture predates the witness-set entry and keeps the six it had.
+        entries: all_entries()
+            .iter()
+            .take(6)
+            .map(|(_, e)| e.id())
+            .collect(),
         state_root: codec::hash_with_domain("test/fixture-state-root", b"block fixture"),
     }
 }

@@ -77,6 +77,9 @@ fn op() -> impl Strategy<Value = Op> {
         did_key().prop_map(|k| Op::Governance(Governance::AddRoot(k))),
         did_key().prop_map(|k| Op::Governance(Governance::RemoveRoot(k))),
         any::<u16>().prop_map(|t| Op::Governance(Governance::SetThreshold(t))),
+        (proptest::collection::vec(did_key(), 0..5), any::<u16>()).prop_map(|(keys, quorum)| {
+            Op::Governance(Governance::SetWitnesses(WitnessSet { keys, quorum }))
+        }),
     ]
 }
 

@@ -1,0 +1,139 @@
+//! Proofs of answers (section 12): a [`Bundle`] carries a cosigned checkpoint and exactly
+//! the slice of the checkpoint state that evaluating one query reads, so that anyone who
+//! holds the registry id can check the answer offline with [`verify`].
+//!
+//! The node makes a bundle by evaluating over a [`record::Recorder`], which logs every
+//! lookup; the verifier evaluates the same query with the same [`evaluate`] over a
+//! [`slice::Slice`], which answers only from the bundle. So a proof can never say
+//! something evaluation would not.
+
+pub mod record;
+pub mod slice;
+pub mod verify;
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{self, DecodeError};
+use crate::entry::{Kind, SignedEntry};
+use crate::eval::{decisive, evaluate, Decision, Query};
+use crate::genesis::Genesis;
+use crate::hash::EntryId;
+use crate::index::{IndexKey, IndexProof};
+use crate::state::State;
+use crate::time::Timestamp;
+
+pub use verify::{verify, Verified, VerifyError, VerifyOptions};
+
+/// Largest encoded bundle accepted, in bytes.
+pub const MAX_BUNDLE_BYTES: usize = 1024 * 1024;
+/// Most entries one bundle carries.
+pub const MAX_BUNDLE_ENTRIES: usize = 4096;
+/// Most index keys one bundle proves.
+pub const MAX_BUNDLE_KEYS: usize = 1024;
+/// Most ids one proven key lists.
+pub const MAX_KEY_IDS: usize = 4096;
+
+/// The question a bundle answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvenQuery {
+    pub entity: String,
+    pub action: String,
+    pub resource: String,
+    pub kind: Kind,
+    pub at: Timestamp,
+}
+
+impl ProvenQuery {
+    pub fn as_query(&self) -> Query<'_> {
+        Query {
+            entity: &self.entity,
+            action: &self.action,
+            resource: &self.resource,
+            kind: self.kind,
+        }
+    }
+}
+
+/// One index key, the sorted ids it lists (empty: proven absent), and its proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyProof {
+    pub key: IndexKey,
+    #[serde(deserialize_with = "codec::bounded_vec::<_, _, MAX_KEY_IDS>")]
+    pub ids: Vec<EntryId>,
+    pub proof: IndexProof,
+}
+
+/// A self-contained proof of one answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    /// The checkpoint, as a signed note (`c2sp.org/signed-note`).
+    pub note: String,
+    /// The registry's definition: its hash is the registry id a verifier pins.
+    pub genesis: Genesis,
+    pub query: ProvenQuery,
+    /// The entries of the slice, sorted by id.
+    #[serde(deserialize_with = "codec::bounded_vec::<_, _, MAX_BUNDLE_ENTRIES>")]
+    pub entries: Vec<SignedEntry>,
+    /// The index keys the evaluation read, sorted; the governance key always.
+    #[serde(deserialize_with = "codec::bounded_vec::<_, _, MAX_BUNDLE_KEYS>")]
+    pub keys: Vec<KeyProof>,
+}
+
+impl Bundle {
+    /// The canonical binary encoding (what `registry proof` writes).
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Decodes untrusted bytes (at most [`MAX_BUNDLE_BYTES`], canonical, nothing trailing).
+    pub fn decode(bytes: &[u8]) -> Result<Bundle, DecodeError> {
+        codec::decode(bytes, MAX_BUNDLE_BYTES)
+    }
+}
+
+/// Proves the answer to `query` at `at` over `state`, which must be the checkpoint state
+/// that `note` signs (the caller pairs them). Returns the bundle and the decision the
+/// state gives, which is the decision the bundle verifies to.
+pub fn prove(state: &State, note: &str, query: &ProvenQuery) -> (Bundle, Decision) {
+    let recorder = record::Recorder::new(state);
+    let at = query.at;
+    let decision = evaluate(&recorder, &query.as_query(), at);
+    // The verifier names the entry a denial rests on, so it reads what that needs too.
+    if let Decision::Denied {
+        reason,
+        accreditation: Some(id),
+    } = &decision
+    {
+        let _ = decisive(&recorder, *reason, id, at);
+    }
+    let mut lookups = recorder.into_lookups();
+    // The witnesses in force come from governance, which every verification reads.
+    lookups.keys.insert(IndexKey::governance());
+    let mut wanted = lookups.entries;
+    let keys: Vec<KeyProof> = lookups
+        .keys
+        .into_iter()
+        .map(|key| {
+            let ids = state.index_value(&key);
+            wanted.extend(ids.iter().copied());
+            let proof = state.index().prove(&key);
+            KeyProof { key, ids, proof }
+        })
+        .collect();
+    // Sorted by id (a BTreeSet); ids a lookup asked for but the state lacks are skipped.
+    let entries = wanted
+        .iter()
+        .filter_map(|id| state.get(id).map(|e| SignedEntry::clone(e)))
+        .collect();
+    let bundle = Bundle {
+        note: note.to_string(),
+        genesis: state.genesis().clone(),
+        query: query.clone(),
+        entries,
+        keys,
+    };
+    (bundle, decision)
+}
