@@ -178,6 +178,8 @@ pub mod domain {
     pub const GOSSIP_MESSAGE: &str = "trust-registry/gossip-message/v1";
     /// The checksum of the ledger's head witness file (not part of any signed bytes).
     pub const WITNESS: &str = "trust-registry/witness/v1";
+    /// A checkpoint's commitment to its set root, index root, entry count and slot.
+    pub const CHECKPOINT: &str = "trust-registry/checkpoint/v1";
 }
 
 /// `blake3(domain || bytes)`, with the domain length-prefixed so that no two

@@ -18,6 +18,7 @@
 //! - [`state`]: the indexes over accepted entries that evaluation reads.
 //! - [`eval`]: "is E trusted for (action, resource) at T?", a pure function.
 //! - [`trie`]: the state root, a Merkle radix-16 trie over accepted ids.
+//! - [`checkpoint`]: signed checkpoints (C2SP signed notes) that let answers be checked offline.
 //! - [`block`]: blocks of the local ledger.
 //! - [`store`]: the hash-chained ledger in sled, with group commit and verification
 //!   (feature `store`, on by default).
@@ -26,6 +27,7 @@
 
 pub mod api;
 pub mod block;
+pub mod checkpoint;
 pub mod codec;
 pub mod did;
 pub mod entry;
