@@ -77,8 +77,9 @@ impl VerifyError {
     /// The check that failed, in one word (what `registry verify-proof` prints).
     pub fn check(&self) -> &'static str {
         match self {
-            VerifyError::Malformed(_) | VerifyError::Note(NoteError::Malformed(_)) => "malformed",
-            VerifyError::Note(_) => "signature",
+            VerifyError::Note(NoteError::InvalidSignature { .. }) => "signature",
+            VerifyError::Note(NoteError::NoKnownSignature) => "quorum",
+            VerifyError::Malformed(_) | VerifyError::Note(_) => "malformed",
             VerifyError::Registry { .. } => "registry",
             VerifyError::Entry { .. } | VerifyError::EntrySignature { .. } => "entry",
             VerifyError::NoWitnesses { .. } | VerifyError::Quorum { .. } => "quorum",
