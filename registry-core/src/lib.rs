@@ -18,6 +18,7 @@
 //! - [`state`]: the indexes over accepted entries that evaluation reads.
 //! - [`eval`]: "is E trusted for (action, resource) at T?", a pure function.
 //! - [`trie`]: the state root, a Merkle radix-16 trie over accepted ids.
+//! - [`index`]: an authenticated map from queries to the ids answering them, with proofs.
 //! - [`block`]: blocks of the local ledger.
 //! - [`store`]: the hash-chained ledger in sled, with group commit and verification.
 //! - [`api`]: JSON types of the node's HTTP API, shared by the node and the CLI.
@@ -31,6 +32,7 @@ pub mod eval;
 pub mod file;
 pub mod genesis;
 pub mod hash;
+pub mod index;
 pub mod keys;
 pub mod pending;
 pub mod registry;
