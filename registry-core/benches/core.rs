@@ -2,7 +2,9 @@
 //! - `ingest_durable`: decode entries from bytes, check structure, verify signatures in a
 //!   batch, accept, and append them durably to the sled ledger (one block and one flush per
 //!   1,024 entries: group commit);
-//! - `evaluate`: answer a trust query against a 100,000-entry registry of 3-level chains.
+//! - `evaluate`: answer a trust query against a 100,000-entry registry of 3-level chains;
+//! - `index`: the authenticated index: setting fresh keys (rehashed per 1,024, as ingest
+//!   does), and proving and verifying a key among 100,000.
 //!
 //! Run: `cargo bench -p registry-core --bench core`.
 #![allow(clippy::unwrap_used)] // a benchmark that cannot set up has nothing to measure
@@ -13,10 +15,11 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use registry_core::block::MAX_BLOCK_ENTRIES;
 use registry_core::entry::Kind;
 use registry_core::eval::{evaluate, Query};
+use registry_core::index::{value_hash, Index, IndexKey};
 use registry_core::registry::Registry;
 use registry_core::store::Ledger;
 use registry_core::testkit::{self, entity, key, Fixture};
-use registry_core::{SignedEntry, Timestamp};
+use registry_core::{Hash, SignedEntry, Timestamp};
 
 /// Holder-authored accreditations, as an accrediting authority publishes them: one
 /// signature each, signed by the authority's controller key.
@@ -180,5 +183,69 @@ fn evaluate_query(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ingest_durable, evaluate_query);
+/// `n` subject keys with the value hash of a one-id list each.
+fn index_keys(n: usize, salt: &str) -> Vec<(IndexKey, Hash)> {
+    (0..n)
+        .map(|i| {
+            let key =
+                IndexKey::subject(Kind::Authorization, &format!("did:web:{salt}-{i}.example"));
+            let id = registry_core::codec::hash_with_domain("bench/index", &i.to_le_bytes());
+            (key, value_of(&[id]))
+        })
+        .collect()
+}
+
+fn index(c: &mut Criterion) {
+    const N: usize = 100_000;
+    let mut group = c.benchmark_group("index");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(N as u64));
+    let fresh = index_keys(N, "fresh");
+    group.bench_function(BenchmarkId::new("set", N), |b| {
+        b.iter(|| {
+            let mut ix = Index::new();
+            for chunk in fresh.chunks(MAX_BLOCK_ENTRIES) {
+                for (k, v) in chunk {
+                    ix.set(k, *v);
+                }
+                ix.rehash();
+            }
+            ix
+        })
+    });
+    let mut ix = Index::new();
+    for (k, v) in &fresh {
+        ix.set(k, *v);
+    }
+    let root = ix.rehash();
+    group.sample_size(50);
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(BenchmarkId::new("prove", N), |b| {
+        let mut i = 0usize;
+        b.iter(|| {
+            i = (i + 7919) % N;
+            ix.prove(&fresh[i].0)
+        })
+    });
+    let proofs: Vec<_> = fresh.iter().step_by(97).map(|(k, _)| ix.prove(k)).collect();
+    let keys: Vec<_> = fresh.iter().step_by(97).collect();
+    group.bench_function(BenchmarkId::new("verify", N), |b| {
+        let mut i = 0usize;
+        b.iter(|| {
+            i = (i + 1) % proofs.len();
+            let (k, v) = keys[i];
+            proofs[i].verify(&root, k, Some(v)).unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ingest_durable, evaluate_query, index);
 criterion_main!(benches);
+
+/// The value hash of a list of ids (with a zero signature digest each: the index does not
+/// look inside values).
+fn value_of(ids: &[registry_core::EntryId]) -> registry_core::Hash {
+    let pairs: Vec<_> = ids.iter().map(|id| (*id, registry_core::Hash::ZERO)).collect();
+    value_hash(&pairs)
+}

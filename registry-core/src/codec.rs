@@ -180,6 +180,16 @@ pub mod domain {
     pub const WITNESS: &str = "trust-registry/witness/v1";
     /// A checkpoint's commitment to its set root, index root, entry count and slot.
     pub const CHECKPOINT: &str = "trust-registry/checkpoint/v1";
+    /// The index ([`crate::index`]): a key's path is its namespace tag byte and 31 bytes
+    /// of this hash of its name.
+    pub const INDEX_KEY: &str = "trust-registry/index-key/v1";
+    /// An index leaf: a key's path and the hash of its value.
+    pub const INDEX_LEAF: &str = "trust-registry/index-leaf/v1";
+    /// An index branch: the hashes of its two halves.
+    pub const INDEX_BRANCH: &str = "trust-registry/index-branch/v1";
+    /// The value of an index key: the encoded list of (entry id, signature-set digest)
+    /// pairs, sorted by id.
+    pub const INDEX_VALUE: &str = "trust-registry/index-value/v1";
 }
 
 /// `blake3(domain || bytes)`, with the domain length-prefixed so that no two

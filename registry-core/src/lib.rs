@@ -19,6 +19,7 @@
 //! - [`eval`]: "is E trusted for (action, resource) at T?", a pure function.
 //! - [`trie`]: the state root, a Merkle radix-16 trie over accepted ids.
 //! - [`checkpoint`]: signed checkpoints (C2SP signed notes) that let answers be checked offline.
+//! - [`index`]: an authenticated map from queries to the ids answering them, with proofs.
 //! - [`block`]: blocks of the local ledger.
 //! - [`store`]: the hash-chained ledger in sled, with group commit and verification
 //!   (feature `store`, on by default).
@@ -35,6 +36,7 @@ pub mod eval;
 pub mod file;
 pub mod genesis;
 pub mod hash;
+pub mod index;
 pub mod keys;
 pub mod pending;
 pub mod proof;
