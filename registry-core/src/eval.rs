@@ -289,7 +289,12 @@ fn revocation_in_effect<'s>(
 /// A revocation counts if the roots in force when it was issued signed it, if it is a
 /// self-revocation, or if its author holds an ancestor of the target that was effective
 /// when the revocation was issued.
-fn revocation_authorized(state: &impl View, rev: &SignedEntry, target: &EntryId, level: u8) -> bool {
+fn revocation_authorized(
+    state: &impl View,
+    rev: &SignedEntry,
+    target: &EntryId,
+    level: u8,
+) -> bool {
     let holder = match rev.body.author {
         Author::Roots => return state.epoch_at(rev.body.issued_at).authorizes(rev.signers()),
         Author::Holder { accreditation } => accreditation,

@@ -24,6 +24,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+use crate::checkpoint::trailing::Trailing;
 use crate::did::DidKey;
 use crate::entry::{
     merge_signature, Author, EntryError, Governance, Op, Signature, SignedEntry, MAX_SIGNATURES,
@@ -32,7 +33,6 @@ use crate::genesis::Genesis;
 use crate::hash::{EntryId, Hash, RegistryId};
 pub use crate::pending::{Evicted, Eviction, Evictions, Source};
 use crate::pending::{PendingPool, Roots};
-use crate::checkpoint::trailing::Trailing;
 use crate::state::State;
 use crate::time::Timestamp;
 use crate::verify::{SignatureError, Verifier};

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::did::{DidKey, EntityId};
-use crate::entry::{Accreditation, Author, Governance, Kind, Op, SignedEntry, WitnessSet};
+use crate::entry::{Accreditation, Author, Governance, Op, SignedEntry, WitnessSet};
 use crate::genesis::Genesis;
 use crate::hash::{EntryId, Hash, IdMap, RegistryId};
 use crate::index::{self, Index, IndexKey};
@@ -132,7 +132,7 @@ impl State {
             .unwrap_or(&[])
     }
 
-    /// Ids of the accepted revocations that target `id`, in arrival order.
+    /// Ids of the accepted revocations that target `id`, sorted.
     pub fn revocations_of(&self, id: &EntryId) -> &[EntryId] {
         self.revocations.get(id).map(Vec::as_slice).unwrap_or(&[])
     }
@@ -237,7 +237,8 @@ impl State {
         self.trie.insert(id, entry.signatures_digest());
         match &entry.body.op {
             Op::Accredit(a) => {
-                self.dirty_keys.insert(IndexKey::subject(a.kind, a.subject.as_str()));
+                self.dirty_keys
+                    .insert(IndexKey::subject(a.kind, a.subject.as_str()));
                 self.by_subject
                     .entry(a.subject.clone())
                     .or_default()
@@ -245,7 +246,11 @@ impl State {
             }
             Op::Revoke(r) => {
                 self.dirty_keys.insert(IndexKey::revocations(&r.target));
-                self.revocations.entry(r.target).or_default().push(id)
+                // Sorted by id, as a proof's slice lists them: evaluation stops at the
+                // first revocation in effect, so both must meet them in one order.
+                let list = self.revocations.entry(r.target).or_default();
+                let at = list.partition_point(|x| *x < id);
+                list.insert(at, id)
             }
             Op::Governance(g) => {
                 match g {

@@ -547,11 +547,7 @@ impl Fixture {
 }
 
 /// The checkpoint note of `state` at `slot`, signed by `signers`.
-pub fn signed_checkpoint(
-    state: &crate::state::State,
-    slot: u64,
-    signers: &[&SecretKey],
-) -> String {
+pub fn signed_checkpoint(state: &crate::state::State, slot: u64, signers: &[&SecretKey]) -> String {
     let checkpoint = crate::checkpoint::checkpoint_of(state, Timestamp(slot));
     let mut note = crate::checkpoint::note::SignedNote {
         checkpoint,

@@ -593,6 +593,9 @@ fn index_sizes_at_100k_and_1m_subjects() {
 /// The value hash of a list of ids (with a zero signature digest each: the index does not
 /// look inside values).
 fn value_of(ids: &[registry_core::EntryId]) -> registry_core::Hash {
-    let pairs: Vec<_> = ids.iter().map(|id| (*id, registry_core::Hash::ZERO)).collect();
+    let pairs: Vec<_> = ids
+        .iter()
+        .map(|id| (*id, registry_core::Hash::ZERO))
+        .collect();
     value_hash(&pairs)
 }

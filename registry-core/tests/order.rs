@@ -12,11 +12,11 @@
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 
-use registry_core::entry::{Author, Governance, Kind, Op};
+use registry_core::entry::{Author, Kind, Op};
 use registry_core::eval::{evaluate, Decision, Query, Reason};
 use registry_core::registry::Registry;
 use registry_core::state::State;
-use registry_core::testkit::{entity, key, Fixture};
+use registry_core::testkit::{entity, Fixture};
 use registry_core::{EntryId, Hash, SignedEntry, Timestamp};
 
 mod world;

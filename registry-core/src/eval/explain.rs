@@ -124,7 +124,12 @@ impl std::fmt::Display for Decisive {
 /// The entry that decided a denial with `reason` of accreditation `id` at `at` (as
 /// [`evaluate`](super::evaluate) reported them). `None` when there is none to name (no
 /// accreditation) or the state does not show it.
-pub fn decisive(state: &impl View, reason: Reason, id: &EntryId, at: Timestamp) -> Option<Decisive> {
+pub fn decisive(
+    state: &impl View,
+    reason: Reason,
+    id: &EntryId,
+    at: Timestamp,
+) -> Option<Decisive> {
     match reason {
         Reason::NoAccreditation => None,
         Reason::Revoked => revocation(state, id, at, 0),

@@ -19,7 +19,9 @@ pub trait View {
     /// (a view may return other kinds too; callers filter).
     fn accreditations_of(&self, entity: &str, kind: Kind) -> &[EntryId];
 
-    /// Ids of the accepted revocations that target `target`.
+    /// Ids of the accepted revocations that target `target`, sorted: evaluation stops at
+    /// the first one in effect, so every view must list them in the same order for a proof
+    /// to cover the lookups the node made.
     fn revocations_of(&self, target: &EntryId) -> &[EntryId];
 
     /// The roots, threshold and witnesses in force for an entry issued at `t`.

@@ -211,7 +211,10 @@ mod tests {
 
     #[test]
     fn value_hash_is_the_encoded_list_under_its_domain() {
-        let pairs = [(Hash([1; 32]), Hash([3; 32])), (Hash([2; 32]), Hash([4; 32]))];
+        let pairs = [
+            (Hash([1; 32]), Hash([3; 32])),
+            (Hash([2; 32]), Hash([4; 32])),
+        ];
         let mut bytes = vec![2u8];
         for fill in [1, 3, 2, 4] {
             bytes.extend_from_slice(&[fill; 32]);

@@ -111,7 +111,7 @@ pub fn verify(bundle: &Bundle, options: &VerifyOptions) -> Result<Verified, Veri
         .validate()
         .map_err(|e| VerifyError::Malformed(format!("genesis: {e}")))?;
     let note = SignedNote::parse(&bundle.note)?;
-    let checkpoint = note.checkpoint.clone();
+    let checkpoint = note.checkpoint;
     if checkpoint.registry != options.registry {
         return Err(VerifyError::Registry {
             expected: options.registry,
@@ -148,7 +148,9 @@ pub fn verify(bundle: &Bundle, options: &VerifyOptions) -> Result<Verified, Veri
     for k in &bundle.keys {
         let name = k.key.name();
         if !seen.insert(k.key.clone()) {
-            return Err(VerifyError::Malformed(format!("key {name} is proven twice")));
+            return Err(VerifyError::Malformed(format!(
+                "key {name} is proven twice"
+            )));
         }
         if k.ids.windows(2).any(|w| w[0] >= w[1]) {
             return Err(VerifyError::Malformed(format!(
@@ -180,16 +182,15 @@ pub fn verify(bundle: &Bundle, options: &VerifyOptions) -> Result<Verified, Veri
     }
     let slice = Slice::build(bundle.genesis.clone(), bundle.entries.clone(), &keys)?;
 
-    let witnesses = match &options.witnesses {
-        Some(w) => w.sorted(),
-        None => slice
-            .epoch_at(checkpoint.slot)
-            .witnesses
-            .clone()
-            .ok_or(VerifyError::NoWitnesses {
-                slot: checkpoint.slot,
-            })?,
-    };
+    let witnesses =
+        match &options.witnesses {
+            Some(w) => w.sorted(),
+            None => slice.epoch_at(checkpoint.slot).witnesses.clone().ok_or(
+                VerifyError::NoWitnesses {
+                    slot: checkpoint.slot,
+                },
+            )?,
+        };
     let signers = note.verified_signers(&witnesses.keys)?;
     if signers.len() < usize::from(witnesses.quorum) {
         return Err(VerifyError::Quorum {

@@ -161,11 +161,7 @@ fn block() -> Block {
         prev: genesis().registry_id(),
         timestamp: Timestamp(T0 + 90_000),
         // The block fixture predates the witness-set entry and keeps the six it had.
-        entries: all_entries()
-            .iter()
-            .take(6)
-            .map(|(_, e)| e.id())
-            .collect(),
+        entries: all_entries().iter().take(6).map(|(_, e)| e.id()).collect(),
         state_root: codec::hash_with_domain("test/fixture-state-root", b"block fixture"),
     }
 }

@@ -74,8 +74,8 @@ fn check_world(seed: u64, size: usize, cutoff: u64) {
                         let bytes = bundle.encode();
                         let decoded = Bundle::decode(&bytes).unwrap();
                         assert_eq!(decoded, bundle);
-                        let verified = verify(&decoded, &options(&fx, slot + 1))
-                            .unwrap_or_else(|e| {
+                        let verified =
+                            verify(&decoded, &options(&fx, slot + 1)).unwrap_or_else(|e| {
                                 panic!("seed {seed}: {q:?} at {at}: {e} ({})", e.check())
                             });
                         assert_eq!(verified.decision, decision, "seed {seed}: {q:?} at {at}");

@@ -213,11 +213,7 @@ fn signatures_of_non_witnesses_do_not_count() {
 fn a_witness_removed_by_a_later_set_no_longer_counts() {
     let c = chain();
     // At 100, witnesses 2 and 3 are replaced by a fifth key; quorum stays three.
-    let newer = vec![
-        c.witnesses[0].clone(),
-        c.witnesses[1].clone(),
-        key(5100),
-    ];
+    let newer = vec![c.witnesses[0].clone(), c.witnesses[1].clone(), key(5100)];
     let later = c.fx.set_witnesses(&newer, 3, 100);
     let reg = c.registry(&[later]);
     let all: Vec<&SecretKey> = c.witnesses.iter().collect();
@@ -237,7 +233,16 @@ fn a_stale_checkpoint_is_refused_when_asked() {
     let mut opts = options(&c.fx, SLOT + 61);
     opts.max_age = Some(60);
     let e = refused(&bundle, &opts);
-    assert!(matches!(e, VerifyError::Stale { age: 61, max_age: 60 }), "{e}");
+    assert!(
+        matches!(
+            e,
+            VerifyError::Stale {
+                age: 61,
+                max_age: 60
+            }
+        ),
+        "{e}"
+    );
     assert_eq!(e.check(), "stale");
     opts.max_age = Some(61);
     assert!(verify(&bundle, &opts).is_ok());
