@@ -97,6 +97,26 @@ fn main() -> std::io::Result<()> {
     }
     seeds.push(("import", lines));
 
+    // A proof bundle of the shared registry, and its checkpoint note.
+    let witnesses = registry_core::testkit::witness_keys(4);
+    let mut with_witnesses = w.entries.clone();
+    with_witnesses.push(w.fixture.set_witnesses(&witnesses, 3, 0));
+    let mut proven = registry_of(&with_witnesses);
+    proven.advance_checkpoint(registry_core::Timestamp(1_000_000));
+    let state = proven.checkpoint().state();
+    let signers: Vec<_> = witnesses.iter().collect();
+    let note = registry_core::testkit::signed_checkpoint(state, 1_000_005, &signers);
+    let query = registry_core::proof::ProvenQuery {
+        entity: registry_core::testkit::entity(1).to_string(),
+        action: "issue".into(),
+        resource: "R1".into(),
+        kind: registry_core::entry::Kind::Authorization,
+        at: registry_core::Timestamp(500),
+    };
+    let (bundle, _) = registry_core::proof::prove(state, &note, &query);
+    seeds.push(("proof", tagged(0, &bundle.encode())));
+    seeds.push(("proof", tagged(1, note.as_bytes())));
+
     for (i, (target, bytes)) in seeds.iter().enumerate() {
         let path = Path::new(&dir).join(target);
         std::fs::create_dir_all(&path)?;

@@ -58,95 +58,59 @@ fn ingest_durable(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(20));
     group.throughput(Throughput::Elements(MAX_BLOCK_ENTRIES as u64));
-    group.bench_function(BenchmarkId::from_parameter(MAX_BLOCK_ENTRIES), |b| {
-        let dir = tempfile::tempdir().unwrap();
-        let mut feed = Feed::new();
-        let mut ledger = Ledger::create(dir.path(), &feed.fx.genesis).unwrap();
-        let mut registry = Registry::new(feed.fx.genesis.clone(), 10_000);
-        let first = registry.ingest(vec![feed.authority.clone()]);
-        let root = registry.state_root();
-        let accepted: Vec<SignedEntry> = first.accepted.iter().map(|e| (**e).clone()).collect();
-        ledger.append(&accepted, Timestamp(1), root).unwrap();
-        b.iter_custom(|iters| {
-            let blocks: Vec<Vec<Vec<u8>>> =
-                (0..iters).map(|_| feed.block(MAX_BLOCK_ENTRIES)).collect();
-            let start = Instant::now();
-            for block in blocks {
-                let entries: Vec<SignedEntry> = block
-                    .iter()
-                    .filter_map(|b| SignedEntry::decode(b).ok())
-                    .collect();
-                let report = registry.ingest(entries);
-                assert_eq!(report.accepted.len(), MAX_BLOCK_ENTRIES);
-                let root = registry.state_root();
-                let accepted: Vec<SignedEntry> =
-                    report.accepted.iter().map(|e| (**e).clone()).collect();
-                ledger.append(&accepted, Timestamp(2), root).unwrap();
-            }
-            start.elapsed()
+    // `checkpointed`: the checkpoint state also takes in each block, as it takes in
+    // everything ingested between two slots; with it, each entry costs its index key in
+    // the live state and its trie leaf and index key in the checkpoint state.
+    for checkpointed in [false, true] {
+        let name = if checkpointed {
+            format!("{MAX_BLOCK_ENTRIES}_checkpointed")
+        } else {
+            MAX_BLOCK_ENTRIES.to_string()
+        };
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            let dir = tempfile::tempdir().unwrap();
+            let mut feed = Feed::new();
+            let mut ledger = Ledger::create(dir.path(), &feed.fx.genesis).unwrap();
+            let mut registry = Registry::new(feed.fx.genesis.clone(), 10_000);
+            let first = registry.ingest(vec![feed.authority.clone()]);
+            let root = registry.state_root();
+            let accepted: Vec<SignedEntry> = first.accepted.iter().map(|e| (**e).clone()).collect();
+            ledger.append(&accepted, Timestamp(1), root).unwrap();
+            b.iter_custom(|iters| {
+                let blocks: Vec<Vec<Vec<u8>>> =
+                    (0..iters).map(|_| feed.block(MAX_BLOCK_ENTRIES)).collect();
+                let start = Instant::now();
+                for block in blocks {
+                    let entries: Vec<SignedEntry> = block
+                        .iter()
+                        .filter_map(|b| SignedEntry::decode(b).ok())
+                        .collect();
+                    let report = registry.ingest(entries);
+                    assert_eq!(report.accepted.len(), MAX_BLOCK_ENTRIES);
+                    let root = registry.state_root();
+                    let accepted: Vec<SignedEntry> =
+                        report.accepted.iter().map(|e| (**e).clone()).collect();
+                    ledger.append(&accepted, Timestamp(2), root).unwrap();
+                    if checkpointed {
+                        registry.advance_checkpoint(Timestamp(u64::MAX));
+                    }
+                }
+                start.elapsed()
+            });
         });
-    });
+    }
     group.finish();
 }
 
-/// 10 root-accredited authorities, each accrediting 10 sub-authorities, each accrediting
-/// 1,000 issuers (100,110 accreditations), with 1% of issuers revoked.
+/// The 100,110-accreditation registry of 3-level chains (see
+/// [`testkit::three_level_entries`]), 1% of issuers revoked.
 fn three_level_registry() -> (Registry, u64) {
-    let fx = Fixture::new(1, 1, 4);
+    let (fx, entries, issuers) = testkit::three_level_entries(1000);
     let mut reg = Registry::new(fx.genesis.clone(), 10_000);
-    let roots = fx.root_keys(1);
-    let mut batch = Vec::new();
-    let mut n = 1_000_000u64;
-    let mut issuers = 0u64;
-    for a in 0..10u64 {
-        n += 1;
-        let ka = key(n);
-        let acc_a = fx
-            .accredit(&entity(n))
-            .grant("accredit", "*")
-            .controller(ka.did())
-            .nonce(n)
-            .by_roots(&roots);
-        batch.push(acc_a.clone());
-        for _ in 0..10u64 {
-            n += 1;
-            let kb = key(n);
-            let acc_b = fx
-                .accredit(&entity(n))
-                .grant("accredit", "UniversityDegree")
-                .controller(kb.did())
-                .nonce(n)
-                .by_holder(acc_a.id(), &[&ka]);
-            batch.push(acc_b.clone());
-            for _ in 0..1000u64 {
-                let i = issuers;
-                issuers += 1;
-                let acc_i = fx
-                    .accredit(&entity(i))
-                    .grant("issue", "UniversityDegree")
-                    .controller(kb.did())
-                    .valid(0, Some(4_000_000_000))
-                    .issued_at(1000)
-                    .nonce(i)
-                    .by_holder(acc_b.id(), &[&kb]);
-                if i % 100 == 7 {
-                    batch.push(
-                        fx.revoke(acc_i.id(), 5000)
-                            .issued_at(5000)
-                            .nonce(i)
-                            .by_holder(acc_b.id(), &[&kb]),
-                    );
-                }
-                batch.push(acc_i);
-            }
-        }
-        let _ = a;
-    }
-    let total = batch.len();
-    for chunk in batch.chunks(4096) {
+    for chunk in entries.chunks(4096) {
         reg.ingest(chunk.to_vec());
     }
-    assert_eq!(reg.state().len(), total);
+    assert_eq!(reg.state().len(), entries.len());
     (reg, issuers)
 }
 

@@ -559,3 +559,61 @@ pub fn signed_checkpoint(state: &crate::state::State, slot: u64, signers: &[&Sec
     }
     note.text()
 }
+
+/// A registry of 3-level chains, the shape the benchmarks measure: 10 root-accredited
+/// authorities (`accredit:*`), each accrediting 10 sub-authorities
+/// (`accredit:UniversityDegree`), each accrediting `per_sub` issuers
+/// (`issue:UniversityDegree`, issuer `i` is `entity(i)`), with 1% of issuers revoked.
+/// Returns the fixture (one root, threshold 1, depth 4), the entries in an order they
+/// can be ingested in, and the number of issuers.
+pub fn three_level_entries(per_sub: u64) -> (Fixture, Vec<SignedEntry>, u64) {
+    let fx = Fixture::new(1, 1, 4);
+    let roots = fx.root_keys(1);
+    let mut batch = Vec::new();
+    let mut n = 1_000_000_000u64;
+    let mut issuers = 0u64;
+    for _ in 0..10u64 {
+        n += 1;
+        let ka = key(n);
+        let acc_a = fx
+            .accredit(&entity(n))
+            .grant("accredit", "*")
+            .controller(ka.did())
+            .nonce(n)
+            .by_roots(&roots);
+        batch.push(acc_a.clone());
+        for _ in 0..10u64 {
+            n += 1;
+            let kb = key(n);
+            let acc_b = fx
+                .accredit(&entity(n))
+                .grant("accredit", "UniversityDegree")
+                .controller(kb.did())
+                .nonce(n)
+                .by_holder(acc_a.id(), &[&ka]);
+            batch.push(acc_b.clone());
+            for _ in 0..per_sub {
+                let i = issuers;
+                issuers += 1;
+                let acc_i = fx
+                    .accredit(&entity(i))
+                    .grant("issue", "UniversityDegree")
+                    .controller(kb.did())
+                    .valid(0, Some(4_000_000_000))
+                    .issued_at(1000)
+                    .nonce(i)
+                    .by_holder(acc_b.id(), &[&kb]);
+                if i % 100 == 7 {
+                    batch.push(
+                        fx.revoke(acc_i.id(), 5000)
+                            .issued_at(5000)
+                            .nonce(i)
+                            .by_holder(acc_b.id(), &[&kb]),
+                    );
+                }
+                batch.push(acc_i);
+            }
+        }
+    }
+    (fx, batch, issuers)
+}

@@ -162,10 +162,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 nodes.saturating_sub(1).min(1),
                 std::time::Duration::from_secs(30),
             )?;
+            let (witnesses, quorum) = net.name_witnesses()?;
             net.detach();
             println!(
                 "testnet of {nodes} nodes in {} (seed {seed})",
                 dir.display()
+            );
+            println!(
+                "checkpoint witnesses: every node, quorum {quorum} of {nodes} (entry {})",
+                witnesses.id()
             );
             println!("registry {}", net.eco.fx.registry_id);
             for n in &net.nodes {

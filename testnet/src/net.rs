@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use registry_cli::{AdminClient, Client};
-use registry_core::keys::write_key_file;
+use registry_core::api::SubmitStatus;
+use registry_core::entry::Governance;
+use registry_core::keys::{read_key_file, write_key_file};
+use registry_core::{DidKey, SignedEntry, Timestamp, WitnessSet};
 use serde::{Deserialize, Serialize};
 
 use crate::eco::Ecosystem;
@@ -165,6 +168,49 @@ impl Testnet {
             net.wait_ready(i)?;
         }
         Ok(net)
+    }
+
+    /// The did:keys of the nodes (their node keys), in node order: the witnesses a
+    /// testnet names.
+    pub fn node_dids(&self) -> anyhow::Result<Vec<DidKey>> {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let path = n.dir.join("node.key");
+                Ok(read_key_file(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?
+                    .did())
+            })
+            .collect()
+    }
+
+    /// Names every node a checkpoint witness, with a majority quorum, by a `SetWitnesses`
+    /// the root signs, submitted to node 0 (gossip carries it to the others). Returns the
+    /// entry and the quorum.
+    pub fn name_witnesses(&self) -> anyhow::Result<(SignedEntry, u16)> {
+        let keys = self.node_dids()?;
+        let quorum = u16::try_from(keys.len() / 2 + 1).context("too many nodes to witness")?;
+        let entry = self
+            .eco
+            .fx
+            .governance(Governance::SetWitnesses(WitnessSet { keys, quorum }))
+            .issued_at(Timestamp::from_system_time(std::time::SystemTime::now()).as_secs())
+            .nonce(self.seed ^ 0x517e)
+            .by_roots(&self.eco.fx.root_keys(1));
+        let client = self.client(0)?;
+        let submitted = client
+            .submit(&entry)
+            .context("cannot submit the witness set to node-0")?;
+        if !matches!(
+            submitted.status,
+            SubmitStatus::Accepted | SubmitStatus::Duplicate
+        ) {
+            bail!(
+                "node-0 did not accept the witness set: {:?}",
+                submitted.status
+            );
+        }
+        Ok((entry, quorum))
     }
 
     /// The testnet in DIR, as `testnet up` left it.

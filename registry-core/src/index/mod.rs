@@ -24,6 +24,7 @@
 //! is stale without storing it, so they are always right and only slower.
 
 mod key;
+mod multi;
 mod proof;
 
 use std::fmt;
@@ -31,6 +32,7 @@ use std::fmt;
 use crate::hash::Hash;
 
 pub use key::{value_hash, IndexKey, IndexPath, TAG_GOVERNANCE, TAG_REVOCATIONS, TAG_SUBJECT};
+pub use multi::{Claim, MultiProof, MultiProofError, MAX_MULTI_HASHES};
 pub use proof::{
     branch_hash, leaf_hash, IndexProof, IndexProofError, Terminal, MAX_PROOF_BYTES, MAX_PROOF_DEPTH,
 };
@@ -268,6 +270,18 @@ impl Index {
     /// [`Index::root`].
     pub fn prove(&self, key: &IndexKey) -> IndexProof {
         self.prove_path(&key.path())
+    }
+
+    /// One proof about every key of `keys`, which shares what their paths share (see
+    /// [`MultiProof`]). Returns the keys' paths, sorted (the order claims are checked in),
+    /// with the proof.
+    pub fn prove_many(&self, keys: &[IndexKey]) -> (Vec<IndexPath>, MultiProof) {
+        let mut paths: Vec<IndexPath> = keys.iter().map(IndexKey::path).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        let proofs: Vec<IndexProof> = paths.iter().map(|p| self.prove_path(p)).collect();
+        let proof = MultiProof::combine(&paths, &proofs);
+        (paths, proof)
     }
 
     /// [`Index::prove`] for a key given by its path.

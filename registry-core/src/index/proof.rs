@@ -193,6 +193,15 @@ impl IndexProof {
         &self.siblings
     }
 
+    /// The sibling at `level` (`Hash::ZERO` when empty); `level < depth`.
+    pub fn sibling_at(&self, level: usize) -> Hash {
+        if !self.marks(level) {
+            return Hash::ZERO;
+        }
+        let before = (0..level).filter(|&l| self.marks(l)).count();
+        self.siblings.get(before).copied().unwrap_or(Hash::ZERO)
+    }
+
     /// The proof's canonical encoding.
     pub fn encode(&self) -> Vec<u8> {
         codec::encode(self)

@@ -14,11 +14,11 @@ pub mod verify;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, DecodeError};
-use crate::entry::{Kind, SignedEntry};
+use crate::entry::{Author, EntryBody, Kind, Op, Signature, SignedEntry, MAX_SIGNATURES};
 use crate::eval::{decisive, evaluate, Decision, Query};
 use crate::genesis::Genesis;
 use crate::hash::EntryId;
-use crate::index::{IndexKey, IndexProof};
+use crate::index::{IndexKey, MultiProof};
 use crate::state::State;
 use crate::time::Timestamp;
 
@@ -55,19 +55,17 @@ impl ProvenQuery {
     }
 }
 
-/// One index key, the sorted ids it lists (empty: proven absent), and its proof.
+/// One index key and the sorted ids it lists (empty: proven absent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct KeyProof {
+pub struct KeyClaim {
     pub key: IndexKey,
     #[serde(deserialize_with = "codec::bounded_vec::<_, _, MAX_KEY_IDS>")]
     pub ids: Vec<EntryId>,
-    pub proof: IndexProof,
 }
 
 /// A self-contained proof of one answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bundle {
     /// The checkpoint, as a signed note (`c2sp.org/signed-note`).
     pub note: String,
@@ -75,22 +73,88 @@ pub struct Bundle {
     pub genesis: Genesis,
     pub query: ProvenQuery,
     /// The entries of the slice, sorted by id.
-    #[serde(deserialize_with = "codec::bounded_vec::<_, _, MAX_BUNDLE_ENTRIES>")]
     pub entries: Vec<SignedEntry>,
     /// The index keys the evaluation read, sorted; the governance key always.
+    pub keys: Vec<KeyClaim>,
+    /// One proof of every key's value (or absence) under the checkpoint's index root.
+    pub index: MultiProof,
+}
+
+/// An entry as a bundle carries it: without its registry id, which is the genesis's.
+#[derive(Serialize, Deserialize)]
+struct CompactEntry {
+    issued_at: Timestamp,
+    author: Author,
+    op: Op,
+    nonce: u64,
+    #[serde(deserialize_with = "codec::bounded_vec::<_, _, MAX_SIGNATURES>")]
+    signatures: Vec<Signature>,
+}
+
+/// How a bundle travels.
+#[derive(Serialize, Deserialize)]
+struct BundleRepr {
+    note: String,
+    genesis: Genesis,
+    query: ProvenQuery,
+    #[serde(deserialize_with = "codec::bounded_vec::<_, _, MAX_BUNDLE_ENTRIES>")]
+    entries: Vec<CompactEntry>,
     #[serde(deserialize_with = "codec::bounded_vec::<_, _, MAX_BUNDLE_KEYS>")]
-    pub keys: Vec<KeyProof>,
+    keys: Vec<KeyClaim>,
+    index: MultiProof,
 }
 
 impl Bundle {
-    /// The canonical binary encoding (what `registry proof` writes).
+    /// The canonical binary encoding (what `registry proof` writes). Entries go without
+    /// their registry id: a bundle is about one registry, its genesis's.
     pub fn encode(&self) -> Vec<u8> {
-        codec::encode(self)
+        let entries = self
+            .entries
+            .iter()
+            .map(|e| CompactEntry {
+                issued_at: e.body.issued_at,
+                author: e.body.author,
+                op: e.body.op.clone(),
+                nonce: e.body.nonce,
+                signatures: e.signatures.clone(),
+            })
+            .collect();
+        codec::encode(&BundleRepr {
+            note: self.note.clone(),
+            genesis: self.genesis.clone(),
+            query: self.query.clone(),
+            entries,
+            keys: self.keys.clone(),
+            index: self.index.clone(),
+        })
     }
 
     /// Decodes untrusted bytes (at most [`MAX_BUNDLE_BYTES`], canonical, nothing trailing).
     pub fn decode(bytes: &[u8]) -> Result<Bundle, DecodeError> {
-        codec::decode(bytes, MAX_BUNDLE_BYTES)
+        let repr: BundleRepr = codec::decode(bytes, MAX_BUNDLE_BYTES)?;
+        let registry = repr.genesis.registry_id();
+        let entries = repr
+            .entries
+            .into_iter()
+            .map(|e| SignedEntry {
+                body: EntryBody {
+                    registry,
+                    issued_at: e.issued_at,
+                    author: e.author,
+                    op: e.op,
+                    nonce: e.nonce,
+                },
+                signatures: e.signatures,
+            })
+            .collect();
+        Ok(Bundle {
+            note: repr.note,
+            genesis: repr.genesis,
+            query: repr.query,
+            entries,
+            keys: repr.keys,
+            index: repr.index,
+        })
     }
 }
 
@@ -113,16 +177,17 @@ pub fn prove(state: &State, note: &str, query: &ProvenQuery) -> (Bundle, Decisio
     // The witnesses in force come from governance, which every verification reads.
     lookups.keys.insert(IndexKey::governance());
     let mut wanted = lookups.entries;
-    let keys: Vec<KeyProof> = lookups
+    let keys: Vec<KeyClaim> = lookups
         .keys
         .into_iter()
         .map(|key| {
             let ids = state.index_value(&key);
             wanted.extend(ids.iter().copied());
-            let proof = state.index().prove(&key);
-            KeyProof { key, ids, proof }
+            KeyClaim { key, ids }
         })
         .collect();
+    let index_keys: Vec<IndexKey> = keys.iter().map(|k| k.key.clone()).collect();
+    let (_, index) = state.index().prove_many(&index_keys);
     // Sorted by id (a BTreeSet); ids a lookup asked for but the state lacks are skipped.
     let entries = wanted
         .iter()
@@ -134,6 +199,7 @@ pub fn prove(state: &State, note: &str, query: &ProvenQuery) -> (Bundle, Decisio
         query: query.clone(),
         entries,
         keys,
+        index,
     };
     (bundle, decision)
 }

@@ -9,7 +9,7 @@ use crate::did::DidKey;
 use crate::entry::{EntryError, WitnessSet};
 use crate::eval::{decisive, evaluate, Decision, Decisive, View};
 use crate::hash::{EntryId, RegistryId};
-use crate::index::{self, IndexKey, IndexProofError};
+use crate::index::{self, Claim, IndexKey, MultiProofError};
 use crate::time::Timestamp;
 use crate::verify::{SignatureError, Verifier};
 
@@ -65,8 +65,8 @@ pub enum VerifyError {
     Quorum { have: usize, need: u16 },
     #[error("the checkpoint is {age} s old, more than the {max_age} s allowed")]
     Stale { age: u64, max_age: u64 },
-    #[error("index proof of {key}: {error}")]
-    IndexProof { key: String, error: IndexProofError },
+    #[error("index proof: {0}")]
+    IndexProof(MultiProofError),
     #[error("the proofs are inconsistent: {0}")]
     Inconsistent(#[from] SliceError),
     #[error("the bundle does not cover what evaluation read: {0}")]
@@ -84,7 +84,7 @@ impl VerifyError {
             VerifyError::Entry { .. } | VerifyError::EntrySignature { .. } => "entry",
             VerifyError::NoWitnesses { .. } | VerifyError::Quorum { .. } => "quorum",
             VerifyError::Stale { .. } => "stale",
-            VerifyError::IndexProof { .. } | VerifyError::Inconsistent(_) => "index_proof",
+            VerifyError::IndexProof(_) | VerifyError::Inconsistent(_) => "index_proof",
             VerifyError::Missing(_) => "slice",
         }
     }
@@ -144,6 +144,7 @@ pub fn verify(bundle: &Bundle, options: &VerifyOptions) -> Result<Verified, Veri
     let by_id: std::collections::HashMap<EntryId, &crate::entry::SignedEntry> =
         bundle.entries.iter().map(|e| (e.id(), e)).collect();
     let mut keys: Vec<(IndexKey, Vec<EntryId>)> = Vec::with_capacity(bundle.keys.len());
+    let mut claims: Vec<Claim> = Vec::with_capacity(bundle.keys.len());
     let mut seen = BTreeSet::new();
     for k in &bundle.keys {
         let name = k.key.name();
@@ -172,14 +173,14 @@ pub fn verify(bundle: &Bundle, options: &VerifyOptions) -> Result<Verified, Veri
             }
             Some(index::value_hash(&pairs))
         };
-        k.proof
-            .verify(&checkpoint.index_root, &k.key, value.as_ref())
-            .map_err(|error| VerifyError::IndexProof {
-                key: name.clone(),
-                error,
-            })?;
+        claims.push((k.key.path(), value));
         keys.push((k.key.clone(), k.ids.clone()));
     }
+    claims.sort_by_key(|c| c.0);
+    bundle
+        .index
+        .verify(&checkpoint.index_root, &claims)
+        .map_err(VerifyError::IndexProof)?;
     let slice = Slice::build(bundle.genesis.clone(), bundle.entries.clone(), &keys)?;
 
     let witnesses =
