@@ -7,9 +7,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use registry_core::checkpoint::note::SignedNote;
-use registry_core::proof::{verify, Bundle, VerifyOptions, MAX_BUNDLE_BYTES};
+use registry_core::proof::{verify, Bundle, VerifyOptions};
 use registry_core::testkit::witness_keys;
-use registry_core::{codec, Timestamp};
+use registry_core::Timestamp;
 use registry_fuzz::{assert_canonical, world};
 
 fuzz_target!(|data: &[u8]| {
@@ -20,9 +20,7 @@ fuzz_target!(|data: &[u8]| {
         let Ok(bundle) = Bundle::decode(rest) else {
             return;
         };
-        assert_canonical(rest, &bundle, codec::encode, |b| {
-            codec::decode(b, MAX_BUNDLE_BYTES).ok()
-        });
+        assert_canonical(rest, &bundle, Bundle::encode, |b| Bundle::decode(b).ok());
         let options = VerifyOptions {
             registry: world().fixture.registry_id,
             now: Timestamp(2_000_000_000),
