@@ -6,7 +6,8 @@
 //! testnet down --dir DIR                        stop them
 //! testnet run SCENARIO [--nodes N] [--seed S] [--json] ...
 //! ```
-//! Scenarios: propagation, partition, crash, late-join, byzantine, load, catchup-load (see
+//! Scenarios: propagation, partition, crash, late-join, byzantine, load, catchup-load,
+//! checkpoint (see
 //! `scenario`).
 //! Each prints what it measured and its seed, and exits 1 when an invariant broke.
 
@@ -80,6 +81,7 @@ enum ScenarioName {
     Load,
     Byzantine,
     CatchupLoad,
+    Checkpoint,
 }
 
 #[derive(Debug, clap::Args)]
@@ -93,8 +95,8 @@ struct RunArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// Rounds (propagation), kills (crash), seconds of load (load) or of attack
-    /// (byzantine).
+    /// Rounds (propagation, checkpoint), kills (crash), seconds of load (load) or of
+    /// attack (byzantine).
     #[arg(long, default_value_t = 20)]
     rounds: usize,
     /// Entries the network holds (late-join, load, catchup-load).
@@ -222,6 +224,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         ScenarioName::Load => "load",
         ScenarioName::Byzantine => "byzantine",
         ScenarioName::CatchupLoad => "catchup-load",
+        ScenarioName::Checkpoint => "checkpoint",
     };
     if let Some(bin) = &args.node_bin {
         if !bin.is_file() {
@@ -275,6 +278,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
             ScenarioName::CatchupLoad => {
                 scenario::catchup_load::run(&mut net, &params, &mut report)
             }
+            ScenarioName::Checkpoint => scenario::checkpoint::run(&mut net, &params, &mut report),
         };
         net.down()?;
         result

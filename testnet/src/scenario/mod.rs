@@ -4,6 +4,7 @@
 
 pub mod byzantine;
 pub mod catchup_load;
+pub mod checkpoint;
 pub mod crash;
 pub mod late_join;
 pub mod load;
