@@ -113,6 +113,18 @@ impl Client {
 
     /// `GET /v1/trust`: is the entity authorized (or recognized)?
     pub fn trust(&self, params: &TrustParams) -> Result<TrustAnswer, ClientError> {
+        self.trust_with(params, false, None)
+    }
+
+    /// `GET /v1/trust` with section 12's options: `proof` asks for the answer's proof at
+    /// the checkpoint (`TrustAnswer::proof`); `max_age` makes the node refuse (a 503
+    /// `stale` problem) to call the answer authorized on older cosigned knowledge.
+    pub fn trust_with(
+        &self,
+        params: &TrustParams,
+        proof: bool,
+        max_age: Option<u64>,
+    ) -> Result<TrustAnswer, ClientError> {
         let mut query = vec![
             ("entity_id", params.entity_id.clone()),
             ("action", params.action.clone()),
@@ -127,6 +139,12 @@ impl Client {
                 Kind::Recognition => "recognition",
             };
             query.push(("kind", kind.to_string()));
+        }
+        if proof {
+            query.push(("proof", "true".to_string()));
+        }
+        if let Some(secs) = max_age {
+            query.push(("max_age", secs.to_string()));
         }
         self.get("/v1/trust", &query)
     }

@@ -22,9 +22,11 @@ use report::Report;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  a definite \"no\": `trust`: not authorized; `ledger verify`: damage found; `import`:
-     some entries rejected; `entry submit`: the node holds the entry pending
-  2  usage or runtime error (including an entry refused before sending; no node reachable)
+  1  a definite \"no\": `trust`: not authorized; `verify-proof`: a valid proof of \"not
+     authorized\"; `ledger verify`: damage found; `import`: some entries rejected;
+     `entry submit`: the node holds the entry pending
+  2  usage or runtime error (including an entry refused before sending; no node reachable;
+     `trust --max-age`: refused as stale; `verify-proof`: invalid, stale or malformed)
 
 With --json, results go to stdout as JSON and errors to stderr as one line:
   {\"error\":{\"message\":\"...\",\"causes\":[\"...\"],\"hint\":\"...\"|null,\"exit\":2}}";
@@ -80,6 +82,13 @@ enum Command {
     Entry(OnlineGroup<cmd::entry::EntryCommand>),
     /// Is ENTITY authorized for ACTION on RESOURCE? Exit 0 yes, 1 no, 2 error.
     Trust(Online<cmd::query::TrustCommand>),
+    /// Fetch the proof of an answer (at the node's checkpoint) and write it to a file.
+    Proof(Online<cmd::proofs::ProofCommand>),
+    /// Check a proof file offline, pinning only the registry id. Exit 0 authorized, 1
+    /// not authorized, 2 invalid, stale or malformed (naming the failed check).
+    VerifyProof(cmd::proofs::VerifyProofCommand),
+    /// The checkpoint witnesses: `witnesses set --witness DID... --quorum K --key FILE...`.
+    Witnesses(OnlineGroup<cmd::witnesses::WitnessesCommand>),
     /// Every accreditation of an entity, with its status now.
     Subject(Online<cmd::query::SubjectCommand>),
     /// The node's status.
@@ -101,7 +110,12 @@ impl Command {
     /// The node flags of a command that talks to a node.
     fn node_args(&self) -> Option<NodeArgs> {
         match self {
-            Command::Key(_) | Command::Genesis(_) | Command::Ledger(_) => None,
+            Command::Key(_)
+            | Command::Genesis(_)
+            | Command::Ledger(_)
+            | Command::VerifyProof(_) => None,
+            Command::Proof(c) => Some(c.node.clone()),
+            Command::Witnesses(c) => Some(c.node.clone()),
             Command::Accredit(c) => Some(c.node.clone()),
             Command::Revoke(c) => Some(c.node.clone()),
             Command::Governance(c) => Some(c.node.clone()),
@@ -125,6 +139,9 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<ExitCode> {
         Command::Governance(c) => c.command.run(ctx),
         Command::Entry(c) => c.command.run(ctx),
         Command::Trust(c) => c.command.run(ctx),
+        Command::Proof(c) => c.command.run(ctx),
+        Command::VerifyProof(c) => c.run(ctx),
+        Command::Witnesses(c) => c.command.run(ctx),
         Command::Subject(c) => c.command.run(ctx),
         Command::Status(_) => cmd::query::status(ctx),
         Command::Peers(c) => c.command.run(ctx),

@@ -60,7 +60,10 @@ fn answer(authorized: bool) -> TrustAnswer {
             last_sync_at: None,
             seconds_since_sync: None,
             peers: 0,
+            checkpoint_slot: None,
+            knowledge_age_secs: None,
         },
+        proof: None,
     }
 }
 

@@ -140,6 +140,25 @@ pub struct TrustParams {
     pub kind: Option<Kind>,
 }
 
+/// The whole query string `GET /v1/trust` accepts: the question ([`TrustParams`]) and
+/// what section 12 adds to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustQuery {
+    pub entity_id: String,
+    pub action: String,
+    pub resource: String,
+    pub at: Option<String>,
+    pub kind: Option<Kind>,
+    /// `true`: add a [`ProofView`] of the answer at the checkpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<bool>,
+    /// Refuse (503 `stale`) to call an answer authorized when the node's cosigned
+    /// knowledge is older than this many seconds. A denial is never refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<u64>,
+}
+
 /// How current a node's answer is: it answers from what it holds, even when cut off.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Freshness {
@@ -149,7 +168,79 @@ pub struct Freshness {
     pub seconds_since_sync: Option<u64>,
     /// Peers connected now.
     pub peers: usize,
+    /// The newest slot whose checkpoint a quorum of witnesses signed (none yet: null).
+    #[serde(default)]
+    pub checkpoint_slot: Option<String>,
+    /// Seconds from what that checkpoint knows (its slot minus the lag) to now: how old
+    /// the cosigned knowledge behind this answer is (none yet: null).
+    #[serde(default)]
+    pub knowledge_age_secs: Option<u64>,
 }
+
+/// The `proof` member of an answer asked with `proof=true`: the answer at the checkpoint
+/// state, with the bundle that proves it offline (`registry verify-proof`).
+///
+/// The live answer beside it comes from the live state, the proof from the checkpoint
+/// state, which trails it by the lag: when an entry arrived in between, `authorized`
+/// here may differ from the live answer's. The proof states what a quorum of witnesses
+/// vouches for; the live answer what this node holds now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofView {
+    /// The checkpoint's slot.
+    pub slot: String,
+    /// Entries issued before this time are in the proven state (the slot minus the lag).
+    pub knowledge_until: String,
+    /// Signatures on the note by witnesses in force at the slot.
+    pub signatures: usize,
+    /// Whether those meet the witnesses' quorum (else the bundle verifies only against
+    /// a verifier's own witness list).
+    pub cosigned: bool,
+    /// The decision the bundle proves.
+    pub authorized: bool,
+    /// Why not, when the proven decision is a denial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    /// The checkpoint as a signed note (`c2sp.org/signed-note`).
+    pub checkpoint: String,
+    /// Padded standard base64 of the bundle's canonical encoding (`Bundle::encode`).
+    pub bundle: String,
+}
+
+/// Why the `bundle` of a [`ProofView`] cannot be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BundleTextError {
+    #[error("the bundle is longer than {max} bytes")]
+    TooLarge { max: usize },
+    #[error("the bundle is not padded standard base64")]
+    NotBase64,
+}
+
+impl ProofView {
+    /// The base64 text of an encoded bundle, as the `bundle` member carries it.
+    pub fn bundle_text(encoded: &[u8]) -> String {
+        b64::base64_encode(encoded)
+    }
+
+    /// The encoded bundle (still to be decoded with `Bundle::decode`). The text is
+    /// checked against the bundle size limit before anything is allocated.
+    pub fn bundle_bytes(&self) -> Result<Vec<u8>, BundleTextError> {
+        let max = crate::proof::MAX_BUNDLE_BYTES;
+        if self.bundle.len() > max.div_ceil(3) * 4 {
+            return Err(BundleTextError::TooLarge { max });
+        }
+        let mut out = vec![0u8; self.bundle.len() / 4 * 3];
+        let n =
+            b64::base64_decode_into(&self.bundle, &mut out).ok_or(BundleTextError::NotBase64)?;
+        out.truncate(n);
+        Ok(out)
+    }
+}
+
+// The signed notes' base64 (canonical, padded): one source for both, so a bundle's text
+// follows the same rules; the note module keeps its own copy private to itself.
+#[allow(clippy::duplicate_mod)]
+#[path = "checkpoint/note/base64.rs"]
+mod b64;
 
 /// `GET /v1/trust`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +272,9 @@ pub struct TrustAnswer {
     pub state_root: Hash,
     pub height: u64,
     pub freshness: Freshness,
+    /// With `proof=true`: the answer at the checkpoint and its proof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<ProofView>,
 }
 
 /// One accreditation of a chain in a [`TrustAnswer`].
@@ -415,6 +509,13 @@ pub struct TrqpAuthorization {
     pub decisive_entry: Option<EntryId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<TrqpContext>,
+    /// Extension member, with `context.proof = "true"`: the answer at the checkpoint and
+    /// its proof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<ProofView>,
+    /// Extension member: how fresh the answer is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freshness: Option<Freshness>,
 }
 
 /// TRQP v2 `POST /recognition` response.
@@ -439,6 +540,13 @@ pub struct TrqpRecognition {
     pub decisive_entry: Option<EntryId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<TrqpContext>,
+    /// Extension member, with `context.proof = "true"`: the answer at the checkpoint and
+    /// its proof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<ProofView>,
+    /// Extension member: how fresh the answer is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freshness: Option<Freshness>,
 }
 
 /// Formats an optional timestamp as RFC 3339.

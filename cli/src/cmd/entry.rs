@@ -81,6 +81,13 @@ pub enum DraftCommand {
         #[command(flatten)]
         target: GovernanceTarget,
     },
+    /// Draft a new set of checkpoint witnesses (signed by the roots at their threshold).
+    SetWitnesses {
+        #[command(flatten)]
+        set: super::witnesses::WitnessArgs,
+        #[command(flatten)]
+        target: GovernanceTarget,
+    },
 }
 
 /// The nonce and destination of a governance draft.
@@ -180,6 +187,7 @@ impl DraftCommand {
             DraftCommand::SetThreshold { threshold, target } => {
                 governance(Governance::SetThreshold(threshold), target)
             }
+            DraftCommand::SetWitnesses { set, target } => governance(set.governance()?, target),
         };
         let registry = registry_id(ctx, &target)?;
         let body = draft::body(registry, author.author(), op, now, nonce)?;

@@ -10,6 +10,8 @@
 //! - [`governance`]: `governance add-root|remove-root|set-threshold`.
 //! - [`entry`]: `entry draft|sign|show|submit`, offline multi-signature.
 //! - [`query`]: `trust`, `subject`, `status`.
+//! - [`proofs`]: `proof`, `verify-proof` (section 12's verifiable answers).
+//! - [`witnesses`]: `witnesses set`, the checkpoint witnesses.
 //! - [`ledger`]: `ledger verify`.
 //! - [`transfer`]: `export`, `import`.
 //! - [`validity`]: the validity window of an accreditation built from flags.
@@ -22,9 +24,11 @@ pub mod governance;
 pub mod keys;
 pub mod ledger;
 pub mod peers;
+pub mod proofs;
 pub mod query;
 pub mod transfer;
 pub mod validity;
+pub mod witnesses;
 
 use crate::out::outln;
 use anyhow::Result;

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use registry_cli::ClientError;
 use registry_core::api::{Freshness, TrustAnswer, TrustParams};
@@ -31,6 +31,10 @@ pub struct TrustCommand {
     /// Ask a recognition question instead of an authorization one.
     #[arg(long)]
     pub recognition: bool,
+    /// Fail safe: refuse (exit 2) an "authorized" resting on cosigned knowledge older
+    /// than SECS (or on none); a "not authorized" is always given.
+    #[arg(long, value_name = "SECS")]
+    pub max_age: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -50,10 +54,12 @@ impl TrustCommand {
             at: self.at.map(Timestamp::to_rfc3339),
             kind: self.recognition.then_some(Kind::Recognition),
         };
-        let answer = ctx
-            .client()?
-            .trust(&params)
-            .context("cannot ask the node")?;
+        let answer = match ctx.client()?.trust_with(&params, false, self.max_age) {
+            Err(ClientError::Problem(p)) if p.kind == STALE => {
+                bail!("refused as stale: {}", p.detail)
+            }
+            other => other.context("cannot ask the node")?,
+        };
         ctx.print(&answer, || print_answer(&answer))?;
         Ok(if answer.authorized {
             ExitCode::SUCCESS
@@ -62,6 +68,9 @@ impl TrustCommand {
         })
     }
 }
+
+/// The problem type of a refusal under `--max-age`.
+const STALE: &str = "urn:trust-registry:problem:stale";
 
 /// An authorization whose chain ends within this many days draws a warning.
 const NEAR_END_DAYS: u64 = 30;
@@ -135,9 +144,15 @@ fn days_left(at: &str, until: &str) -> Option<u64> {
 }
 
 fn freshness(f: &Freshness) -> String {
-    match (&f.last_sync_at, f.seconds_since_sync) {
+    let sync = match (&f.last_sync_at, f.seconds_since_sync) {
         (Some(t), Some(s)) => format!("last sync {t} ({s} s ago), {} peer(s)", f.peers),
         _ => format!("never synced, {} peer(s)", f.peers),
+    };
+    match (&f.checkpoint_slot, f.knowledge_age_secs) {
+        (Some(slot), Some(age)) => {
+            format!("{sync}; cosigned checkpoint {slot} ({age} s old knowledge)")
+        }
+        _ => format!("{sync}; no cosigned checkpoint"),
     }
 }
 

@@ -8,6 +8,7 @@ mod support;
 mod governance;
 mod peers;
 mod walkthrough;
+mod witnesses;
 
 use serde_json::Value;
 use support::node::cli;

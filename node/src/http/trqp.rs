@@ -4,10 +4,15 @@
 //! (any other is 404: this node knows no such authority), `context.time` (RFC 3339, Z
 //! only) is the time asked about. A known authority that does not authorize the entity is
 //! an answer (200, `false`), not an error. The context is echoed back.
+//!
+//! Two context members of our own: `proof = "true"` adds the `proof` extension member
+//! (the answer at the checkpoint and its bundle, as `/v1/trust?proof=true` gives it), and
+//! `max_age = "SECS"` refuses (503 `stale`) to call an answer authorized on cosigned
+//! knowledge older than that. Every answer carries the `freshness` extension member.
 
 use axum::extract::State;
 use axum::Json;
-use registry_core::api::{TrqpAuthorization, TrqpRecognition, TrqpRequest};
+use registry_core::api::{Freshness, ProofView, TrqpAuthorization, TrqpRecognition, TrqpRequest};
 use registry_core::entry::Kind;
 use registry_core::eval::{Decision, Decisive, Query, Reason};
 use registry_core::hash::EntryId;
@@ -26,6 +31,37 @@ struct Answered {
     message: String,
     reason: Option<Reason>,
     decisive_entry: Option<EntryId>,
+    proof: Option<ProofView>,
+    freshness: Freshness,
+}
+
+/// `context.proof`: `"true"` or `"false"` (absent: false).
+fn context_proof(req: &TrqpRequest) -> Result<bool, ApiError> {
+    match req.context.as_ref().and_then(|c| c.get("proof")) {
+        None => Ok(false),
+        Some(v) if v == "true" => Ok(true),
+        Some(v) if v == "false" => Ok(false),
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_parameter",
+            "context.proof must be \"true\" or \"false\"",
+        )),
+    }
+}
+
+/// `context.max_age`: whole seconds.
+fn context_max_age(req: &TrqpRequest) -> Result<Option<u64>, ApiError> {
+    req.context
+        .as_ref()
+        .and_then(|c| c.get("max_age"))
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_parameter",
+                    "context.max_age must be a whole number of seconds",
+                )
+            })
+        })
+        .transpose()
 }
 
 fn answer(st: &AppState, req: TrqpRequest, kind: Kind) -> Result<Answered, ApiError> {
@@ -47,6 +83,8 @@ fn answer(st: &AppState, req: TrqpRequest, kind: Kind) -> Result<Answered, ApiEr
         Some(t) => Some(parse_time("context.time", t)?),
         None => None,
     };
+    let proof = context_proof(&req)?;
+    let max_age = context_max_age(&req)?;
     let time_evaluated = crate::now();
     let at = time_requested.unwrap_or(time_evaluated);
     let query = Query {
@@ -55,7 +93,12 @@ fn answer(st: &AppState, req: TrqpRequest, kind: Kind) -> Result<Answered, ApiEr
         resource: &req.resource,
         kind,
     };
-    let ex = super::trust::explained(st, &query, at);
+    let super::trust::Answer {
+        ex,
+        knowledge,
+        proof,
+    } = super::trust::answer(st, &query, at, time_evaluated, proof, max_age)?;
+    let freshness = super::trust::freshness(st, &knowledge);
     let yes = ex.decision.is_authorized();
     let message = explain(&req, kind, &ex.decision, ex.decisive.as_ref());
     let reason = match ex.decision {
@@ -70,6 +113,8 @@ fn answer(st: &AppState, req: TrqpRequest, kind: Kind) -> Result<Answered, ApiEr
         message,
         reason,
         decisive_entry: ex.decisive.map(|d| d.entry),
+        proof,
+        freshness,
     })
 }
 
@@ -141,6 +186,8 @@ pub async fn authorization(
         reason: a.reason,
         decisive_entry: a.decisive_entry,
         context: a.req.context,
+        proof: a.proof,
+        freshness: Some(a.freshness),
     }))
 }
 
@@ -163,5 +210,7 @@ pub async fn recognition(
         reason: a.reason,
         decisive_entry: a.decisive_entry,
         context: a.req.context,
+        proof: a.proof,
+        freshness: Some(a.freshness),
     }))
 }

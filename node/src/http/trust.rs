@@ -1,17 +1,24 @@
 //! `GET /v1/trust` (is E trusted for (action, resource) at T?) and
-//! `GET /v1/subjects/{entity_id}` (every accreditation of an entity).
+//! `GET /v1/subjects/{entity_id}` (every accreditation of an entity); [`proven`] adds the
+//! checkpoint side: freshness of the cosigned knowledge, `max_age`, and `proof=true`.
+
+pub mod proven;
 
 use axum::extract::State;
 use axum::Json;
 use registry_core::api::{
-    rfc3339, AccreditationView, ChainLink, DecisiveView, Freshness, SubjectView, TrustAnswer,
-    TrustParams,
+    rfc3339, AccreditationView, ChainLink, DecisiveView, Freshness, ProofView, SubjectView,
+    TrustAnswer, TrustQuery,
 };
 use registry_core::entry::Kind;
 use registry_core::eval::{
     chain_of, chain_valid_until, decisive, evaluate, Decision, Decisive, Query,
 };
+use registry_core::proof::ProvenQuery;
+use registry_core::registry::Registry;
 use registry_core::Timestamp;
+
+use proven::Knowledge;
 
 use super::entries::effective_now;
 use super::problem::{parse_time, required, ApiError, ApiPath, ApiQuery};
@@ -19,13 +26,16 @@ use super::AppState;
 use crate::metrics::QueryApi;
 
 /// How fresh this node's answers are: when it last completed a sync with a peer (after
-/// which it held everything that peer held), and how many peers it is connected to now.
-pub fn freshness(st: &AppState) -> Freshness {
+/// which it held everything that peer held), how many peers it is connected to now, and
+/// how old the knowledge of its newest cosigned checkpoint is.
+pub fn freshness(st: &AppState, knowledge: &Knowledge) -> Freshness {
     let (last_sync_at, peers) = st.freshness();
     Freshness {
         last_sync_at: last_sync_at.map(|t| Timestamp::from_system_time(t).to_rfc3339()),
         seconds_since_sync: last_sync_at.map(|t| t.elapsed().map(|d| d.as_secs()).unwrap_or(0)),
         peers,
+        checkpoint_slot: rfc3339(knowledge.cosigned_slot),
+        knowledge_age_secs: knowledge.age,
     }
 }
 
@@ -40,9 +50,50 @@ pub struct Explained {
     pub valid_until: Option<Timestamp>,
 }
 
-/// Evaluates the question at `at` and explains the answer.
-pub fn explained(st: &AppState, query: &Query<'_>, at: Timestamp) -> Explained {
+/// One answer, read under one lock of the registry: the live decision explained, the
+/// checkpoint side, and (when asked) the proof at the checkpoint.
+pub struct Answer {
+    pub ex: Explained,
+    pub knowledge: Knowledge,
+    pub proof: Option<ProofView>,
+}
+
+/// Answers `query` at `at` (`now`: the node's clock). With `proof`, also proves the
+/// answer at the checkpoint state, or fails with the 503 that says why it cannot yet.
+/// With `max_age`, refuses (503 `stale`) an authorization on knowledge older than that.
+pub fn answer(
+    st: &AppState,
+    query: &Query<'_>,
+    at: Timestamp,
+    now: Timestamp,
+    proof: bool,
+    max_age: Option<u64>,
+) -> Result<Answer, ApiError> {
     let registry = st.registry();
+    let ex = explained(&registry, query, at);
+    let knowledge = proven::knowledge(st, &registry, now);
+    knowledge.refuse_stale(ex.decision.is_authorized(), max_age)?;
+    let proof = if proof {
+        let asked = ProvenQuery {
+            entity: query.entity.to_string(),
+            action: query.action.to_string(),
+            resource: query.resource.to_string(),
+            kind: query.kind,
+            at,
+        };
+        Some(knowledge.prove(&registry, &asked)?)
+    } else {
+        None
+    };
+    Ok(Answer {
+        ex,
+        knowledge,
+        proof,
+    })
+}
+
+/// Evaluates the question at `at` over the live state and explains the answer.
+pub fn explained(registry: &Registry, query: &Query<'_>, at: Timestamp) -> Explained {
     let state = registry.state();
     let decision = evaluate(state, query, at);
     let (mut links, mut valid_until, mut decided) = (Vec::new(), None, None);
@@ -77,10 +128,11 @@ pub fn explained(st: &AppState, query: &Query<'_>, at: Timestamp) -> Explained {
     }
 }
 
-/// `GET /v1/trust?entity_id=&action=&resource=[&at=RFC3339][&kind=recognition]`.
+/// `GET /v1/trust?entity_id=&action=&resource=[&at=RFC3339][&kind=recognition]`
+/// `[&proof=true][&max_age=SECS]`.
 pub async fn trust(
     State(st): State<AppState>,
-    ApiQuery(p): ApiQuery<TrustParams>,
+    ApiQuery(p): ApiQuery<TrustQuery>,
 ) -> Result<Json<TrustAnswer>, ApiError> {
     required("entity_id", &p.entity_id)?;
     required("action", &p.action)?;
@@ -94,7 +146,18 @@ pub async fn trust(
         resource: &p.resource,
         kind,
     };
-    let ex = explained(&st, &query, at.unwrap_or(now));
+    let Answer {
+        ex,
+        knowledge,
+        proof,
+    } = answer(
+        &st,
+        &query,
+        at.unwrap_or(now),
+        now,
+        p.proof.unwrap_or(false),
+        p.max_age,
+    )?;
     let head = st.head();
     let (authorized, reason, accreditation, chain) = match ex.decision {
         Decision::Authorized { chain } => (true, None, chain.first().copied(), chain),
@@ -120,7 +183,8 @@ pub async fn trust(
         decisive: ex.decisive.as_ref().map(DecisiveView::from),
         state_root: head.state_root,
         height: head.height,
-        freshness: freshness(&st),
+        freshness: freshness(&st, &knowledge),
+        proof,
     }))
 }
 
