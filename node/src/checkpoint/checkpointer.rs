@@ -173,6 +173,11 @@ impl Checkpointer {
         }
     }
 
+    /// (slot, signer) bodies remembered: bounded by [`MAX_SEEN`].
+    pub fn seen_len(&self) -> usize {
+        self.lock().seen.len()
+    }
+
     /// What the status shows.
     pub fn snapshot(&self) -> Snapshot {
         let inner = self.lock();

@@ -18,6 +18,9 @@ pub mod notes;
 pub mod signed;
 pub mod slots;
 
+#[cfg(test)]
+mod tests;
+
 pub use checkpointer::{Checkpointer, Snapshot};
 pub use config::CheckpointConfig;
 pub use notes::{Notes, SlotNote};
