@@ -27,11 +27,15 @@ fn note_response(note: &SlotNote) -> Response {
 }
 
 /// `GET /v1/checkpoints/latest`: the newest cosigned slot's note (else the newest), with
-/// every signature merged on it.
+/// every signature merged on it. A note nobody signed is not a signed note: 404.
 pub async fn latest(State(st): State<AppState>) -> Result<Response, ApiError> {
-    let note = st.checkpoints.latest().ok_or_else(|| {
-        ApiError::not_found("no_checkpoint", "this node has not taken a checkpoint yet")
-    })?;
+    let note = st
+        .checkpoints
+        .latest()
+        .filter(|n| !n.note.signatures.is_empty())
+        .ok_or_else(|| {
+            ApiError::not_found("no_checkpoint", "this node holds no signed checkpoint yet")
+        })?;
     Ok(note_response(&note))
 }
 
@@ -49,14 +53,18 @@ pub async fn at_slot(
             ))
         }
     };
-    let note = st.checkpoints.at(Timestamp(secs)).ok_or_else(|| {
-        ApiError::not_found(
-            "checkpoint_not_kept",
-            format!(
-                "no checkpoint of slot {secs} is kept (the last {} slots are)",
-                st.checkpoints.keep()
-            ),
-        )
-    })?;
+    let note = st
+        .checkpoints
+        .at(Timestamp(secs))
+        .filter(|n| !n.note.signatures.is_empty())
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "checkpoint_not_kept",
+                format!(
+                    "no signed checkpoint of slot {secs} is kept (the last {} slots are)",
+                    st.checkpoints.keep()
+                ),
+            )
+        })?;
     Ok(note_response(&note))
 }
