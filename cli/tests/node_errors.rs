@@ -330,6 +330,7 @@ fn import_says_how_many_rejections_it_did_not_list() -> TestResult {
         threshold: 1,
         max_depth: 4,
         governance: vec![],
+        checkpoint: None,
     };
     let body = serde_json::to_string(&status)?;
     let fake = FakeNode::start(Arc::new(move |_: &str, path: &str, _: &[u8]| {

@@ -32,6 +32,7 @@ fn status(roots: Vec<DidKey>, threshold: u16) -> Status {
         threshold,
         max_depth: 4,
         governance: vec![],
+        checkpoint: None,
     }
 }
 

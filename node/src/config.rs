@@ -35,6 +35,8 @@ pub struct Config {
     pub p2p: P2pConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Checkpoints: slots, lag, what is kept, clock skew.
+    pub checkpoint: crate::checkpoint::CheckpointConfig,
 }
 
 /// `[p2p]`.
@@ -364,6 +366,7 @@ impl Config {
             bail!("p2p.sync_period_secs must be between 1 and 86400");
         }
         self.p2p.network()?;
+        self.checkpoint.validate()?;
         if self.log.level.trim().is_empty() {
             bail!("log.level must not be empty");
         }

@@ -22,6 +22,8 @@ use tokio::sync::Semaphore;
 use tracing::{error, info, warn};
 
 use crate::admin::AdminListener;
+use crate::checkpoint::host::CheckpointHost;
+use crate::checkpoint::Checkpointer;
 use crate::config::Config;
 use crate::http::server::{self, ConnLimits};
 use crate::http::{self, AppState};
@@ -99,6 +101,11 @@ pub fn load(dir: &DataDir, config: &Config) -> anyhow::Result<Loaded> {
     error!(
         "built with the test-only feature unsafe-ack-before-flush: entries are acknowledged \
          before they are stored, and a crash loses them; never serve with this build"
+    );
+    #[cfg(feature = "test-liar")]
+    error!(
+        "built with the test-only feature test-liar: this node's checkpoints hide \
+         revocations and it signs two bodies for a slot; never serve with this build"
     );
     Ok(Loaded {
         dir: dir.clone(),
@@ -196,6 +203,8 @@ fn rebuild(
 #[derive(Debug)]
 pub struct Started {
     pub state: AppState,
+    /// This node's checkpoints; [`crate::checkpoint::slots::drive`] makes a slot's note.
+    pub checkpointer: Arc<Checkpointer>,
     dir: DataDir,
     node_key: SecretKey,
     writer_thread: std::thread::JoinHandle<()>,
@@ -242,6 +251,24 @@ pub fn start(loaded: Loaded, config: &Config, networking: Networking) -> anyhow:
         options,
     )
     .context("cannot start the ledger writer thread")?;
+    let checkpoints = Arc::new(crate::checkpoint::Notes::new(config.checkpoint.keep));
+    let witnesses_of = registry.clone();
+    let checkpointer = Arc::new(Checkpointer::new(
+        config.checkpoint.clone(),
+        registry_id,
+        loaded.node_key.clone(),
+        checkpoints.clone(),
+        loaded.dir.path(),
+        Box::new(move || {
+            let registry = match witnesses_of.read() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            registry.state().current_epoch().witnesses.clone()
+        }),
+        Box::new(crate::checkpoint::slots::unix_now),
+    )?);
+    checkpoints.attach(&checkpointer);
     let state = AppState {
         registry,
         head,
@@ -252,10 +279,11 @@ pub fn start(loaded: Loaded, config: &Config, networking: Networking) -> anyhow:
         metrics,
         limiter: Arc::new(Semaphore::new(config.api.max_concurrent_requests)),
         deny_list: Arc::new(std::sync::Mutex::new(deny_list)),
-        checkpoints: Arc::new(crate::checkpoint::Notes::new(360)),
+        checkpoints,
     };
     Ok(Started {
         state,
+        checkpointer,
         dir: loaded.dir,
         node_key: loaded.node_key,
         writer_thread,
@@ -283,11 +311,17 @@ impl Started {
         let mut network_config = config.p2p.network()?;
         network_config.deny = self.state.deny_list().effective();
         let keypair = p2p::keypair_from_seed(self.node_key.to_seed())?;
-        let host = Arc::new(NodeHost {
-            registry: self.state.registry.clone(),
-            writer: self.state.writer.clone(),
+        let host = Arc::new(CheckpointHost {
+            node: NodeHost {
+                registry: self.state.registry.clone(),
+                writer: self.state.writer.clone(),
+            },
+            checkpointer: self.checkpointer.clone(),
         });
         let (network, task) = p2p::spawn(network_config, keypair, self.state.registry_id, host)?;
+        let publisher = network.clone();
+        self.checkpointer
+            .set_publisher(Box::new(move |m| publisher.publish_checkpoint(m)));
         // Ends when the writer, the stream's one sender, stops.
         if let Some(mut outbox) = self.outbox.take() {
             let publisher = network.clone();
@@ -324,6 +358,10 @@ pub async fn serve(
     };
     info!(peer_id = %network.info().peer_id, "networking started");
     node.state.network = Some(network.clone());
+    let slot_task = tokio::spawn(crate::checkpoint::slots::run(
+        node.checkpointer.clone(),
+        node.state.writer.clone(),
+    ));
     let admin_state = AppState {
         limiter: Arc::new(Semaphore::new(config.admin.max_connections)),
         ..node.state.clone()
@@ -337,8 +375,9 @@ pub async fn serve(
         Err(e) => Err(e),
         Ok(()) => serve_api(&node.dir, config, app, admin_state, on_bound).await,
     };
-    // Whatever happened to the server: stop the network (no more entries from peers),
-    // then let the writer finish what it acknowledged.
+    // Whatever happened to the server: stop taking slots and the network (no more entries
+    // from peers), then let the writer finish what it acknowledged.
+    slot_task.abort();
     network.shutdown().await;
     if network_task.await.is_err() {
         error!("the network task panicked");

@@ -320,6 +320,61 @@ impl Metrics {
     }
 }
 
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+    );
+}
+
+/// The checkpoint machinery's counters, and the age of the newest cosigned slot (absent
+/// while no slot is cosigned).
+pub fn render_checkpoints(
+    out: &mut String,
+    c: &crate::checkpoint::checkpointer::CheckpointCounters,
+    cosigned_age_secs: Option<u64>,
+) {
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    counter(
+        out,
+        "registry_checkpoint_slots_signed_total",
+        "Checkpoint slots this node signed as a witness.",
+        load(&c.slots_signed),
+    );
+    counter(
+        out,
+        "registry_checkpoint_signatures_merged_total",
+        "Peers' valid witness signatures merged on this node's checkpoint bodies.",
+        load(&c.signatures_merged),
+    );
+    counter(
+        out,
+        "registry_checkpoint_messages_rejected_total",
+        "Checkpoint messages from peers rejected as invalid (the sender is penalised).",
+        load(&c.rejected),
+    );
+    counter(
+        out,
+        "registry_checkpoint_sign_refused_total",
+        "Bodies this node refused to sign because it had signed another for the slot.",
+        load(&c.refused),
+    );
+    counter(
+        out,
+        "registry_checkpoint_equivocations_total",
+        "Witnesses caught signing two checkpoint bodies for one slot (proofs kept).",
+        load(&c.equivocations),
+    );
+    if let Some(age) = cosigned_age_secs {
+        gauge(
+            out,
+            "registry_checkpoint_cosigned_age_seconds",
+            "Seconds since the newest slot whose checkpoint a quorum of witnesses signed.",
+            age,
+        );
+    }
+}
+
 fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
     let _ = writeln!(
         out,

@@ -23,7 +23,7 @@ pub mod sync;
 pub use libp2p::{Multiaddr, PeerId};
 pub use metrics::NetCounters;
 pub use network::{
-    keypair_from_seed, peer_source, spawn, Host, HostError, NetInfo, NetworkConfig, NetworkError,
-    NetworkHandle, PeerInfo, StartError, Submission, WhenFull,
+    keypair_from_seed, peer_source, spawn, CheckpointVerdict, Host, HostError, NetInfo,
+    NetworkConfig, NetworkError, NetworkHandle, PeerInfo, StartError, Submission, WhenFull,
 };
 pub use offence::Offence;

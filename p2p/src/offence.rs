@@ -26,6 +26,12 @@ pub enum Offence {
     /// Sent a sync reply that does not answer the request it was sent for.
     #[error("protocol violation: {0}")]
     Unanswered(Violation),
+    /// Gossiped a checkpoint message that is not valid: bytes that do not decode, a
+    /// malformed or oversized note, another registry's, a bad signature, a signer that is
+    /// not a witness in force, or an equivocation proof that proves nothing. The host's
+    /// reason.
+    #[error("gossiped an invalid checkpoint message: {0}")]
+    InvalidCheckpoint(String),
     /// Sent an entry by sync that can never be accepted.
     #[error("sent an invalid entry by sync: {0}")]
     InvalidSyncEntry(Rejection),

@@ -43,6 +43,41 @@ pub fn topic(registry: &RegistryId) -> gossipsub::IdentTopic {
     gossipsub::IdentTopic::new(format!("/trust-registry/{}/entries/1", registry.to_hex()))
 }
 
+/// The checkpoint topic of a registry: signed checkpoint notes and equivocation proofs
+/// ([`CheckpointMessage`]).
+pub fn checkpoint_topic(registry: &RegistryId) -> gossipsub::IdentTopic {
+    gossipsub::IdentTopic::new(format!(
+        "/trust-registry/{}/checkpoints/1",
+        registry.to_hex()
+    ))
+}
+
+/// Largest encoded checkpoint message: a note is at most 16 KiB, and an equivocation
+/// proof carries two notes of one signature each, far smaller.
+pub const MAX_CHECKPOINT_MESSAGE_BYTES: usize = 16 * 1024;
+
+/// What the checkpoint topic carries. Notes travel as text (C2SP signed notes), parsed and
+/// checked by the host; the decoder only bounds the bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CheckpointMessage {
+    /// A checkpoint note with one or more signatures.
+    Note(String),
+    /// Two notes for one slot, each signed by the same witness key, on different bodies:
+    /// a self-contained proof that the key signed two checkpoints for one slot.
+    Equivocation(String, String),
+}
+
+impl CheckpointMessage {
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Decodes at most [`MAX_CHECKPOINT_MESSAGE_BYTES`]: nothing larger is allocated.
+    pub fn decode(bytes: &[u8]) -> Result<CheckpointMessage, DecodeError> {
+        codec::decode(bytes, MAX_CHECKPOINT_MESSAGE_BYTES)
+    }
+}
+
 /// The sync protocol of a registry.
 pub fn sync_protocol(registry: &RegistryId) -> StreamProtocol {
     registry_protocol(registry, "sync/2")
@@ -196,6 +231,10 @@ mod tests {
             format!("/trust-registry/{hex}/entries/1")
         );
         assert_eq!(
+            checkpoint_topic(&registry).to_string(),
+            format!("/trust-registry/{hex}/checkpoints/1")
+        );
+        assert_eq!(
             sync_protocol(&registry).as_ref(),
             format!("/trust-registry/{hex}/sync/2")
         );
@@ -250,6 +289,22 @@ mod tests {
         for r in replies {
             assert_eq!(SyncResponse::decode(&r.encode()), Ok(r));
         }
+    }
+
+    #[test]
+    fn checkpoint_messages_round_trip_and_are_bounded() {
+        let messages = [
+            CheckpointMessage::Note("a note\n".into()),
+            CheckpointMessage::Equivocation("one".into(), "two".into()),
+        ];
+        for m in messages {
+            assert_eq!(CheckpointMessage::decode(&m.encode()), Ok(m));
+        }
+        let big = CheckpointMessage::Note("x".repeat(MAX_CHECKPOINT_MESSAGE_BYTES));
+        assert!(CheckpointMessage::decode(&big.encode()).is_err());
+        // A declared string length of 2^32 in a few bytes is refused before allocating.
+        assert!(CheckpointMessage::decode(&[0u8, 0xfc, 0, 0, 0, 0]).is_err());
+        assert!(CheckpointMessage::decode(&[9u8]).is_err());
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub struct Status {
     /// entry in `(issued_at, id)` order. The last is the one in force now.
     #[serde(default)]
     pub governance: Vec<RootEpochView>,
+    /// Checkpoints (absent from nodes that predate them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<CheckpointStatus>,
 }
 
 /// The root keys and threshold in force for entries issued from `since` on, until the
@@ -552,4 +555,37 @@ pub struct TrqpRecognition {
 /// Formats an optional timestamp as RFC 3339.
 pub fn rfc3339(t: Option<Timestamp>) -> Option<String> {
     t.map(Timestamp::to_rfc3339)
+}
+
+/// The `checkpoint` member of `GET /v1/status`: this node's checkpoints and witness role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointStatus {
+    pub interval_secs: u64,
+    pub lag_secs: u64,
+    /// The slot of the note served as the latest (absent before the first slot).
+    pub latest_slot: Option<u64>,
+    /// Signatures of witnesses in force on that note.
+    pub latest_signatures: usize,
+    /// Signatures a note needs (absent while no witness set is in force for it).
+    pub quorum: Option<u16>,
+    /// Whether the latest note has its quorum.
+    pub cosigned: bool,
+    /// Whether this node is a witness in force (and so signs).
+    pub witness: bool,
+    /// This node's witness id: the did:key of its node key.
+    pub witness_key: DidKey,
+    /// The last slot this node signed.
+    pub last_signed_slot: Option<u64>,
+    /// Witnesses caught signing two bodies for one slot.
+    pub equivocations: Vec<EquivocationView>,
+    /// Most checkpoint signatures from peers are for slots far from this node's clock.
+    pub clock_skew_suspected: bool,
+}
+
+/// One equivocation: the signer, the slot, and the commitments of the two bodies it signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EquivocationView {
+    pub signer: DidKey,
+    pub slot: u64,
+    pub commitments: [Hash; 2],
 }

@@ -4,7 +4,7 @@
 //! against them).
 
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 
 use registry_core::checkpoint::note::{signer_name, SignedNote};
 use registry_core::{Timestamp, WitnessSet};
@@ -19,6 +19,7 @@ pub struct SlotNote {
 }
 
 impl SlotNote {
+    /// The slot this note is for.
     pub fn slot(&self) -> Timestamp {
         self.note.checkpoint.slot
     }
@@ -51,6 +52,9 @@ impl SlotNote {
 pub struct Notes {
     keep: usize,
     slots: RwLock<BTreeMap<Timestamp, SlotNote>>,
+    /// The machinery that fills these notes, for status and metrics (weak: it holds the
+    /// notes itself).
+    checkpointer: OnceLock<Weak<super::Checkpointer>>,
 }
 
 impl Notes {
@@ -58,7 +62,23 @@ impl Notes {
         Notes {
             keep: keep.max(1),
             slots: RwLock::new(BTreeMap::new()),
+            checkpointer: OnceLock::new(),
         }
+    }
+
+    /// Names the checkpointer that fills these notes (once).
+    pub fn attach(&self, checkpointer: &Arc<super::Checkpointer>) {
+        let _ = self.checkpointer.set(Arc::downgrade(checkpointer));
+    }
+
+    /// The checkpointer that fills these notes, if one runs.
+    pub fn checkpointer(&self) -> Option<Arc<super::Checkpointer>> {
+        self.checkpointer.get().and_then(Weak::upgrade)
+    }
+
+    /// Slots kept at most.
+    pub fn keep(&self) -> usize {
+        self.keep
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Timestamp, SlotNote>> {

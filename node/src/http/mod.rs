@@ -28,6 +28,7 @@
 
 pub mod admin;
 mod blocks;
+pub mod checkpoints;
 mod deadline;
 mod entries;
 mod peers;
@@ -126,6 +127,8 @@ fn public_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/v1/blocks", get(blocks::list)),
         ("/v1/blocks/{height}", get(blocks::get_block)),
         ("/v1/peers", get(peers::list)),
+        ("/v1/checkpoints/latest", get(checkpoints::latest)),
+        ("/v1/checkpoints/{slot}", get(checkpoints::at_slot)),
         ("/metrics", get(status::metrics)),
         ("/authorization", post(trqp::authorization)),
         ("/recognition", post(trqp::recognition)),

@@ -5,7 +5,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::Json;
 use p2p::NetworkHandle;
-use registry_core::api::{RootEpochView, Status};
+use registry_core::api::{CheckpointStatus, EquivocationView, RootEpochView, Status};
 
 use super::AppState;
 use crate::metrics::Gauges;
@@ -61,6 +61,39 @@ pub async fn status(State(st): State<AppState>) -> Json<Status> {
         threshold,
         max_depth: st.genesis.max_depth,
         governance,
+        checkpoint: checkpoint_status(&st),
+    })
+}
+
+/// The status's `checkpoint` member (absent when no checkpointer runs).
+fn checkpoint_status(st: &AppState) -> Option<CheckpointStatus> {
+    let checkpointer = st.checkpoints.checkpointer()?;
+    let snapshot = checkpointer.snapshot();
+    let latest = st.checkpoints.latest();
+    let config = checkpointer.config();
+    Some(CheckpointStatus {
+        interval_secs: config.interval_secs,
+        lag_secs: config.lag_secs,
+        latest_slot: latest.as_ref().map(|n| n.slot().as_secs()),
+        latest_signatures: latest.as_ref().map_or(0, |n| n.witness_signatures()),
+        quorum: latest
+            .as_ref()
+            .and_then(|n| n.witnesses.as_ref())
+            .map(|w| w.quorum),
+        cosigned: latest.as_ref().is_some_and(|n| n.cosigned()),
+        witness: snapshot.witness,
+        witness_key: *checkpointer.key(),
+        last_signed_slot: snapshot.last_signed_slot,
+        equivocations: snapshot
+            .equivocations
+            .iter()
+            .map(|e| EquivocationView {
+                signer: e.signer,
+                slot: e.slot,
+                commitments: e.commitments,
+            })
+            .collect(),
+        clock_skew_suspected: snapshot.clock_skew_suspected,
     })
 }
 
@@ -80,6 +113,13 @@ pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
         }
     };
     let mut text = st.metrics.render(&gauges);
+    if let Some(checkpointer) = st.checkpoints.checkpointer() {
+        let age = st
+            .checkpoints
+            .cosigned_slot()
+            .map(|s| crate::checkpoint::slots::unix_now().saturating_sub(s.as_secs()));
+        crate::metrics::render_checkpoints(&mut text, checkpointer.counters(), age);
+    }
     if let Some(network) = &st.network {
         st.metrics
             .render_network(&mut text, network.info().peers, network.counters());

@@ -44,9 +44,11 @@ use registry_core::{EntryId, Hash, RegistryId, SignedEntry};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
+use registry_core::checkpoint::checkpoint_of;
+
 use super::{
-    ledger_trie, Command, Gossip, Head, Options, Origin, SharedHead, WriteRequest, WriterError,
-    WriterHandle,
+    ledger_trie, CheckpointRequest, Command, Gossip, Head, Options, Origin, SharedHead, SlotState,
+    WriteRequest, WriterError, WriterHandle,
 };
 
 /// How often the registry's state root is recomputed and compared with the ledger's.
@@ -86,6 +88,7 @@ pub fn spawn(
         backlog: restored.backlog,
         saved_pending: restored.pending,
         last_root_check: None,
+        checkpoints: Vec::new(),
     };
     let thread = std::thread::Builder::new()
         .name("ledger-writer".into())
@@ -113,6 +116,8 @@ struct Actor {
     saved_pending: HashSet<EntryId>,
     /// When the registry's root was last compared with the ledger's.
     last_root_check: Option<Instant>,
+    /// Checkpoint requests taken with the current batch, served once it is admitted.
+    checkpoints: Vec<CheckpointRequest>,
 }
 
 impl Actor {
@@ -137,6 +142,7 @@ impl Actor {
             if !batch.is_empty() || !self.backlog.is_empty() {
                 self.commit(batch);
             }
+            self.advance_checkpoints();
             if stop {
                 break;
             }
@@ -156,9 +162,31 @@ impl Actor {
                 }
                 job(self.ledger.as_ref())
             }
+            Command::Checkpoint(request) => self.checkpoints.push(request),
             Command::Shutdown => return true,
         }
         false
+    }
+
+    /// Advances the checkpoint state for each slot asked, after the batch taken with the
+    /// requests was admitted (so nothing submitted before a request is left out).
+    fn advance_checkpoints(&mut self) {
+        for request in std::mem::take(&mut self.checkpoints) {
+            let slot_state = {
+                let mut registry = match self.registry.write() {
+                    Ok(g) => g,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                registry.advance_checkpoint(request.cutoff);
+                let state = registry.checkpoint().state();
+                SlotState {
+                    checkpoint: checkpoint_of(state, request.slot),
+                    witnesses: state.epoch_at(request.slot).witnesses.clone(),
+                    live_witnesses: registry.state().current_epoch().witnesses.clone(),
+                }
+            };
+            let _ = request.reply.send(slot_state);
+        }
     }
 
     fn commit(&mut self, batch: Vec<WriteRequest>) {

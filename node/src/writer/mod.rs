@@ -18,10 +18,11 @@ mod actor;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use registry_core::checkpoint::Checkpoint;
 use registry_core::registry::{Outcome, Source};
 use registry_core::store::{Ledger, StoreError};
 use registry_core::trie::Trie;
-use registry_core::{Hash, SignedEntry};
+use registry_core::{Hash, SignedEntry, Timestamp, WitnessSet};
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
@@ -212,11 +213,35 @@ pub struct WriteRequest {
     pub reply: oneshot::Sender<Result<Outcome, WriterError>>,
 }
 
+/// The checkpoint state at a slot boundary, as the writer left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotState {
+    /// The checkpoint state's body for the slot.
+    pub checkpoint: Checkpoint,
+    /// The witnesses the checkpoint state holds in force at the slot: those a verifier of
+    /// a proof at this slot counts.
+    pub witnesses: Option<WitnessSet>,
+    /// The witnesses of the live state's current epoch: whether this node signs now, and
+    /// whose signatures it takes from peers.
+    pub live_witnesses: Option<WitnessSet>,
+}
+
+/// Moves the checkpoint state to a slot boundary (see [`WriterHandle::checkpoint`]).
+#[derive(Debug)]
+pub struct CheckpointRequest {
+    pub slot: Timestamp,
+    /// Entries issued before this go in: `slot - lag`.
+    pub cutoff: Timestamp,
+    pub reply: oneshot::Sender<SlotState>,
+}
+
 /// What the writer's mailbox carries.
 pub enum Command {
     /// Boxed: an entry is large, and reads and shutdowns share the mailbox.
     Write(Box<WriteRequest>),
     Read(ReadJob),
+    /// Advance the checkpoint state: the registry is written only on the writer thread.
+    Checkpoint(CheckpointRequest),
     /// Finish what is queued before this, flush, and stop.
     Shutdown,
 }
@@ -226,6 +251,7 @@ impl std::fmt::Debug for Command {
         match self {
             Command::Write(w) => write!(f, "Write({})", w.entry.id()),
             Command::Read(_) => f.write_str("Read"),
+            Command::Checkpoint(c) => write!(f, "Checkpoint({})", c.slot.as_secs()),
             Command::Shutdown => f.write_str("Shutdown"),
         }
     }
@@ -294,6 +320,26 @@ impl WriterHandle {
         });
         self.try_send(Command::Read(job))?;
         rx.await.map_err(|_| WriterError::Stopped)?
+    }
+
+    /// Moves the checkpoint state's cutoff to `cutoff` (on the writer thread, after the
+    /// submissions queued before it) and returns its body for `slot` with the witnesses in
+    /// force. Waits for room in a full mailbox: it comes once per slot.
+    pub async fn checkpoint(
+        &self,
+        slot: Timestamp,
+        cutoff: Timestamp,
+    ) -> Result<SlotState, WriterError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Checkpoint(CheckpointRequest {
+                slot,
+                cutoff,
+                reply,
+            }))
+            .await
+            .map_err(|_| WriterError::Stopped)?;
+        rx.await.map_err(|_| WriterError::Stopped)
     }
 
     /// Asks the writer to finish everything queued so far, flush and stop. Waits for room

@@ -54,6 +54,7 @@ pub(super) struct Task {
     pub(super) host: Arc<dyn Host>,
     pub(super) counters: Arc<NetCounters>,
     pub(super) topic: gossipsub::IdentTopic,
+    pub(super) checkpoint_topic: gossipsub::IdentTopic,
     pub(super) done_tx: mpsc::Sender<Done>,
     /// Gossip messages handed to the writer and not yet concluded.
     pub(super) validating: usize,
@@ -73,7 +74,7 @@ impl Task {
         host: Arc<dyn Host>,
         info: Arc<RwLock<NetInfo>>,
         counters: Arc<NetCounters>,
-        topic: gossipsub::IdentTopic,
+        registry_id: registry_core::RegistryId,
         commands: mpsc::Receiver<Command>,
     ) -> Task {
         let (done_tx, done_rx) = mpsc::channel(1024);
@@ -89,7 +90,8 @@ impl Task {
             host,
             info,
             counters,
-            topic,
+            checkpoint_topic: crate::protocol::checkpoint_topic(&registry_id),
+            topic: crate::protocol::topic(&registry_id),
             commands,
             done_tx,
             done_rx,
@@ -134,6 +136,7 @@ impl Task {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Publish(bytes) => self.publish(bytes),
+            Command::PublishCheckpoint(bytes) => self.publish_checkpoint(bytes),
             Command::Deny(peer, reply) => {
                 self.peers.deny(peer);
                 let fresh = self.swarm.behaviour_mut().deny.block_peer(peer);
@@ -364,6 +367,13 @@ impl Task {
 
     fn on_behaviour_event(&mut self, event: BehaviourEvent) {
         match event {
+            BehaviourEvent::Gossip(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            }) if message.topic == self.checkpoint_topic.hash() => {
+                self.on_checkpoint_gossip(propagation_source, message_id, message)
+            }
             BehaviourEvent::Gossip(gossipsub::Event::Message {
                 propagation_source,
                 message_id,

@@ -14,9 +14,10 @@ use registry_core::{EntryId, RegistryId, SignedEntry};
 use tracing::debug;
 
 use super::actor::{Done, Task};
+use super::CheckpointVerdict;
 use super::{peer_source, HostError, Submission, WhenFull};
 use crate::offence::Offence;
-use crate::protocol::topic;
+use crate::protocol::{checkpoint_topic, topic, CheckpointMessage};
 
 /// Slack over the 64 KiB entry limit for gossipsub's own framing of one message.
 const GOSSIP_FRAME_SLACK: usize = 2 * 1024;
@@ -55,22 +56,26 @@ pub(super) fn build_gossip(
         ip_colocation_factor_whitelist: whitelist.iter().copied().collect(),
         ..Default::default()
     };
-    params.topics.insert(
-        topic(registry).hash(),
-        gossipsub::TopicScoreParams {
-            topic_weight: 1.0,
-            // A quiet registry sees few entries: penalising mesh peers for delivering
-            // few messages (P3, P3b) would cut honest peers off. Invalid messages (P4)
-            // cost dearly instead: honest nodes never forward one.
-            mesh_message_deliveries_weight: 0.0,
-            mesh_failure_penalty_weight: 0.0,
-            invalid_message_deliveries_weight: -100.0,
-            invalid_message_deliveries_decay: 0.9,
-            ..Default::default()
-        },
-    );
+    // A quiet registry sees few entries: penalising mesh peers for delivering few
+    // messages (P3, P3b) would cut honest peers off. Invalid messages (P4) cost dearly
+    // instead: honest nodes never forward one. Checkpoint messages are scored the same.
+    let scoring = gossipsub::TopicScoreParams {
+        topic_weight: 1.0,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        invalid_message_deliveries_weight: -100.0,
+        invalid_message_deliveries_decay: 0.9,
+        ..Default::default()
+    };
+    params
+        .topics
+        .insert(topic(registry).hash(), scoring.clone());
+    params
+        .topics
+        .insert(checkpoint_topic(registry).hash(), scoring);
     gossip.with_peer_score(params, gossipsub::PeerScoreThresholds::default())?;
     gossip.subscribe(&topic(registry))?;
+    gossip.subscribe(&checkpoint_topic(registry))?;
     Ok(gossip)
 }
 
@@ -193,6 +198,35 @@ impl Task {
             .behaviour_mut()
             .gossip
             .report_message_validation_result(message_id, &source, acceptance);
+    }
+
+    /// A message of the checkpoint topic: decoded under its 16 KiB limit and judged by the
+    /// host at once (parsing and signature checks, no I/O).
+    pub(super) fn on_checkpoint_gossip(
+        &mut self,
+        source: PeerId,
+        message_id: gossipsub::MessageId,
+        message: gossipsub::Message,
+    ) {
+        let verdict = match CheckpointMessage::decode(&message.data) {
+            Err(e) => Verdict::Reject(Offence::InvalidCheckpoint(format!(
+                "bytes that are not a checkpoint message: {e}"
+            ))),
+            Ok(m) => match self.host.checkpoint(source, m) {
+                CheckpointVerdict::Accept => Verdict::Accept,
+                CheckpointVerdict::Ignore => Verdict::Ignore,
+                CheckpointVerdict::Reject(why) => Verdict::Reject(Offence::InvalidCheckpoint(why)),
+            },
+        };
+        self.conclude(&message_id, source, verdict);
+    }
+
+    /// Gossips an encoded checkpoint message on the checkpoint topic.
+    pub(super) fn publish_checkpoint(&mut self, bytes: Vec<u8>) {
+        let topic = self.checkpoint_topic.clone();
+        if let Err(e) = self.swarm.behaviour_mut().gossip.publish(topic, bytes) {
+            debug!(error = %e, "checkpoint message not gossiped");
+        }
     }
 
     /// Gossips an encoded entry on the registry's topic.

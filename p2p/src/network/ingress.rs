@@ -72,6 +72,8 @@ pub enum StartError {
 pub(super) enum Command {
     /// Gossip these bytes (an encoded entry) on the registry's topic.
     Publish(Vec<u8>),
+    /// Gossip these bytes (an encoded checkpoint message) on the checkpoint topic.
+    PublishCheckpoint(Vec<u8>),
     Deny(PeerId, oneshot::Sender<bool>),
     Allow(PeerId, oneshot::Sender<bool>),
     Peers(oneshot::Sender<Vec<PeerInfo>>),
@@ -82,6 +84,7 @@ impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Command::Publish(_) => "Publish",
+            Command::PublishCheckpoint(_) => "PublishCheckpoint",
             Command::Deny(..) => "Deny",
             Command::Allow(..) => "Allow",
             Command::Peers(_) => "Peers",
@@ -116,6 +119,18 @@ impl NetworkHandle {
             .is_err()
         {
             debug!("network command queue full; the entry will spread by sync");
+        }
+    }
+
+    /// Gossips a checkpoint note or equivocation proof. Never waits: with the command
+    /// queue full it is dropped (the next slot's note supersedes it).
+    pub fn publish_checkpoint(&self, message: &crate::protocol::CheckpointMessage) {
+        if self
+            .tx
+            .try_send(Command::PublishCheckpoint(message.encode()))
+            .is_err()
+        {
+            debug!("network command queue full; a checkpoint message was not gossiped");
         }
     }
 

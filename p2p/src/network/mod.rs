@@ -49,7 +49,7 @@ use registry_core::{RegistryId, SignedEntry};
 use tokio::sync::mpsc;
 
 pub use crate::metrics::NetCounters;
-pub use crate::protocol::{sync_protocol, topic};
+pub use crate::protocol::{checkpoint_topic, sync_protocol, topic, CheckpointMessage};
 pub use gossip::decode_gossip;
 pub use ingress::{NetInfo, NetworkError, NetworkHandle, PeerInfo, StartError};
 pub use peers::{peer_of, BAN_PENALTIES};
@@ -136,6 +136,25 @@ pub trait Host: Send + Sync + 'static {
         entries: Vec<SignedEntry>,
         when_full: WhenFull,
     ) -> BoxFuture<'static, Vec<Submission>>;
+    /// Judges a message of the checkpoint topic (synchronous: parsing and a few signature
+    /// checks), keeping what it learns from it. A host that keeps no checkpoints ignores
+    /// them all, neither forwarding nor penalising.
+    fn checkpoint(&self, from: PeerId, message: CheckpointMessage) -> CheckpointVerdict {
+        let _ = (from, message);
+        CheckpointVerdict::Ignore
+    }
+}
+
+/// What the host concluded of a checkpoint message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointVerdict {
+    /// Valid and new to us (it brought a signature, or a new equivocation): forwarded.
+    Accept,
+    /// Not forwarded, nothing held against the sender: already known, another body than
+    /// ours, a slot too far from our clock, or not judged for a local reason.
+    Ignore,
+    /// Invalid: not forwarded, and the sender is penalised. The reason.
+    Reject(String),
 }
 
 /// The pending pool's source for entries a peer sent (gossip or sync).
@@ -182,14 +201,13 @@ pub fn spawn(
         last_sync_at: None,
     }));
     let (tx, rx) = mpsc::channel(1024);
-    let topic = topic(&registry_id);
     let task = actor::Task::new(
         config,
         swarm,
         host,
         info.clone(),
         counters.clone(),
-        topic,
+        registry_id,
         rx,
     );
     let handle = NetworkHandle::new(tx, info, counters);
