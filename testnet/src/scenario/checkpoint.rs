@@ -76,7 +76,10 @@ pub fn run(net: &mut Testnet, p: &Params, report: &mut Report) -> anyhow::Result
     report.figure(
         "first_cosigned_secs",
         warmup.as_secs_f64(),
-        format!("{:.1} s until every node proved the issuers", warmup.as_secs_f64()),
+        format!(
+            "{:.1} s until every node proved the issuers",
+            warmup.as_secs_f64()
+        ),
     );
 
     let mut all_nodes = Vec::new();
