@@ -357,10 +357,16 @@ impl Checkpointer {
             let Some(key) = note.verify_signature(sig) else {
                 return CheckpointVerdict::Reject(format!("a bad signature by {}", sig.name));
             };
-            if !self.counts(&key, &now_set, slot) {
-                return CheckpointVerdict::Reject(format!("{key} is not a witness in force"));
+            // A valid signature by a key that is not a witness in force here is left
+            // out, not penalised: a node still catching up on governance (or a moment
+            // behind a new witness set) would otherwise punish honest witnesses, and ban
+            // the peers it needs to catch up from.
+            if self.counts(&key, &now_set, slot) {
+                signers.push((key, sig));
             }
-            signers.push((key, sig));
+        }
+        if signers.is_empty() {
+            return CheckpointVerdict::Ignore;
         }
         let mut inner = self.lock();
         let now = (self.clock)();

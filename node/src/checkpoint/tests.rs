@@ -140,7 +140,9 @@ fn each_invalid_message_is_rejected_with_its_reason() {
         ..b
     };
     reject(note(signed(&foreign, &[2])), "another registry");
-    reject(note(signed(&b, &[7])), "not a witness");
+    // A valid signature by a key that is not a witness here is ignored, not penalised
+    // (this node may be behind on governance).
+    assert_eq!(n.c.receive(note(signed(&b, &[7]))), CheckpointVerdict::Ignore);
     // A signature line of witness 2 whose bytes were changed.
     let good = signed(&b, &[2]);
     let sig_line = good.lines().last().unwrap().to_string();
@@ -164,7 +166,7 @@ fn each_invalid_message_is_rejected_with_its_reason() {
         CheckpointMessage::Equivocation(signed(&b, &[2]), signed(&later, &[2])),
         "two slots",
     );
-    assert_eq!(n.c.counters().rejected.load(Ordering::Relaxed), 8);
+    assert_eq!(n.c.counters().rejected.load(Ordering::Relaxed), 7);
     // Far slots and other bodies are ignored, not held against the sender.
     let far = body(NOW + 3600, 5);
     assert_eq!(
