@@ -35,6 +35,7 @@ run late-join --nodes 2 --entries 2000
 run late-join --nodes 2 --entries 2000 --preload 90
 run byzantine --nodes 3 --rounds 5
 run load --nodes 3 --entries 1000 --rounds 3
+run checkpoint --nodes 4 --rounds 2
 if [[ "$CATCHUP_LOAD" == 1 ]]; then
     read -r -a bins <<<"${CATCHUP_NODE_BINS:-target/release/registry-node}"
     for _ in $(seq 1 "${CATCHUP_ROUNDS:-2}"); do

@@ -142,7 +142,10 @@ fn each_invalid_message_is_rejected_with_its_reason() {
     reject(note(signed(&foreign, &[2])), "another registry");
     // A valid signature by a key that is not a witness here is ignored, not penalised
     // (this node may be behind on governance).
-    assert_eq!(n.c.receive(note(signed(&b, &[7]))), CheckpointVerdict::Ignore);
+    assert_eq!(
+        n.c.receive(note(signed(&b, &[7]))),
+        CheckpointVerdict::Ignore
+    );
     // A signature line of witness 2 whose bytes were changed.
     let good = signed(&b, &[2]);
     let sig_line = good.lines().last().unwrap().to_string();

@@ -57,9 +57,11 @@ pub fn run(net: &mut Testnet, p: &Params, report: &mut Report) -> anyhow::Result
     let refs: Vec<&Client> = clients.iter().collect();
     let registry = net.eco.fx.registry_id;
     let issuers: Vec<u64> = (1..=p.rounds as u64).collect();
-    for n in &issuers {
+    // Built once: an issuer's accreditation carries the time it was made.
+    let accreditations: Vec<_> = issuers.iter().map(|n| net.eco.issuer(*n)).collect();
+    for (n, entry) in issuers.iter().zip(&accreditations) {
         clients[0]
-            .submit(&net.eco.issuer(*n))
+            .submit(entry)
             .with_context(|| format!("node-0 refused issuer {n}"))?;
     }
     // Every node proves the last issuer authorized: the witness set and the issuers are
@@ -84,9 +86,9 @@ pub fn run(net: &mut Testnet, p: &Params, report: &mut Report) -> anyhow::Result
 
     let mut all_nodes = Vec::new();
     let mut per_node = Vec::new();
-    for (round, n) in issuers.iter().enumerate() {
+    for (round, (n, entry)) in issuers.iter().zip(&accreditations).enumerate() {
         let q = issuer_question(*n);
-        let accreditation = net.eco.issuer(*n).id();
+        let accreditation = entry.id();
         let revocation = net.eco.revoke(accreditation, *n);
         let at = rng.below(clients.len());
         let started = Instant::now();
