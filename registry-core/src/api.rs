@@ -221,7 +221,7 @@ pub enum BundleTextError {
 impl ProofView {
     /// The base64 text of an encoded bundle, as the `bundle` member carries it.
     pub fn bundle_text(encoded: &[u8]) -> String {
-        b64::base64_encode(encoded)
+        crate::checkpoint::note::base64::base64_encode(encoded)
     }
 
     /// The encoded bundle (still to be decoded with `Bundle::decode`). The text is
@@ -232,18 +232,12 @@ impl ProofView {
             return Err(BundleTextError::TooLarge { max });
         }
         let mut out = vec![0u8; self.bundle.len() / 4 * 3];
-        let n =
-            b64::base64_decode_into(&self.bundle, &mut out).ok_or(BundleTextError::NotBase64)?;
+        let n = crate::checkpoint::note::base64::base64_decode_into(&self.bundle, &mut out)
+            .ok_or(BundleTextError::NotBase64)?;
         out.truncate(n);
         Ok(out)
     }
 }
-
-// The signed notes' base64 (canonical, padded): one source for both, so a bundle's text
-// follows the same rules; the note module keeps its own copy private to itself.
-#[allow(clippy::duplicate_mod)]
-#[path = "checkpoint/note/base64.rs"]
-mod b64;
 
 /// `GET /v1/trust`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

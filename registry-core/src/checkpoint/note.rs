@@ -36,7 +36,8 @@ use crate::time::Timestamp;
 
 use base64::{base64_decode_into, base64_encode};
 
-mod base64;
+/// The notes' base64 (standard, padded, canonical), also what a proof's bundle text uses.
+pub(crate) mod base64;
 
 /// Largest note parsed: 100 did:key signatures and a body take 15,687 bytes.
 pub const MAX_NOTE_BYTES: usize = 16 * 1024;

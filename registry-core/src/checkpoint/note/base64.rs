@@ -4,7 +4,7 @@
 const B64_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Standard base64 (RFC 4648 section 4) with padding.
-pub(super) fn base64_encode(bytes: &[u8]) -> String {
+pub(crate) fn base64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [
@@ -44,7 +44,7 @@ fn base64_sextet(c: u8) -> Option<u8> {
 /// returned and as many bytes as fit are written to `out`. Refused: an empty input, a
 /// length not a multiple of four, padding anywhere but the end, and non-zero unused bits
 /// (which would give one value several spellings, and a flipped bit no effect).
-pub(super) fn base64_decode_into(s: &str, out: &mut [u8]) -> Option<usize> {
+pub(crate) fn base64_decode_into(s: &str, out: &mut [u8]) -> Option<usize> {
     let b = s.as_bytes();
     if b.is_empty() || !b.len().is_multiple_of(4) {
         return None;
