@@ -30,6 +30,7 @@ pub mod api;
 pub mod block;
 pub mod checkpoint;
 pub mod codec;
+pub mod credential;
 pub mod did;
 pub mod entry;
 pub mod eval;
