@@ -2,10 +2,12 @@
 # The main job: builds everything, starts a real network of registry-node processes on
 # loopback (`testnet up`, fresh genesis and root key), and with the `registry` CLI:
 # accredits an authority through one node and, as that authority, a university through
-# another; shows the university trusted on every node with the time that took; revokes the
-# authority through a third node and shows the revocation on every node with its time;
-# asks about a time before the revocation and over TRQP; then stops the network and
-# verifies every node's ledger offline.
+# another; shows the university trusted on every node with the time that took; the
+# university issues a degree credential, which a verifier checks (valid); the authority's
+# key is stolen, so the root revokes it through a third node, back-dated to the signing
+# time, and the revocation shows on every node with its time; the same credential is
+# checked again (rejected, with the reason); asks about a time before the revocation and
+# over TRQP; then stops the network and verifies every node's ledger offline.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
@@ -96,20 +98,41 @@ registry --node "${API[1]}" accredit --subject did:web:uni.example --grant issue
     --controller "$ISSUER_DID" --label "University of Example" --as "$AUTH" --key "$dir/authority.key"
 wait_everywhere 0 "authorized" did:web:uni.example --action issue --resource UniversityDegree
 BEFORE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-# Times have one-second resolution: revoke in a later second than the one asked about.
-issued=$(date +%s)
-while (( $(date +%s) <= issued )); do python3 -c 'import time; time.sleep(0.05)'; done
+# Times have one-second resolution: sign, and revoke, in later seconds than the one asked
+# about.
+next_second() {
+    local t; t=$(date +%s)
+    while (( $(date +%s) <= t )); do python3 -c 'import time; time.sleep(0.05)'; done
+}
+next_second
 
 last=$(( ${#API[@]} - 1 ))
-step "5. Through node $last, the root revokes the accreditation body"
-show "registry --node ${API[$last]} revoke \$AUTH --reason 'accreditation withdrawn' --key $ROOT_KEY"
-registry --node "${API[$last]}" revoke "$AUTH" --reason "accreditation withdrawn" --key "$ROOT_KEY"
+step "5. The university issues a degree credential; a verifier checks it through node $last"
+show "registry credential issue --key issuer.key --issuer did:web:uni.example --type UniversityDegree --subject '{\"id\":\"did:example:alice\",\"degree\":\"BSc Physics\"}' --out degree.json"
+registry credential issue --key "$dir/issuer.key" --issuer did:web:uni.example --type UniversityDegree \
+    --subject '{"id":"did:example:alice","degree":"BSc Physics"}' --out "$dir/degree.json"
+SIGNED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["proof"]["created"])' "$dir/degree.json")
+show "registry --node ${API[$last]} verify-credential degree.json"
+registry --node "${API[$last]}" verify-credential "$dir/degree.json"
+next_second
+
+step "6. The accreditation body's key was stolen at $SIGNED: through node $last, the root revokes the body, back-dated"
+show "registry --node ${API[$last]} revoke \$AUTH --reason 'authority key stolen' --effective-at $SIGNED --key $ROOT_KEY"
+registry --node "${API[$last]}" revoke "$AUTH" --reason "authority key stolen" --effective-at "$SIGNED" --key "$ROOT_KEY"
 wait_everywhere 1 "not authorized (issuer_revoked)" did:web:uni.example --action issue --resource UniversityDegree
 
-step "6. Asked about the time before the revocation, every node still says authorized"
+step "7. The same credential, checked again through node 0: rejected, with the reason"
+show "registry --node ${API[0]} verify-credential degree.json"
+set +e; registry --node "${API[0]}" verify-credential "$dir/degree.json"; rc=$?; set -e
+if (( rc != 1 )); then
+    echo "demo: the credential signed after the back-dated revocation was not rejected (exit $rc)" >&2
+    exit 1
+fi
+
+step "8. Asked about the time before the revocation, every node still says authorized"
 wait_everywhere 0 "authorized at $BEFORE" did:web:uni.example --action issue --resource UniversityDegree --at "$BEFORE"
 
-step "7. The same question over TRQP v2 (POST /authorization on node 0)"
+step "9. The same question over TRQP v2 (POST /authorization on node 0)"
 python3 - "${API[0]}" "$AUTHORITY_ID" <<'PY'
 import json, sys, urllib.request
 body = json.dumps({"entity_id": "did:web:uni.example", "authority_id": sys.argv[2],
@@ -118,7 +141,7 @@ req = urllib.request.Request(sys.argv[1] + "/authorization", data=body, headers=
 print(json.dumps(json.load(urllib.request.urlopen(req)), indent=2))
 PY
 
-step "8. Stop the network and verify every ledger offline (chain, ids, signatures, state roots)"
+step "10. Stop the network and verify every ledger offline (chain, ids, signatures, state roots)"
 "$BIN/testnet" status --dir "$dir/net"
 down
 for (( i = 0; i < ${#API[@]}; i++ )); do

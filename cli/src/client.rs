@@ -93,6 +93,32 @@ impl Client {
         self.read(request, response)
     }
 
+    /// `POST /v1/credentials/verify`: the node checks `credential` (a JSON document or a
+    /// compact JWT / SD-JWT) end to end, as of `at` (default: its clock).
+    pub fn verify_credential(
+        &self,
+        credential: &str,
+        at: Option<&str>,
+    ) -> Result<registry_core::credential::Verdict, ClientError> {
+        let request = "POST /v1/credentials/verify";
+        let content_type = if credential.trim_start().starts_with('{') {
+            "application/json"
+        } else {
+            "text/plain"
+        };
+        let mut req = self
+            .agent
+            .post(self.url("/v1/credentials/verify"))
+            .header("content-type", content_type);
+        if let Some(at) = at {
+            req = req.query("at", at);
+        }
+        let response = req
+            .send(credential.as_bytes())
+            .map_err(|e| self.failed(request, e))?;
+        self.read(request, response)
+    }
+
     /// `GET /v1/entries/{id}`; [`ClientError::NotFound`] when the node does not know it.
     pub fn entry(&self, id: &EntryId) -> Result<EntryView, ClientError> {
         self.get(&format!("/v1/entries/{}", id.to_hex()), &[])

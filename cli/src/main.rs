@@ -23,10 +23,12 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  a definite \"no\": `trust`: not authorized; `verify-proof`: a valid proof of \"not
-     authorized\"; `ledger verify`: damage found; `import`: some entries rejected;
-     `entry submit`: the node holds the entry pending
+     authorized\"; `verify-credential`: untrusted or invalid; `ledger verify`: damage
+     found; `import`: some entries rejected; `entry submit`: the node holds the entry
+     pending
   2  usage or runtime error (including an entry refused before sending; no node reachable;
-     `trust --max-age`: refused as stale; `verify-proof`: invalid, stale or malformed)
+     `trust --max-age`: refused as stale; `verify-proof`: invalid, stale or malformed;
+     `verify-credential`: malformed credential, or proof bundles that cannot answer)
 
 With --json, results go to stdout as JSON and errors to stderr as one line:
   {\"error\":{\"message\":\"...\",\"causes\":[\"...\"],\"hint\":\"...\"|null,\"exit\":2}}";
@@ -87,6 +89,13 @@ enum Command {
     /// Check a proof file offline, pinning only the registry id. Exit 0 authorized, 1
     /// not authorized, 2 invalid, stale or malformed (naming the failed check).
     VerifyProof(cmd::proofs::VerifyProofCommand),
+    /// Check a credential end to end (signature, structure, and that its issuer was
+    /// authorized for its type when it signed) by a node, or offline with --proof. Exit 0
+    /// valid and trusted, 1 untrusted or invalid, 2 malformed or error.
+    VerifyCredential(Online<cmd::credentials::VerifyCredentialCommand>),
+    /// Make credentials for demos and tests: `credential issue`.
+    #[command(subcommand)]
+    Credential(cmd::credentials::CredentialCommand),
     /// The checkpoint witnesses: `witnesses set --witness DID... --quorum K --key FILE...`.
     Witnesses(OnlineGroup<cmd::witnesses::WitnessesCommand>),
     /// Every accreditation of an entity, with its status now.
@@ -113,7 +122,9 @@ impl Command {
             Command::Key(_)
             | Command::Genesis(_)
             | Command::Ledger(_)
-            | Command::VerifyProof(_) => None,
+            | Command::VerifyProof(_)
+            | Command::Credential(_) => None,
+            Command::VerifyCredential(c) => Some(c.node.clone()),
             Command::Proof(c) => Some(c.node.clone()),
             Command::Witnesses(c) => Some(c.node.clone()),
             Command::Accredit(c) => Some(c.node.clone()),
@@ -141,6 +152,8 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<ExitCode> {
         Command::Trust(c) => c.command.run(ctx),
         Command::Proof(c) => c.command.run(ctx),
         Command::VerifyProof(c) => c.run(ctx),
+        Command::VerifyCredential(c) => c.command.run(ctx),
+        Command::Credential(c) => c.run(ctx),
         Command::Witnesses(c) => c.command.run(ctx),
         Command::Subject(c) => c.command.run(ctx),
         Command::Status(_) => cmd::query::status(ctx),

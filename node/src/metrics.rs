@@ -47,12 +47,15 @@ pub enum QueryApi {
     Trust,
     Authorization,
     Recognition,
+    /// `POST /v1/credentials/verify`: authorized means the credential was valid.
+    Credential,
 }
 
-const APIS: [(QueryApi, &str); 3] = [
+const APIS: [(QueryApi, &str); 4] = [
     (QueryApi::Trust, "trust"),
     (QueryApi::Authorization, "authorization"),
     (QueryApi::Recognition, "recognition"),
+    (QueryApi::Credential, "credential"),
 ];
 
 #[derive(Debug, Default)]

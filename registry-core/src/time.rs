@@ -154,3 +154,40 @@ mod tests {
         assert!(Timestamp::parse_human("").is_err());
     }
 }
+
+/// Serde for a [`Timestamp`] spelled as RFC 3339 in JSON answers
+/// (`#[serde(with = "crate::time::as_rfc3339")]`).
+pub mod as_rfc3339 {
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    use super::Timestamp;
+
+    pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.to_rfc3339())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let s = String::deserialize(d)?;
+        Timestamp::parse_rfc3339(&s).map_err(de::Error::custom)
+    }
+}
+
+/// [`as_rfc3339`] for an optional time (`null` when absent).
+pub mod as_rfc3339_opt {
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    use super::Timestamp;
+
+    pub fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_some(&t.to_rfc3339()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|s| Timestamp::parse_rfc3339(&s).map_err(de::Error::custom))
+            .transpose()
+    }
+}

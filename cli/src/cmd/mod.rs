@@ -11,12 +11,14 @@
 //! - [`entry`]: `entry draft|sign|show|submit`, offline multi-signature.
 //! - [`query`]: `trust`, `subject`, `status`.
 //! - [`proofs`]: `proof`, `verify-proof` (section 12's verifiable answers).
+//! - [`credentials`]: `verify-credential`, `credential issue` (section 13).
 //! - [`witnesses`]: `witnesses set`, the checkpoint witnesses.
 //! - [`ledger`]: `ledger verify`.
 //! - [`transfer`]: `export`, `import`.
 //! - [`validity`]: the validity window of an accreditation built from flags.
 
 pub mod author;
+pub mod credentials;
 pub mod draft;
 pub mod entry;
 pub mod genesis;

@@ -179,7 +179,7 @@ pub struct VerifyProofCommand {
 }
 
 /// A registry id: 64 hex digits.
-fn registry_id(s: &str) -> Result<RegistryId, String> {
+pub fn registry_id(s: &str) -> Result<RegistryId, String> {
     RegistryId::from_hex(s.trim()).map_err(|_| {
         let shown: String = s.chars().take(80).collect();
         format!("{shown:?} is not a registry id (expected 64 hex digits)")
@@ -308,7 +308,7 @@ fn print_outcome(o: &Outcome) {
 }
 
 /// Reads a bundle file of at most [`MAX_BUNDLE_BYTES`].
-fn read_bundle(path: &Path) -> Result<Vec<u8>> {
+pub fn read_bundle(path: &Path) -> Result<Vec<u8>> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut bytes = Vec::new();
@@ -325,7 +325,7 @@ fn read_bundle(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Reads a verifier's own witness list, checked as a `SetWitnesses` would be.
-fn read_witnesses(path: &Path) -> Result<WitnessSet> {
+pub fn read_witnesses(path: &Path) -> Result<WitnessSet> {
     let text = files::read_bounded(path)?;
     let set: WitnessSet = serde_json::from_str(&text).with_context(|| {
         format!(

@@ -23,12 +23,13 @@
 //!
 //! Handlers by concern: `status` (status, metrics), `entries` (submit, look up, pages),
 //! `trust` (trust questions, subjects), `trqp` (TRQP `/authorization`, `/recognition`),
-//! `blocks` (the local ledger's blocks), `peers` (peers and the deny-list); `admin` the
+//! `credentials` (a credential checked end to end), `blocks` (the local ledger's blocks), `peers` (peers and the deny-list); `admin` the
 //! admin router's bearer token; `problem` holds errors and extractors.
 
 pub mod admin;
 mod blocks;
 pub mod checkpoints;
+mod credentials;
 mod deadline;
 mod entries;
 mod peers;
@@ -130,6 +131,7 @@ fn public_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/v1/checkpoints/latest", get(checkpoints::latest)),
         ("/v1/checkpoints/{slot}", get(checkpoints::at_slot)),
         ("/metrics", get(status::metrics)),
+        ("/v1/credentials/verify", post(credentials::verify)),
         ("/authorization", post(trqp::authorization)),
         ("/recognition", post(trqp::recognition)),
     ]

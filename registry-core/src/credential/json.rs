@@ -8,5 +8,7 @@ use super::CredentialError;
 /// [`super::MAX_DEPTH`] deep, no member name twice in one object, nothing trailing.
 pub fn parse(bytes: &[u8]) -> Result<Value, CredentialError> {
     let _ = bytes;
-    Err(CredentialError::Malformed("json::parse is not built yet".into()))
+    Err(CredentialError::Malformed(
+        "json::parse is not built yet".into(),
+    ))
 }

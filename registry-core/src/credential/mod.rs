@@ -20,10 +20,11 @@ pub mod di;
 pub mod jcs;
 pub mod jose;
 pub mod json;
+pub mod offline;
 pub mod sdjwt;
 pub mod trust;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::did::DidKey;
 use crate::time::Timestamp;
@@ -36,7 +37,7 @@ pub const MAX_DEPTH: usize = 32;
 pub const MAX_DISCLOSURES: usize = 256;
 
 /// The three formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Format {
     /// W3C VC Data Model 2.0 with a `DataIntegrityProof`, cryptosuite `eddsa-jcs-2022`.
     #[serde(rename = "vc-di-eddsa-jcs-2022")]
@@ -66,12 +67,13 @@ impl std::fmt::Display for Format {
 }
 
 /// A key-binding JWT that verified (SD-JWT only).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyBinding {
     /// The holder key (`cnf.jwk`) that signed it, as a `did:key`.
     pub holder: DidKey,
     pub aud: String,
     pub nonce: String,
+    #[serde(with = "crate::time::as_rfc3339")]
     pub iat: Timestamp,
 }
 
@@ -226,4 +228,41 @@ pub fn key_of(verification_method: &str) -> Result<DidKey, CredentialError> {
         }
     }
     Ok(key)
+}
+
+/// The JSON answer about one credential (`POST /v1/credentials/verify`,
+/// `registry verify-credential --json`): the whole report once the signature verified, or
+/// the refusal of a credential that does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Verdict {
+    Checked(Box<trust::Report>),
+    Refused {
+        valid: bool,
+        refusal: trust::Refusal,
+    },
+}
+
+impl Verdict {
+    /// The refusal of a credential whose structure or signature does not verify.
+    pub fn refused(error: &CredentialError) -> Verdict {
+        Verdict::Refused {
+            valid: false,
+            refusal: trust::Refusal {
+                code: error.code().into(),
+                message: error.to_string(),
+            },
+        }
+    }
+
+    pub fn is_valid(&self) -> bool {
+        matches!(self, Verdict::Checked(r) if r.valid)
+    }
+
+    pub fn refusal(&self) -> Option<&trust::Refusal> {
+        match self {
+            Verdict::Checked(r) => r.refusal.as_ref(),
+            Verdict::Refused { refusal, .. } => Some(refusal),
+        }
+    }
 }

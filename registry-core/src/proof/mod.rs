@@ -22,7 +22,7 @@ use crate::index::{IndexKey, MultiProof};
 use crate::state::State;
 use crate::time::Timestamp;
 
-pub use verify::{verify, Verified, VerifyError, VerifyOptions};
+pub use verify::{verify, verify_with_slice, Verified, VerifyError, VerifyOptions};
 
 /// Largest encoded bundle accepted, in bytes.
 pub const MAX_BUNDLE_BYTES: usize = 1024 * 1024;

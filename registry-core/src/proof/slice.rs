@@ -107,6 +107,12 @@ impl Slice {
         self.missing.borrow().clone()
     }
 
+    /// The first uncovered lookup since the last call, forgetting it: for evaluating a
+    /// further question over the same slice.
+    pub fn take_missing(&self) -> Option<String> {
+        self.missing.borrow_mut().take()
+    }
+
     fn miss(&self, what: String) {
         let mut m = self.missing.borrow_mut();
         if m.is_none() {

@@ -99,6 +99,15 @@ impl VerifyError {
 /// `quorum` distinct witnesses in force at the slot signed the note; the note is fresh
 /// enough; and evaluation read nothing the bundle lacks.
 pub fn verify(bundle: &Bundle, options: &VerifyOptions) -> Result<Verified, VerifyError> {
+    verify_with_slice(bundle, options).map(|(verified, _)| verified)
+}
+
+/// [`verify`], also handing back the proven slice, over which other questions may be
+/// evaluated (a lookup it does not cover shows in [`Slice::take_missing`]).
+pub fn verify_with_slice(
+    bundle: &Bundle,
+    options: &VerifyOptions,
+) -> Result<(Verified, Slice), VerifyError> {
     let got = bundle.genesis.registry_id();
     if got != options.registry {
         return Err(VerifyError::Registry {
@@ -217,12 +226,15 @@ pub fn verify(bundle: &Bundle, options: &VerifyOptions) -> Result<Verified, Veri
     if let Some(what) = slice.missing() {
         return Err(VerifyError::Missing(what));
     }
-    Ok(Verified {
-        decision,
-        decisive,
-        checkpoint,
-        signers,
-        quorum: witnesses.quorum,
-        age,
-    })
+    Ok((
+        Verified {
+            decision,
+            decisive,
+            checkpoint,
+            signers,
+            quorum: witnesses.quorum,
+            age,
+        },
+        slice,
+    ))
 }
