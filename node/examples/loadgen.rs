@@ -15,6 +15,9 @@
 //!   it counts from the actual send: lateness of the pacer belongs to the generator, not
 //!   the server.
 //!
+//! A line of the paths file is a path to GET, or `POST PATH BODY_FILE [CONTENT_TYPE]`: the
+//! file's bytes are the body of every such request (read once, at start).
+//!
 //! Usage: `loadgen ADDR PATHS_FILE SECONDS CONNECTIONS max|RATE`; prints one JSON line.
 
 use std::sync::Arc;
@@ -24,9 +27,36 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+/// One request of the paths file: `GET path`, or `POST path` with its body.
+struct Line {
+    path: String,
+    post: Option<(Vec<u8>, String)>,
+}
+
+fn line(l: &str) -> Result<Line, String> {
+    let Some(rest) = l.strip_prefix("POST ") else {
+        return Ok(Line {
+            path: l.to_string(),
+            post: None,
+        });
+    };
+    let mut parts = rest.split_whitespace();
+    let (Some(path), Some(file)) = (parts.next(), parts.next()) else {
+        return Err(format!(
+            "{l:?}: expected POST PATH BODY_FILE [CONTENT_TYPE]"
+        ));
+    };
+    let body = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
+    let content_type = parts.next().unwrap_or("application/json").to_string();
+    Ok(Line {
+        path: path.to_string(),
+        post: Some((body, content_type)),
+    })
+}
+
 struct Args {
     addr: String,
-    paths: Arc<Vec<String>>,
+    paths: Arc<Vec<Line>>,
     seconds: u64,
     connections: usize,
     rate: Option<f64>,
@@ -38,11 +68,11 @@ fn parse() -> Result<Args, String> {
         return Err("usage: loadgen ADDR PATHS_FILE SECONDS CONNECTIONS max|RATE".into());
     }
     let text = std::fs::read_to_string(&a[1]).map_err(|e| format!("{}: {e}", a[1]))?;
-    let paths: Vec<String> = text
+    let paths: Vec<Line> = text
         .lines()
         .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect();
+        .map(line)
+        .collect::<Result<_, _>>()?;
     if paths.is_empty() {
         return Err(format!("{}: no paths", a[1]));
     }
@@ -59,10 +89,24 @@ fn parse() -> Result<Args, String> {
     })
 }
 
-/// Sends one GET and reads the whole answer; returns the status code.
-async fn request(conn: &mut TcpStream, buf: &mut Vec<u8>, path: &str) -> std::io::Result<u16> {
-    let req = format!("GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n");
-    conn.write_all(req.as_bytes()).await?;
+/// Sends one request and reads the whole answer; returns the status code.
+async fn request(conn: &mut TcpStream, buf: &mut Vec<u8>, line: &Line) -> std::io::Result<u16> {
+    let path = &line.path;
+    match &line.post {
+        None => {
+            let req = format!("GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n");
+            conn.write_all(req.as_bytes()).await?;
+        }
+        Some((body, content_type)) => {
+            let mut req = format!(
+                "POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            req.extend_from_slice(body);
+            conn.write_all(&req).await?;
+        }
+    }
     buf.clear();
     let header_end = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
