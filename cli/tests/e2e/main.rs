@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod credentials;
 mod governance;
 mod peers;
 mod walkthrough;
