@@ -220,7 +220,7 @@ fn a_revocation_rejects_what_was_signed_after_it_took_effect() {
         w.fx.revoke(w.uni.id(), 3000)
             .issued_at(3000)
             .by_holder(w.authority.id(), &[&key(20)]);
-    let reg = registry(&w, &[revoke.clone()]);
+    let reg = registry(&w, std::slice::from_ref(&revoke));
     let before = check(
         reg.state(),
         &w3c(UNI, &[DEGREE], &key(30), 2000),

@@ -166,10 +166,11 @@ fn a_degree_is_checked_online_offline_and_after_a_back_dated_revocation() {
         .as_str()
         .unwrap()
         .to_string();
+    let degree = p("degree.json");
     let args = [
         "--json",
         "verify-credential",
-        path(&p("degree.json")),
+        path(&degree),
         "--proof",
         path(&bundle),
         "--registry",

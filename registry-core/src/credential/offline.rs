@@ -23,7 +23,7 @@ pub enum OfflineError {
     #[error("the proof bundle for {resource} does not verify: {error}")]
     Bundle {
         resource: String,
-        error: VerifyError,
+        error: Box<VerifyError>,
     },
 }
 
@@ -60,13 +60,13 @@ pub fn check(
         let (verified, slice) =
             verify_with_slice(bundle, options).map_err(|error| OfflineError::Bundle {
                 resource: resource.clone(),
-                error,
+                error: Box::new(error),
             })?;
         let (key, then) = trust::answer_then(&slice, &q, &signed.key, resource);
         if let Some(what) = slice.take_missing() {
             return Err(OfflineError::Bundle {
                 resource: resource.clone(),
-                error: VerifyError::Missing(what),
+                error: Box::new(VerifyError::Missing(what)),
             });
         }
         let at_now = trust::answer_at(&slice, &q, resource, now);
