@@ -184,7 +184,7 @@ fn credentials_verify_before_and_after_a_back_dated_revocation_with_no_network()
     assert_eq!(status["peers"], json!(0), "{status}");
     let metrics = w.node.get("/metrics").text;
     assert!(
-        metrics.contains("registry_queries_total{api=\"credential\",outcome=\"authorized\"} 4\n"),
+        metrics.contains("registry_queries_total{api=\"credential\",outcome=\"authorized\"} 5\n"),
         "{metrics}"
     );
     assert!(

@@ -58,6 +58,13 @@ impl VerifyCredentialCommand {
     pub fn run(self, ctx: &Ctx) -> Result<ExitCode> {
         let text = read_credential(&self.input)?;
         let (verdict, proofs) = if self.proof.is_empty() {
+            // Input that cannot be read at all is refused here, naming why, before any
+            // request (the node would refuse it the same way).
+            if let Err(e) = credential::verify_signature(text.as_bytes()) {
+                if e.is_malformed() {
+                    return Err(malformed(e));
+                }
+            }
             let verdict = ctx
                 .client()?
                 .verify_credential(&text, self.at.map(Timestamp::to_rfc3339).as_deref())

@@ -44,6 +44,26 @@ fn a_degree_is_checked_online_offline_and_after_a_back_dated_revocation() {
     let node = Node::start(&["--dev", "--data-dir", path(&data)], free_port());
     let url = node.url.as_str();
     let root_key = data.join("root.key");
+    // The node is the registry's one checkpoint witness, so its checkpoints are cosigned.
+    let status = cli_json(url, &["status"]);
+    let witness = status["checkpoint"]["witness_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let set = cli_json(
+        url,
+        &[
+            "witnesses",
+            "set",
+            "--witness",
+            &witness,
+            "--quorum",
+            "1",
+            "--key",
+            path(&root_key),
+        ],
+    );
+    assert_eq!(set["status"], "accepted", "{set}");
     let authority_did = new_key(url, &p("authority.key"));
     let issuer_did = new_key(url, &p("issuer.key"));
     let since = registry_core::Timestamp(now_secs() - 3600).to_rfc3339();
@@ -162,10 +182,7 @@ fn a_degree_is_checked_online_offline_and_after_a_back_dated_revocation() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
-    let registry_id = cli_json(url, &["status"])["registry_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let registry_id = status["registry_id"].as_str().unwrap().to_string();
     let degree = p("degree.json");
     let args = [
         "--json",
