@@ -20,7 +20,8 @@ FUZZ_QUICK=1 (CI's smoke run: an unoptimised build without AddressSanitizer, whi
 builds in a fraction of the time; the long runs use the default, optimised build with
 AddressSanitizer and debug assertions).
 Targets: entry genesis gossip sync_request sync_response sync_frame sync_engine
-         http_json key_file config import proof
+         http_json key_file config import proof credential_json credential_di
+         credential_jwt credential_sdjwt
 USAGE
 }
 
