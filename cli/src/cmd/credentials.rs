@@ -199,12 +199,13 @@ fn print_report(r: &Report) {
     outln!("  key           {}", r.key);
     outln!("  signed at     {} ({})", r.signed_at, r.signed_at_from);
     if r.valid_from.is_some() || r.valid_until.is_some() {
-        let show = |t: Option<Timestamp>| t.map_or("-".to_string(), |t| t.to_rfc3339());
-        outln!(
-            "  valid         from {} until {}",
-            show(r.valid_from),
-            show(r.valid_until)
-        );
+        let from = r
+            .valid_from
+            .map_or("(no start)".to_string(), |t| t.to_rfc3339());
+        let until = r
+            .valid_until
+            .map_or("(no end)".to_string(), |t| t.to_rfc3339());
+        outln!("  valid         from {from} until {until}");
     }
     outln!("  checked at    {}", r.checked_at);
     if !r.disclosed.is_empty() {
