@@ -21,6 +21,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::jose::numeric_date;
 use super::{CredentialError, Format, KeyBinding, Signed};
 use crate::did::DidKey;
 use crate::entry::Kind;
@@ -78,8 +79,8 @@ pub fn question(signed: &Signed) -> Result<Question, CredentialError> {
     let (valid_from, valid_until) = match signed.format {
         Format::DataIntegrity => (valid_from, valid_until),
         Format::Jwt | Format::SdJwt => (
-            valid_from.or(numeric_claim(claims, "nbf")?),
-            valid_until.or(numeric_claim(claims, "exp")?),
+            valid_from.or(numeric_date(claims, "nbf")?),
+            valid_until.or(numeric_date(claims, "exp")?),
         ),
     };
     let (signed_at, signed_at_from) = match (signed.signed_at, signed.format) {
@@ -91,7 +92,7 @@ pub fn question(signed: &Signed) -> Result<Question, CredentialError> {
         ),
         (None, _) => match (
             rfc3339_claim(claims, "validFrom")?,
-            numeric_claim(claims, "nbf")?,
+            numeric_date(claims, "nbf")?,
         ) {
             (Some(t), _) => (t, "validFrom"),
             (None, Some(t)) => (t, "nbf"),
@@ -180,22 +181,6 @@ fn rfc3339_claim(
             field,
             why: "not an RFC 3339 string".into(),
         }),
-    }
-}
-
-fn numeric_claim(
-    claims: &Value,
-    field: &'static str,
-) -> Result<Option<Timestamp>, CredentialError> {
-    match claims.get(field) {
-        None => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .map(|s| Some(Timestamp(s)))
-            .ok_or(CredentialError::Time {
-                field,
-                why: "not a non-negative integer NumericDate".into(),
-            }),
     }
 }
 
