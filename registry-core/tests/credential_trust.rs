@@ -548,3 +548,37 @@ fn bundles_must_answer_exactly_the_credentials_question() {
         "{e}"
     );
 }
+
+/// W3C vc-di-eddsa's signed credential verifies, but its signing key is not its issuer
+/// and no registry named it: refused as a key that does not act for the issuer, whether
+/// the issuer is accredited (with its own controller key) or unknown.
+#[test]
+fn the_w3c_vector_verifies_and_its_key_does_not_act_for_its_issuer() {
+    let text = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/vectors/vc-di-eddsa/eddsa-jcs-2022/signedJCS.json"
+    ))
+    .unwrap();
+    let signed = registry_core::credential::verify_signature(&text).unwrap();
+    let issuer = "https://vc.example/issuers/5678";
+    let fx = Fixture::new(1, 1, 4);
+    let acc = fx
+        .accredit(&EntityId::parse(issuer).unwrap())
+        .grant("issue", "AlumniCredential")
+        .controller(key(50).did())
+        .by_roots(&fx.root_keys(1));
+    let mut reg = Registry::new(fx.genesis.clone(), 10);
+    let empty = check(reg.state(), &signed, Timestamp(1_700_000_000)).unwrap();
+    reg.ingest(vec![acc]);
+    let accredited = check(reg.state(), &signed, Timestamp(1_700_000_000)).unwrap();
+    for r in [empty, accredited] {
+        assert_eq!(r.issuer, issuer);
+        assert_eq!(code(&r), Some("key_not_for_issuer"), "{r:?}");
+        assert_eq!(r.types[0].key, KeyStanding::Unknown);
+        assert!(r
+            .refusal
+            .unwrap()
+            .message
+            .starts_with("key does not act for the issuer"));
+    }
+}
