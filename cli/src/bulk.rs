@@ -1,5 +1,8 @@
 //! Submitting many entries at once, from several threads, so that a node's group commit
 //! puts many of them in each flush. Used by `registry import` and by load tests.
+//!
+//! Entries go in batches (`POST /v1/entries/batch`, [`BATCH`] entries each, in input
+//! order within a batch); against a node without the batch route, one request per entry.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex};
@@ -14,6 +17,8 @@ use crate::error::ClientError;
 pub const KEPT_REJECTIONS: usize = 5;
 /// Most worker threads.
 pub const MAX_CONCURRENCY: usize = 1024;
+/// Entries per batch request.
+pub const BATCH: usize = 512;
 
 /// One item to submit: its position in the input (e.g. a line number) and the entry, or
 /// why the input at that position is not an entry.
@@ -77,41 +82,94 @@ where
         on_done(&s);
     };
     // Bounded: reading never runs far ahead of submitting.
-    let (tx, rx) = mpsc::sync_channel::<(u64, SignedEntry)>(workers * 2);
+    let (tx, rx) = mpsc::sync_channel::<Vec<(u64, SignedEntry)>>(workers * 2);
     let rx = Mutex::new(rx);
+    let single = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let rx = &rx;
-        let (stop, fatal, record) = (&stop, &fatal, &record);
+        let (stop, fatal, record, single) = (&stop, &fatal, &record, &single);
+        let fail = move |e: ClientError| {
+            stop.store(true, Ordering::Relaxed);
+            let mut f = fatal.lock().unwrap_or_else(|p| p.into_inner());
+            f.get_or_insert(e);
+        };
         for _ in 0..workers {
             scope.spawn(move || loop {
                 let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                let Ok((position, entry)) = next else { break };
+                let Ok(batch) = next else { break };
                 if stop.load(Ordering::Relaxed) {
                     continue;
                 }
-                match client.submit(&entry) {
-                    Ok(s) => record(position, Ok(s.status)),
-                    Err(e) if e.is_unreachable() => {
-                        stop.store(true, Ordering::Relaxed);
-                        let mut f = fatal.lock().unwrap_or_else(|p| p.into_inner());
-                        f.get_or_insert(e);
+                if !single.load(Ordering::Relaxed) {
+                    let entries: Vec<SignedEntry> = batch.iter().map(|(_, e)| e.clone()).collect();
+                    match client.submit_batch(&entries) {
+                        Ok(answer) if answer.outcomes.len() == batch.len() => {
+                            for ((position, _), o) in batch.iter().zip(answer.outcomes) {
+                                let outcome = match (o.status, o.error) {
+                                    (Some(s), _) => Ok(s),
+                                    (None, Some(e)) => Err(e.message),
+                                    (None, None) => Err("refused".to_string()),
+                                };
+                                record(*position, outcome);
+                            }
+                            continue;
+                        }
+                        Ok(answer) => {
+                            fail(ClientError::BadResponse {
+                                detail: format!(
+                                    "the node answered {} outcomes for a batch of {}",
+                                    answer.outcomes.len(),
+                                    batch.len()
+                                ),
+                            });
+                            continue;
+                        }
+                        // A node without the batch route: one request per entry from now.
+                        Err(ClientError::NotFound) => single.store(true, Ordering::Relaxed),
+                        Err(e) if e.is_unreachable() => {
+                            fail(e);
+                            continue;
+                        }
+                        Err(e) => {
+                            for (position, _) in &batch {
+                                record(*position, Err(rejection(&e)));
+                            }
+                            continue;
+                        }
                     }
-                    Err(e) => record(position, Err(rejection(&e))),
+                }
+                for (position, entry) in batch {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    match client.submit(&entry) {
+                        Ok(s) => record(position, Ok(s.status)),
+                        Err(e) if e.is_unreachable() => fail(e),
+                        Err(e) => record(position, Err(rejection(&e))),
+                    }
                 }
             });
         }
+        let mut batch = Vec::with_capacity(BATCH);
         for (position, item) in items {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
             match item {
                 Ok(entry) => {
-                    if tx.send((position, entry)).is_err() {
-                        break;
+                    batch.push((position, entry));
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        if tx.send(full).is_err() {
+                            break;
+                        }
                     }
                 }
                 Err(why) => record(position, Err(why)),
             }
+        }
+        if !batch.is_empty() && !stop.load(Ordering::Relaxed) {
+            let _ = tx.send(batch);
         }
         drop(tx);
     });

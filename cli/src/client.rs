@@ -119,6 +119,22 @@ impl Client {
         self.read(request, response)
     }
 
+    /// `POST /v1/entries/batch`: up to 1,024 entries, one outcome each, in order (a node
+    /// without the route answers [`ClientError::NotFound`]).
+    pub fn submit_batch(
+        &self,
+        entries: &[SignedEntry],
+    ) -> Result<registry_core::api::BatchSubmitted, ClientError> {
+        let url = self.url("/v1/entries/batch");
+        let request = "POST /v1/entries/batch";
+        let response = self
+            .agent
+            .post(&url)
+            .send_json(entries)
+            .map_err(|e| self.failed(request, e))?;
+        self.read(request, response)
+    }
+
     /// `GET /v1/entries/{id}`; [`ClientError::NotFound`] when the node does not know it.
     pub fn entry(&self, id: &EntryId) -> Result<EntryView, ClientError> {
         self.get(&format!("/v1/entries/{}", id.to_hex()), &[])

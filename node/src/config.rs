@@ -124,6 +124,8 @@ pub struct ApiConfig {
     pub addr: SocketAddr,
     /// Largest request body accepted, in bytes; larger bodies get 413.
     pub max_body_bytes: usize,
+    /// Largest body of `POST /v1/entries/batch` (up to 1,024 entries), in bytes.
+    pub max_batch_body_bytes: usize,
     /// Requests served at once; further requests get 503 until one finishes.
     pub max_concurrent_requests: usize,
     /// Open client connections; further connections wait in the listen backlog.
@@ -143,6 +145,7 @@ impl Default for ApiConfig {
         ApiConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 7070)),
             max_body_bytes: 262_144,
+            max_batch_body_bytes: 4_194_304,
             max_concurrent_requests: 1024,
             max_connections: 2048,
             header_read_timeout_secs: 10,
@@ -329,6 +332,9 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.api.max_body_bytes < 1024 {
             bail!("api.max_body_bytes must be at least 1024");
+        }
+        if self.api.max_batch_body_bytes < self.api.max_body_bytes {
+            bail!("api.max_batch_body_bytes must be at least api.max_body_bytes");
         }
         if self.api.max_concurrent_requests == 0 {
             bail!("api.max_concurrent_requests must be at least 1");

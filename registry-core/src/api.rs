@@ -89,6 +89,35 @@ pub struct Submitted {
     pub missing: Vec<EntryId>,
 }
 
+/// Most entries in one `POST /v1/entries/batch`.
+pub const MAX_BATCH_ENTRIES: usize = 1024;
+
+/// One entry's outcome in the answer to `POST /v1/entries/batch`, in the order sent:
+/// what `POST /v1/entries` would have answered for it alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchOutcome {
+    pub id: EntryId,
+    /// `None` when the entry was refused (see `error`).
+    pub status: Option<SubmitStatus>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<EntryId>,
+    /// Why it was refused: the code and the message a single submit's problem carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<BatchError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchError {
+    pub code: String,
+    pub message: String,
+}
+
+/// The answer to `POST /v1/entries/batch` (200 once every accepted entry is durable).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchSubmitted {
+    pub outcomes: Vec<BatchOutcome>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SubmitStatus {

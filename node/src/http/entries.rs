@@ -6,7 +6,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use registry_core::api::{
-    DecisiveView, EntryPage, EntryStatus, EntryView, SubmitStatus, Submitted,
+    BatchError, BatchOutcome, BatchSubmitted, DecisiveView, EntryPage, EntryStatus, EntryView,
+    SubmitStatus, Submitted, MAX_BATCH_ENTRIES,
 };
 use registry_core::entry::Op;
 use registry_core::eval::{self, Reason};
@@ -68,6 +69,88 @@ pub async fn submit(
             missing,
         }),
     ))
+}
+
+/// `POST /v1/entries/batch`: up to [`MAX_BATCH_ENTRIES`] entries (a JSON array), each
+/// with the outcome a single submit would give, in order. The entries reach the writer in
+/// the order sent, so an entry may refer to one before it in the same batch; the answer
+/// (200) comes once every accepted entry is durable, usually after one or two group
+/// commits. A full mailbox makes the batch wait for room rather than fail part-way.
+pub async fn submit_batch(
+    State(st): State<AppState>,
+    client: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    ApiJson(entries): ApiJson<Vec<SignedEntry>>,
+) -> Result<Json<BatchSubmitted>, ApiError> {
+    if entries.is_empty() || entries.len() > MAX_BATCH_ENTRIES {
+        return Err(ApiError::bad_request(
+            "invalid_batch",
+            format!(
+                "a batch holds 1 to {MAX_BATCH_ENTRIES} entries, this one {}",
+                entries.len()
+            ),
+        ));
+    }
+    let source = client.map_or(Source::LOCAL, |c| Source::http(c.0 .0.ip()));
+    let mut waiting = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let id = entry.id();
+        let reply = st.writer.enqueue(entry, source, Origin::Client).await;
+        waiting.push((id, reply));
+    }
+    let mut outcomes = Vec::with_capacity(waiting.len());
+    for (id, reply) in waiting {
+        let outcome = match reply {
+            Ok(rx) => rx.await.unwrap_or(Err(crate::writer::WriterError::Stopped)),
+            Err(e) => Err(e),
+        };
+        let (status, missing, error, metric) = match outcome {
+            Ok(Outcome::Accepted) => (
+                Some(SubmitStatus::Accepted),
+                Vec::new(),
+                None,
+                Submission::Accepted,
+            ),
+            Ok(Outcome::Merged) => (
+                Some(SubmitStatus::Merged),
+                Vec::new(),
+                None,
+                Submission::Merged,
+            ),
+            Ok(Outcome::Duplicate) => (
+                Some(SubmitStatus::Duplicate),
+                Vec::new(),
+                None,
+                Submission::Duplicate,
+            ),
+            Ok(Outcome::Pending { missing }) => (
+                Some(SubmitStatus::Pending),
+                missing,
+                None,
+                Submission::Pending,
+            ),
+            Ok(Outcome::Rejected(r)) => (
+                None,
+                Vec::new(),
+                Some(BatchError {
+                    code: r.code().to_string(),
+                    message: r.to_string(),
+                }),
+                Submission::Rejected,
+            ),
+            Err(e) => {
+                st.metrics.submission(Submission::Error);
+                return Err(writer_error(e));
+            }
+        };
+        st.metrics.submission(metric);
+        outcomes.push(BatchOutcome {
+            id,
+            status,
+            missing,
+            error,
+        });
+    }
+    Ok(Json(BatchSubmitted { outcomes }))
 }
 
 /// Whether the accreditation `id` is effective at `now`, and why not (`None, None` for

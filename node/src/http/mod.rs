@@ -116,12 +116,19 @@ impl AppState {
     }
 }
 
+/// The batch route, whose body limit is its own (`api.max_batch_body_bytes`).
+const BATCH_PATH: &str = "/v1/entries/batch";
+
 /// Every route of the public API, each template written once: the router and the latency
 /// metrics' labels ([`route_templates`]) both come from here.
 fn public_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     vec![
         ("/v1/status", get(status::status)),
         ("/v1/entries", post(entries::submit).get(entries::page)),
+        (
+            BATCH_PATH,
+            post(entries::submit_batch).layer(DefaultBodyLimit::max(usize::MAX)),
+        ),
         ("/v1/entries/{id}", get(entries::get_entry)),
         ("/v1/trust", get(trust::trust)),
         ("/v1/subjects/{entity_id}", get(trust::subject)),
@@ -227,6 +234,8 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimits {
     pub max_bytes: usize,
+    /// The limit of `POST /v1/entries/batch`.
+    pub max_batch_bytes: usize,
     pub timeout: Duration,
 }
 
@@ -234,6 +243,7 @@ impl BodyLimits {
     pub fn new(config: &ApiConfig) -> BodyLimits {
         BodyLimits {
             max_bytes: config.max_body_bytes,
+            max_batch_bytes: config.max_batch_body_bytes,
             timeout: Duration::from_secs(config.body_read_timeout_secs),
         }
     }
@@ -262,7 +272,11 @@ async fn read_body(State(limits): State<BodyLimits>, req: Request, next: Next) -
     if body.size_hint().exact() == Some(0) {
         return next.run(Request::from_parts(parts, body)).await;
     }
-    let max = limits.max_bytes as u64;
+    let max = if parts.uri.path() == BATCH_PATH {
+        limits.max_batch_bytes
+    } else {
+        limits.max_bytes
+    } as u64;
     let drain_cap = max.saturating_mul(DRAIN_FACTOR);
     let too_large = |drained: bool| {
         let resp = ApiError::new(

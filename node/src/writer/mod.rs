@@ -304,6 +304,28 @@ impl WriterHandle {
         rx.await.map_err(|_| WriterError::Stopped)?
     }
 
+    /// Puts an entry in the mailbox, waiting for room, and returns where its outcome will
+    /// arrive: several entries enqueued one after another reach the writer in that order
+    /// and share its group commits.
+    pub async fn enqueue(
+        &self,
+        entry: SignedEntry,
+        source: Source,
+        origin: Origin,
+    ) -> Result<oneshot::Receiver<Result<Outcome, WriterError>>, WriterError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Write(Box::new(WriteRequest {
+                entry,
+                source,
+                origin,
+                reply,
+            })))
+            .await
+            .map_err(|_| WriterError::Stopped)?;
+        Ok(rx)
+    }
+
     /// Runs `f` against the ledger on the writer thread and returns its result.
     pub async fn read<T, F>(&self, f: F) -> Result<T, WriterError>
     where
