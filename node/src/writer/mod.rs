@@ -291,16 +291,7 @@ impl WriterHandle {
         source: Source,
         origin: Origin,
     ) -> Result<Outcome, WriterError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Write(Box::new(WriteRequest {
-                entry,
-                source,
-                origin,
-                reply,
-            })))
-            .await
-            .map_err(|_| WriterError::Stopped)?;
+        let rx = self.enqueue(entry, source, origin).await?;
         rx.await.map_err(|_| WriterError::Stopped)?
     }
 
